@@ -1,0 +1,43 @@
+"""Which torch device a chapter runs on.
+
+``"auto"`` picks CUDA when it is present and CPU otherwise; the environment variable
+``LSA_DEVICE`` overrides ``"auto"`` (so ``LSA_DEVICE=cpu make book`` keeps a GPU machine on CPU).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .validation import check_choice
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a usable ``torch.device``.
+
+    Raises ``ValueError`` for an unknown name, or for CUDA asked for on a machine without it.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        device = os.environ.get("LSA_DEVICE", "auto") or "auto"
+        if device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    base = device.split(":", 1)[0]
+    check_choice("device", base, DEVICE_CHOICES)
+    if base == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} is not allowed on this machine: torch sees no CUDA GPU; "
+            "use 'cpu' or 'auto'"
+        )
+    return torch.device(device)
+
+
+def device_description(device: torch.device) -> str:
+    """A human-readable name of ``device``, e.g. ``"cuda (NVIDIA H100 80GB HBM3)"``."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"

@@ -1,0 +1,1 @@
+"""One module per chapter: the experiment functions a chapter's notebook calls."""

@@ -1,0 +1,104 @@
+"""Closed-form infinite-width kernels of fully connected ReLU networks (arc-cosine kernels).
+
+Notation follows neural-tangents' ``stax`` in NTK parameterization: a Dense layer computes
+``z = W_std / sqrt(fan_in) * W @ h + b_std * b`` with ``W, b ~ N(0, 1)``. For inputs
+``x1`` (shape ``(n1, d)``) and ``x2`` (shape ``(n2, d)``) the first Dense layer has the covariance
+
+    Sigma_1(x, x') = W_std**2 * <x, x'> / d + b_std**2,            Theta_1 = Sigma_1,
+
+and each ReLU followed by a Dense layer maps (Sigma, Theta) to (Jacot et al. 2018, eq. 6)
+
+    Sigma'  = W_std**2 * kappa_1(Sigma) + b_std**2,
+    Theta'  = Sigma' + W_std**2 * kappa_0(Sigma) * Theta,
+
+with the arc-cosine kernels of Cho and Saul (2009), for u, v jointly Gaussian with variances
+q11, q22 and covariance q12, cos(theta) = q12 / sqrt(q11 * q22):
+
+    kappa_1 = E[relu(u) relu(v)]   = sqrt(q11 * q22) / (2 pi) * (sin theta + (pi - theta) cos theta)
+    kappa_0 = E[relu'(u) relu'(v)] = (pi - theta) / (2 pi).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..validation import check_choice, check_positive_float
+
+KERNEL_CHOICES = ("nngp", "ntk")
+
+
+def relu_expectations(
+    q11: torch.Tensor, q22: torch.Tensor, q12: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Arc-cosine kernels of degree 1 and 0 (Cho and Saul 2009, eq. 6).
+
+    Args:
+        q11: variances of u, broadcastable to ``q12``'s shape.
+        q22: variances of v, broadcastable to ``q12``'s shape.
+        q12: covariances of (u, v).
+
+    Returns:
+        ``(kappa_1, kappa_0)`` = (E[relu(u) relu(v)], E[relu'(u) relu'(v)]), each of ``q12``'s shape.
+
+    Cost: a few elementwise operations per entry.
+    """
+    norm = torch.sqrt(q11 * q22)
+    cos = torch.clamp(q12 / norm, -1.0, 1.0)
+    theta = torch.arccos(cos)
+    sin = torch.sqrt(torch.clamp(1.0 - cos * cos, min=0.0))
+    kappa1 = norm / (2 * math.pi) * (sin + (math.pi - theta) * cos)
+    kappa0 = (math.pi - theta) / (2 * math.pi)
+    return kappa1, kappa0
+
+
+def two_layer_relu_kernel(
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    *,
+    get: str = "ntk",
+    W_std: float = 1.0,
+    b_std: float = 0.0,
+    readout_b_std: float | None = None,
+) -> torch.Tensor:
+    """NNGP or NTK Gram matrix of Dense-ReLU-Dense at infinite width (NTK parameterization).
+
+    The network is ``stax.serial(Dense(m, W_std, b_std), Relu(), Dense(1, W_std, readout_b_std))``
+    with m -> infinity; see the module docstring for the recursion.
+
+    Args:
+        x1: inputs, shape ``(n1, d)``.
+        x2: inputs, shape ``(n2, d)``; ``None`` means ``x1`` (a symmetric Gram matrix).
+        get: ``"ntk"`` or ``"nngp"``.
+        W_std, b_std: weight and bias standard deviations, as in neural-tangents.
+        readout_b_std: bias standard deviation of the readout layer (``None``: ``b_std``;
+            0: a readout without bias).
+
+    Returns:
+        The Gram matrix, shape ``(n1, n2)``, in ``x1``'s dtype and on its device.
+
+    Cost: O(n1 * n2 * d) time for the inner products, O(n1 * n2) memory.
+    """
+    check_choice("get", get, KERNEL_CHOICES)
+    check_positive_float("W_std", W_std)
+    check_positive_float("b_std", b_std, allow_zero=True)
+    readout_b_std = b_std if readout_b_std is None else readout_b_std
+    check_positive_float("readout_b_std", readout_b_std, allow_zero=True)
+    if x1.ndim != 2:
+        raise ValueError(f"x1 must have shape (n, d); got shape {tuple(x1.shape)}")
+    x2 = x1 if x2 is None else x2
+    if x2.ndim != 2 or x2.shape[1] != x1.shape[1]:
+        raise ValueError(
+            f"x2 must have shape (n2, {x1.shape[1]}) to match x1; got shape {tuple(x2.shape)}"
+        )
+    d = x1.shape[1]
+    w2, b2 = W_std**2, b_std**2
+    sigma12 = w2 * (x1 @ x2.T) / d + b2
+    sigma11 = w2 * (x1 * x1).sum(1) / d + b2
+    sigma22 = w2 * (x2 * x2).sum(1) / d + b2
+    kappa1, kappa0 = relu_expectations(sigma11[:, None], sigma22[None, :], sigma12)
+    nngp = w2 * kappa1 + readout_b_std**2
+    if get == "nngp":
+        return nngp
+    return nngp + w2 * kappa0 * sigma12

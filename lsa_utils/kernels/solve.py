@@ -1,0 +1,149 @@
+"""Kernel predictors: ridge regression and gradient descent on the squared loss.
+
+A kernel machine trained on ``(X, y)`` predicts at new points through the Gram matrices
+``k_train = K(X, X)`` (shape ``(n, n)``) and ``k_test_train = K(X*, X)`` (shape ``(n*, n)``).
+All solves run in float64 and the predictions are returned in the dtype of ``k_test_train``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from ..validation import check_positive_float, check_positive_int
+
+
+def _as_matrix(y: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """View targets of shape ``(n,)`` or ``(n, k)`` as ``(n, k)``; say whether it was a vector."""
+    if y.ndim == 1:
+        return y[:, None], True
+    if y.ndim == 2:
+        return y, False
+    raise ValueError(f"y must have shape (n,) or (n, k); got shape {tuple(y.shape)}")
+
+
+def _check_gram_shapes(k_train: torch.Tensor, k_test_train: torch.Tensor, y: torch.Tensor) -> None:
+    n = k_train.shape[0]
+    if k_train.shape != (n, n):
+        raise ValueError(f"k_train must be square; got shape {tuple(k_train.shape)}")
+    if k_test_train.ndim != 2 or k_test_train.shape[1] != n:
+        raise ValueError(
+            f"k_test_train must have shape (n_test, {n}); got shape {tuple(k_test_train.shape)}"
+        )
+    if y.shape[0] != n:
+        raise ValueError(f"y must have {n} rows to match k_train; got shape {tuple(y.shape)}")
+
+
+def cholesky_solve_psd(
+    k: torch.Tensor, rhs: torch.Tensor, diag_reg: float = 0.0, max_tries: int = 6
+) -> torch.Tensor:
+    """Solve ``(k + diag_reg * I) a = rhs`` for a symmetric positive semi-definite ``k``.
+
+    Works in float64. If the Cholesky factorisation fails, a jitter of ``1e-10 * mean(diag k)``
+    is added and multiplied by 10 on each retry (at most ``max_tries``); a warning says which
+    jitter was used, so a silently regularised solve never passes unnoticed.
+
+    Args:
+        k: shape ``(n, n)``.
+        rhs: shape ``(n, k)``.
+        diag_reg: absolute ridge added to the diagonal.
+
+    Returns:
+        ``a``, shape ``(n, k)``, float64. Cost: O(n^3 / 3) for the factorisation.
+    """
+    k64 = k.to(torch.float64)
+    eye = torch.eye(k64.shape[0], dtype=k64.dtype, device=k64.device)
+    k64 = k64 + diag_reg * eye
+    scale = float(torch.diagonal(k64).abs().mean()) or 1.0
+    jitter = 0.0
+    for attempt in range(max_tries + 1):
+        chol, info = torch.linalg.cholesky_ex(k64 + jitter * eye)
+        if int(info) == 0:
+            if jitter:
+                warnings.warn(
+                    f"kernel matrix was not numerically positive definite; added jitter "
+                    f"{jitter:.3g} (= {jitter / scale:.1e} x mean diagonal) after {attempt} retries",
+                    stacklevel=2,
+                )
+            return torch.cholesky_solve(rhs.to(torch.float64), chol)
+        jitter = 1e-10 * scale if jitter == 0.0 else jitter * 10
+    raise torch.linalg.LinAlgError(
+        f"Cholesky failed even with jitter {jitter / 10:.3g}; the kernel matrix is not PSD"
+    )
+
+
+def kernel_ridge_predict(
+    k_train: torch.Tensor,
+    k_test_train: torch.Tensor,
+    y_train: torch.Tensor,
+    diag_reg: float = 0.0,
+    relative_reg: bool = False,
+) -> torch.Tensor:
+    """Kernel ridge regression, the infinite-time limit of gradient descent on the MSE.
+
+        f(X*) = K(X*, X) (K(X, X) + lambda I)^{-1} y,
+
+    with ``lambda = diag_reg`` or, when ``relative_reg``, ``diag_reg * trace(K) / n`` as
+    neural-tangents' ``gradient_descent_mse_ensemble`` does.
+
+    Args:
+        k_train: shape ``(n, n)``. k_test_train: shape ``(n_test, n)``.
+        y_train: shape ``(n,)`` or ``(n, k)``.
+
+    Returns:
+        Predictions, shape ``(n_test,)`` or ``(n_test, k)`` like ``y_train``.
+    """
+    _check_gram_shapes(k_train, k_test_train, y_train)
+    check_positive_float("diag_reg", diag_reg, allow_zero=True)
+    y, was_vector = _as_matrix(y_train)
+    reg = diag_reg * float(torch.diagonal(k_train).mean()) if relative_reg else diag_reg
+    alpha = cholesky_solve_psd(k_train, y, reg)
+    pred = (k_test_train.to(torch.float64) @ alpha).to(k_test_train.dtype)
+    return pred[:, 0] if was_vector else pred
+
+
+def gd_mse_predict(
+    k_train: torch.Tensor,
+    k_test_train: torch.Tensor,
+    y_train: torch.Tensor,
+    lr: float,
+    steps: int,
+) -> torch.Tensor:
+    """Prediction of the kernel model after ``steps`` of full-batch gradient descent.
+
+    For the loss ``L = 1 / (2n) * ||f(X) - y||^2`` and a model started at f = 0 whose tangent
+    kernel is constant (the infinite-width network, Jacot et al. 2018, eq. 9), the training
+    residual after t steps is ``(I - lr K / n)^t y``, hence with ``K = V diag(lam) V^T``
+
+        f_t(X*) = K(X*, X) V diag((1 - (1 - lr lam / n)^t) / lam) V^T y.
+
+    Args:
+        k_train: shape ``(n, n)``. k_test_train: shape ``(n_test, n)``.
+        y_train: shape ``(n,)`` or ``(n, k)``.
+        lr: learning rate (must be below ``2 n / lam_max`` for stability).
+        steps: number of gradient steps t.
+
+    Returns:
+        Predictions shaped like ``y_train`` with ``n_test`` rows. Cost: O(n^3) for ``eigh``.
+    """
+    _check_gram_shapes(k_train, k_test_train, y_train)
+    check_positive_float("lr", lr)
+    check_positive_int("steps", steps)
+    y, was_vector = _as_matrix(y_train)
+    n = k_train.shape[0]
+    lam, vecs = torch.linalg.eigh(k_train.to(torch.float64))
+    lam = lam.clamp(min=0.0)
+    if lr * float(lam[-1]) / n >= 2:
+        raise ValueError(
+            f"lr={lr} is not allowed: gradient descent diverges for lr >= 2 n / lam_max = "
+            f"{2 * n / float(lam[-1]):.4g}"
+        )
+    step = lr * lam / n
+    # (1 - (1 - step)^t) / lam, computed stably, with its limit t * lr / n as lam -> 0.
+    filt = -torch.expm1(steps * torch.log1p(-step))
+    tiny = lam <= 1e-12 * float(lam[-1])
+    filt = torch.where(tiny, torch.full_like(lam, steps * lr / n), filt / torch.where(tiny, 1.0, lam))
+    coef = vecs @ (filt[:, None] * (vecs.T @ y.to(torch.float64)))
+    pred = (k_test_train.to(torch.float64) @ coef).to(k_test_train.dtype)
+    return pred[:, 0] if was_vector else pred

@@ -1,0 +1,126 @@
+"""The cache key of an executed chapter.
+
+The key is a SHA-256 over
+
+- the notebook's jupytext source text,
+- the sources of the ``lsa_utils`` modules the notebook imports, followed transitively
+  (found by reading ``import`` statements, so editing a module re-executes exactly the chapters
+  that import it, directly or through other modules),
+- the resolved parameters (scale, seed, device and every size),
+- the dependency pins of ``pyproject.toml`` and the Python version.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import platform
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .paths import project_root
+
+PACKAGE = "lsa_utils"
+
+
+def package_dir() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def _lazy_exports() -> dict[str, str]:
+    """The ``_EXPORTS`` table of ``lsa_utils/__init__.py``: public name -> defining module."""
+    tree = ast.parse((package_dir() / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "_EXPORTS":
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def _module_file(module: str) -> Path | None:
+    """The file of an ``lsa_utils`` module name, or ``None`` if it is not one.
+
+    ``lsa_utils.NAME`` for a lazily exported NAME resolves to the module that defines it.
+    """
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = package_dir().joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    if len(parts) == 2 and parts[1] in _lazy_exports():
+        return _module_file(_lazy_exports()[parts[1]])
+    return None
+
+
+def _imported_modules(source: str, current: str | None = None, is_package: bool = False) -> set[str]:
+    """Absolute module names imported by ``source`` (relative imports resolved against ``current``).
+
+    ``from pkg import name`` yields ``pkg`` and, in case ``name`` is a submodule, ``pkg.name``.
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                found.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and current:
+                anchor = current.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            parts = base.split(".")
+            found.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def imported_package_files(notebook_text: str) -> list[Path]:
+    """The ``lsa_utils`` source files that ``notebook_text`` needs, transitively, sorted."""
+    todo = list(_imported_modules(notebook_text))
+    seen: dict[str, Path] = {}
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        path = _module_file(module)
+        if path is None:
+            continue
+        seen[module] = path
+        todo.extend(
+            _imported_modules(path.read_text(), module, is_package=path.name == "__init__.py")
+        )
+    return sorted(set(seen.values()))
+
+
+def dependency_pins() -> list[str]:
+    """The ``[project] dependencies`` of ``pyproject.toml`` (empty if there is none)."""
+    pyproject = project_root() / "pyproject.toml"
+    if not pyproject.is_file():
+        return []
+    with open(pyproject, "rb") as f:
+        return list(tomllib.load(f)["project"]["dependencies"])
+
+
+def cache_key(notebook_text: str, parameters: dict[str, Any]) -> str:
+    """SHA-256 hex digest of everything an executed chapter depends on (see module docstring)."""
+    h = hashlib.sha256()
+
+    def add(label: str, data: str | bytes) -> None:
+        data = data.encode() if isinstance(data, str) else data
+        h.update(f"{label}:{len(data)}:".encode())
+        h.update(data)
+
+    add("notebook", notebook_text)
+    root = package_dir().parent
+    for path in imported_package_files(notebook_text):
+        add(f"source {path.relative_to(root)}", path.read_bytes())
+    add("parameters", json.dumps(parameters, sort_keys=True))
+    add("pins", json.dumps(dependency_pins()))
+    add("python", platform.python_version())
+    return h.hexdigest()

@@ -1,0 +1,74 @@
+"""The book's chapters and their scales: the one place where sizes are defined.
+
+A scale is a named set of sizes for one chapter:
+
+- ``smoke``: CI on 2 CPU cores, about 2 minutes a chapter; shows the sign of the phenomenon.
+- ``default``: what ``make book`` runs on a laptop CPU; the figures already show the result.
+- ``paper``: the papers' own sizes where possible; meant for a GPU.
+
+Every chapter also takes ``seed`` and ``device``; ``Chapter.parameter_names`` lists all knobs a
+``-p key=value`` override may set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..validation import check_choice
+
+SCALES = ("smoke", "default", "paper")
+COMMON_PARAMETERS = {"seed": 0, "device": "auto"}
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter: its short name, notebook, title, per-scale sizes and measured run times."""
+
+    name: str
+    notebook: str  # file name under notebooks/
+    title: str
+    scales: dict[str, dict[str, Any]]
+    # Wall time of each scale, as measured (2 CPU cores) or expected (GPU); shown in the README.
+    run_time: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        return self.notebook.rsplit(".", 1)[0]
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return ["scale", *COMMON_PARAMETERS, *self.scales["default"]]
+
+    def sizes(self, scale: str) -> dict[str, Any]:
+        check_choice("scale", scale, SCALES)
+        return dict(self.scales[scale])
+
+
+CHAPTERS: dict[str, Chapter] = {
+    c.name: c
+    for c in [
+        Chapter(
+            name="lazy_vs_rich",
+            notebook="00_lazy_vs_rich.py",
+            title="Lazy and rich training of a two-layer network",
+            scales={
+                "smoke": dict(n_train=16, widths=[64, 256, 1024, 4096, 16384], seeds=3, steps=1000, lr=0.5),
+                "default": dict(
+                    n_train=16, widths=[32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
+                    seeds=5, steps=2000, lr=0.5,
+                ),
+                "paper": dict(
+                    n_train=16, widths=[2**k for k in range(5, 19)], seeds=20, steps=4000, lr=0.5,
+                ),
+            },
+            run_time={"smoke": "15 s", "default": "2 min", "paper": "GPU: about 10 min"},
+        ),
+    ]
+}
+
+
+def get_chapter(name: str) -> Chapter:
+    """The chapter called ``name``; raises ``ValueError`` listing the chapters otherwise."""
+    check_choice("chapter", name, CHAPTERS)
+    return CHAPTERS[name]

@@ -1,0 +1,88 @@
+"""Command line: ``python -m lsa_utils {list,run,book}``.
+
+Examples::
+
+    python -m lsa_utils list
+    python -m lsa_utils run lazy_vs_rich --scale paper --device cuda -p seed=3
+    python -m lsa_utils run all --scale smoke --force
+    python -m lsa_utils book --scale default
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from typing import Any
+
+from .chapters import CHAPTERS, SCALES
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"key=value"`` -> ``(key, value)``; the value is a Python literal when it parses as one."""
+    if "=" not in text:
+        raise ValueError(f"-p {text!r} is not allowed; write -p key=value, e.g. -p seed=3")
+    key, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lsa_utils", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the chapters, their parameters and scales")
+
+    run = sub.add_parser("run", help="execute one chapter (or 'all') through papermill")
+    run.add_argument("chapter", help=f"one of: {', '.join(CHAPTERS)}, all")
+    run.add_argument("--scale", default="default", help=f"one of: {', '.join(SCALES)}")
+    run.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    run.add_argument("--seed", type=int, default=None)
+    run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a parameter of the chapter (repeatable)")
+    run.add_argument("--force", action="store_true", help="rerun even if the cache is up to date")
+    run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
+
+    book = sub.add_parser("book", help="execute every chapter (cached) and build the HTML book")
+    book.add_argument("--scale", default="default", help=f"one of: {', '.join(SCALES)}")
+    book.add_argument("--force", action="store_true", help="re-execute every chapter")
+    book.add_argument("--out", default=None, help="build folder (default: _build/ in the project)")
+    return parser
+
+
+def _list() -> None:
+    for chapter in CHAPTERS.values():
+        print(f"{chapter.name}: {chapter.title} ({chapter.notebook})")
+        print(f"  parameters: {', '.join(chapter.parameter_names)}")
+        for scale in SCALES:
+            sizes = ", ".join(f"{k}={v}" for k, v in chapter.sizes(scale).items())
+            print(f"  {scale} [{chapter.run_time.get(scale, '?')}]: {sizes}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            _list()
+        elif args.command == "run":
+            from .executor import run_chapter
+
+            overrides = dict(parse_override(t) for t in args.param)
+            if args.device is not None:
+                overrides["device"] = args.device
+            if args.seed is not None:
+                overrides["seed"] = args.seed
+            names = list(CHAPTERS) if args.chapter == "all" else [args.chapter]
+            for name in names:
+                run_chapter(name, args.scale, overrides, force=args.force, progress=not args.no_progress)
+        elif args.command == "book":
+            from .book import build_book
+
+            index = build_book(args.scale, out=args.out, force=args.force)
+            print(f"book built: {index}")
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,132 @@
+"""The one executor of chapters: jupytext source -> papermill -> executed notebook + results.
+
+``run_chapter("lazy_vs_rich", scale="paper", overrides={"seed": 3})``
+
+1. resolves and validates the parameters (``scale``, ``seed``, ``device`` and the sizes);
+2. computes the cache key (``lsa_utils.run.cache``) and, unless ``force``, returns at once when
+   ``results/<chapter>/<scale>.json`` carries the same key and the executed notebook exists;
+3. converts ``notebooks/<NN_name>.py`` to a notebook and executes it with papermill, which
+   injects the parameters after the cell tagged ``parameters``, with a progress bar over cells;
+4. on success moves the results JSON (written by the notebook to a temporary path) and the
+   executed notebook into place with ``os.replace``. An interrupted or failed run therefore
+   leaves the previous outputs untouched and never a half-written file; a failed execution keeps
+   its partial notebook as ``executed/<scale>/<stem>.failed.ipynb`` for inspection.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..validation import check_choice
+from .cache import cache_key
+from .chapters import SCALES, get_chapter
+from .context import resolve_parameters
+from .paths import executed_notebook_path, notebook_source, results_path
+from .results import read_json, write_json
+
+
+@dataclass
+class RunOutcome:
+    """What ``run_chapter`` did: ``status`` is ``"cached"`` or ``"executed"``."""
+
+    chapter: str
+    scale: str
+    status: str
+    seconds: float
+    results: Path
+    notebook: Path
+
+
+def is_up_to_date(results: Path, notebook: Path, key: str) -> bool:
+    """True when both outputs exist and the results were produced under cache key ``key``."""
+    if not (results.is_file() and notebook.is_file()):
+        return False
+    try:
+        return read_json(results).get("run", {}).get("cache_key") == key
+    except (OSError, ValueError):
+        return False
+
+
+def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[str, str], progress: bool) -> None:
+    import jupytext
+    import papermill
+
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    with tempfile.TemporaryDirectory() as tmp:
+        converted = Path(tmp) / f"{source.stem}.ipynb"
+        jupytext.write(notebook, converted)
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # the kernel inherits the executor's environment
+        try:
+            papermill.execute_notebook(
+                str(converted), str(output), parameters=parameters, kernel_name="python3",
+                progress_bar=progress, cwd=str(source.parent),
+            )
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def run_chapter(
+    name: str,
+    scale: str = "default",
+    overrides: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> RunOutcome:
+    """Execute chapter ``name`` at ``scale`` (see the module docstring); return what happened."""
+    chapter = get_chapter(name)
+    check_choice("scale", scale, SCALES)
+    params = resolve_parameters(chapter, scale, overrides or {})
+    source = notebook_source(chapter.notebook)
+    if not source.is_file():
+        raise FileNotFoundError(f"chapter {name!r}: notebook source {source} does not exist")
+    text = source.read_text()
+    key = cache_key(text, {"scale": scale, **params})
+    results, executed = results_path(name, scale), executed_notebook_path(chapter.stem, scale)
+    if not force and is_up_to_date(results, executed, key):
+        print(f"{name} [{scale}]: up to date ({results}); use --force to rerun")
+        return RunOutcome(name, scale, "cached", 0.0, results, executed)
+
+    print(f"{name} [{scale}]: executing {source.name} with {params}")
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    partial = executed.with_name(f".{executed.stem}.partial.ipynb")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_results = Path(tmp) / "results.json"
+        start = time.perf_counter()
+        try:
+            _execute(source, partial, {"scale": scale, **params}, {"LSA_RESULTS_PATH": str(tmp_results)}, progress)
+        except BaseException:
+            if partial.exists():
+                os.replace(partial, executed.with_name(f"{executed.stem}.failed.ipynb"))
+            raise
+        seconds = time.perf_counter() - start
+        if not tmp_results.is_file():
+            partial.unlink(missing_ok=True)
+            raise RuntimeError(
+                f"chapter {name!r} ran but recorded no results: its last cell must call "
+                "ChapterRun.finish(claims, values)"
+            )
+        data = read_json(tmp_results)
+    data["run"] = {
+        "cache_key": key,
+        "seconds": round(seconds, 2),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notebook": str(executed.relative_to(executed.parents[2])),
+    }
+    os.replace(partial, executed)  # notebook first: results carrying the new key come last
+    write_json(results, data)
+    executed.with_name(f"{executed.stem}.failed.ipynb").unlink(missing_ok=True)
+    passed = sum(c["passed"] for c in data["claims"])
+    print(f"{name} [{scale}]: done in {seconds:.1f} s; claims passed {passed}/{len(data['claims'])}")
+    return RunOutcome(name, scale, "executed", seconds, results, executed)

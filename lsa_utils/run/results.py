@@ -1,0 +1,74 @@
+"""A chapter's recorded numbers: claims with measured values, written atomically as JSON.
+
+``results/<chapter>/<scale>.json`` holds ``{"chapter", "scale", "parameters", "values",
+"claims": [{"claim", "measured", "criterion", "passed"}], "environment", "run"}``; the
+executor adds ``run`` (wall time, cache key) after a successful execution. Tests and the
+scorecard page read these files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Claim:
+    """One claim of a paper, the number measured for it, the criterion, and whether it held."""
+
+    claim: str
+    measured: float
+    criterion: str
+    passed: bool
+
+    def __post_init__(self) -> None:
+        self.measured = float(self.measured)
+        self.passed = bool(self.passed)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename.
+
+    A reader sees either the old file or the complete new one, never a partial write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn numpy/torch scalars and arrays, tuples and non-finite floats into plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    with open(path) as f:
+        return json.load(f)
+
+
+def claims_payload(claims: list[Claim]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in claims]
