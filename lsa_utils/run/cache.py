@@ -38,8 +38,8 @@ def _lazy_exports() -> dict[str, str]:
     return {}
 
 
-def _module_file(module: str) -> Path | None:
-    """The file of an ``lsa_utils`` module name, or ``None`` if it is not one.
+def _resolve(module: str) -> tuple[str, Path] | None:
+    """``(module, file)`` of an ``lsa_utils`` module name, or ``None`` if it is not one.
 
     ``lsa_utils.NAME`` for a lazily exported NAME resolves to the module that defines it.
     """
@@ -49,9 +49,10 @@ def _module_file(module: str) -> Path | None:
     base = package_dir().joinpath(*parts[1:])
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
-            return candidate
-    if len(parts) == 2 and parts[1] in _lazy_exports():
-        return _module_file(_lazy_exports()[parts[1]])
+            return module, candidate
+    exports = _lazy_exports()
+    if len(parts) == 2 and parts[1] in exports:
+        return _resolve(exports[parts[1]])
     return None
 
 
@@ -85,13 +86,13 @@ def imported_package_files(notebook_text: str) -> list[Path]:
     todo = list(_imported_modules(notebook_text))
     seen: dict[str, Path] = {}
     while todo:
-        module = todo.pop()
-        if module in seen:
+        resolved = _resolve(todo.pop())
+        if resolved is None or resolved[0] in seen:
             continue
-        path = _module_file(module)
-        if path is None:
-            continue
+        module, path = resolved
         seen[module] = path
+        parts = module.split(".")  # importing a.b.c runs a/__init__ and a/b/__init__ first
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
         todo.extend(
             _imported_modules(path.read_text(), module, is_package=path.name == "__init__.py")
         )

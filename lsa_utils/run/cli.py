@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     book = sub.add_parser("book", help="execute every chapter (cached) and build the HTML book")
     book.add_argument("--scale", default="default", help=f"one of: {', '.join(SCALES)}")
     book.add_argument("--force", action="store_true", help="re-execute every chapter")
-    book.add_argument("--out", default=None, help="build folder (default: _build/ in the project)")
+    book.add_argument("--out", default=None, help="folder to build in; the HTML goes to OUT/_build/html (default: the project root)")
     return parser
 
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
             index = build_book(args.scale, out=args.out, force=args.force)
             print(f"book built: {index}")
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

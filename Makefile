@@ -1,0 +1,30 @@
+# make book   create .venv if needed, execute every chapter at the default scale, build the HTML
+# make test   create .venv if needed, run the whole test suite
+# make smoke  execute every chapter at the smoke scale (what CI checks), without building the book
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test smoke venv clean
+
+book: $(STAMP)
+	$(PY) -m lsa_utils book --scale default
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+smoke: $(STAMP)
+	$(PY) -m lsa_utils run all --scale smoke
+
+venv: $(STAMP)
+
+# The pinned stack (pyproject.toml) with every transitive version fixed (requirements-lock.txt).
+$(STAMP): pyproject.toml requirements-lock.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --constraint requirements-lock.txt --editable .
+	touch $(STAMP)
+
+clean:
+	rm -rf _build executed results

@@ -1,0 +1,145 @@
+"""Build the HTML book from executed chapters: ``python -m lsa_utils book --scale default``.
+
+1. Every chapter is run through the executor at ``scale`` (cached: up-to-date chapters are not
+   executed again).
+2. The book sources (``_config.yml``, ``_toc.yml``, ``book/``) are copied into a staging folder,
+   ``<out>/_build/src``, with the executed notebooks and two generated pages, the reproduction scorecard
+   and the status page, in ``book/generated/``.
+3. ``jupyter-book build`` renders the staging folder with warnings as errors; papermill was the
+   only executor (``execute_notebooks: off``). The HTML lands in ``<out>/_build/html``;
+   ``<out>`` is the project root unless given.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .chapters import CHAPTERS, SCALES
+from .executor import run_chapter
+from .paths import executed_notebook_path, project_root, results_path
+from .results import read_json
+from ..validation import check_choice
+
+
+def _chapter_results(scale: str) -> list[tuple[Any, dict[str, Any] | None]]:
+    out = []
+    for chapter in CHAPTERS.values():
+        path = results_path(chapter.name, scale)
+        out.append((chapter, read_json(path) if path.is_file() else None))
+    return out
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
+
+
+def scorecard_markdown(scale: str) -> str:
+    """The reproduction scorecard page: every chapter's claims, measured values and verdicts."""
+    results = _chapter_results(scale)
+    claims = [c for _, data in results if data for c in data["claims"]]
+    passed = sum(c["passed"] for c in claims)
+    lines = [
+        "# Reproduction scorecard",
+        "",
+        f"Every claim each chapter checks, with the value measured in the run this book shows "
+        f"(scale `{scale}`). **{passed} of {len(claims)} claims hold.**",
+        "",
+    ]
+    for chapter, data in results:
+        lines += [f"## {{doc}}`{chapter.title} <{chapter.stem}>`", ""]
+        if data is None:
+            lines += [f"Not executed at scale `{scale}`.", ""]
+            continue
+        lines += ["| claim | measured | criterion | result |", "|---|---|---|---|"]
+        for c in data["claims"]:
+            verdict = "✅ pass" if c["passed"] else "❌ FAIL"
+            lines.append(f"| {c['claim']} | {_fmt(c['measured'])} | {c['criterion']} | {verdict} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def status_markdown(scale: str) -> str:
+    """The status page: scale, device, execution time, versions of each executed chapter."""
+    results = _chapter_results(scale)
+    lines = [
+        "# Status of this build",
+        "",
+        f"All chapters below were executed by papermill at scale `{scale}`.",
+        "",
+        "| chapter | scale | device | execution time | finished (UTC) | cache key |",
+        "|---|---|---|---|---|---|",
+    ]
+    env = None
+    for chapter, data in results:
+        if data is None:
+            lines.append(f"| {chapter.name} | not executed | | | | |")
+            continue
+        run, env = data.get("run", {}), env or data["environment"]
+        lines.append(
+            f"| {chapter.name} | {data['scale']} | {data['environment']['device']} | "
+            f"{run.get('seconds', float('nan')):.1f} s | {run.get('finished', '')} | "
+            f"`{run.get('cache_key', '')[:12]}` |"
+        )
+    if env:
+        lines += [
+            "",
+            "## Software",
+            "",
+            f"Python {env['python']} on {env['platform']}.",
+            "",
+            "| package | version |",
+            "|---|---|",
+            *[f"| {k} | {v} |" for k, v in env["packages"].items()],
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def stage_sources(scale: str, stage: Path) -> None:
+    """Copy the book sources and the executed chapters into ``stage`` and write generated pages."""
+    root = project_root()
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage / name)
+    shutil.copytree(root / "book", stage / "book", ignore=shutil.ignore_patterns("generated"))
+    generated = stage / "book" / "generated"
+    generated.mkdir()
+    for chapter in CHAPTERS.values():
+        executed = executed_notebook_path(chapter.stem, scale)
+        if not executed.is_file():
+            raise FileNotFoundError(
+                f"chapter {chapter.name!r} has no executed notebook at scale {scale!r} ({executed}); "
+                f"run: python -m lsa_utils run {chapter.name} --scale {scale}"
+            )
+        shutil.copy2(executed, generated / executed.name)
+    (generated / "scorecard.md").write_text(scorecard_markdown(scale))
+    (generated / "status.md").write_text(status_markdown(scale))
+
+
+def build_book(scale: str = "default", out: str | Path | None = None, force: bool = False,
+               execute: bool = True) -> Path:
+    """Execute (cached) every chapter at ``scale`` and build the HTML; return ``index.html``."""
+    check_choice("scale", scale, SCALES)
+    out = Path(out) if out else project_root()
+    if execute:
+        for name in CHAPTERS:
+            run_chapter(name, scale, force=force)
+    stage = out / "_build" / "src"
+    stage_sources(scale, stage)
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jupyter_book), "build", str(stage), "--path-output", str(out),
+               "-W", "-n", "--keep-going", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"jupyter-book build failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    index = out / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise RuntimeError(f"jupyter-book build finished but {index} does not exist")
+    return index

@@ -1,0 +1,75 @@
+"""The book: configuration, pins, and a real build from the smoke-scale runs."""
+
+import re
+import tomllib
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from lsa_utils.run.book import build_book
+from lsa_utils.run.chapters import CHAPTERS
+
+
+def test_toc_lists_every_chapter_and_the_check_pages():
+    toc = (ROOT / "_toc.yml").read_text()
+    for chapter in CHAPTERS.values():
+        assert f"book/generated/{chapter.stem}" in toc
+        assert (ROOT / "notebooks" / chapter.notebook).is_file()
+    for page in ("book/generated/scorecard", "book/generated/status", "book/references"):
+        assert page in toc
+
+
+def test_notebooks_have_a_parameters_cell_first():
+    for chapter in CHAPTERS.values():
+        text = (ROOT / "notebooks" / chapter.notebook).read_text()
+        first_code = re.search(r"^# %%(?! \[markdown\])(.*)$", text, flags=re.M)
+        assert first_code and 'tags=["parameters"]' in first_code.group(1), chapter.notebook
+        for name in chapter.parameter_names:
+            assert re.search(rf"^{name} = ", text, flags=re.M), f"{chapter.notebook} lacks {name}"
+
+
+def test_environment_yml_has_the_pyproject_pins():
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert sorted(p for p in pip_section if not p.startswith("-")) == sorted(pins)
+    assert "python=3.11" in env["dependencies"]
+
+
+def test_lock_file_agrees_with_the_pins():
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    lock = {}
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+        if "==" in line:
+            name, version = line.split("==")
+            lock[name.lower().replace("_", "-")] = version
+    for pin in pins:
+        name, version = pin.split("==")
+        assert lock.get(name.lower()) == version, pin
+
+
+@pytest.mark.slow
+def test_book_builds_with_every_page_and_figure(smoke_root, monkeypatch, tmp_path):
+    root, _ = smoke_root
+    monkeypatch.setenv("LSA_ROOT", str(root))
+    index = build_book("smoke", out=tmp_path)  # chapters are cached: nothing re-executes
+    html = index.parent
+    assert "book/intro.html" in index.read_text()  # index.html redirects to the introduction
+    intro = (html / "book" / "intro.html").read_text()
+    assert "Why do neural networks beat their kernels?" in intro and "How to rerun a chapter" in intro
+    for chapter in CHAPTERS.values():
+        page = (html / "book" / "generated" / f"{chapter.stem}.html").read_text()
+        assert page.count("<img") >= 2, f"{chapter.stem}: figures missing"
+        assert "Scorecard" in page
+    scorecard = (html / "book" / "generated" / "scorecard.html").read_text()
+    assert "Reproduction scorecard" in scorecard
+    for chapter in CHAPTERS.values():
+        assert chapter.title in scorecard
+    assert re.search(r"\d+ of \d+ claims hold", scorecard)
+    assert "pass" in scorecard
+    status = (html / "book" / "generated" / "status.html").read_text()
+    assert "neural-tangents" in status and "smoke" in status
+    references = (html / "book" / "references.html").read_text()
+    references = references.lower()  # the bibliography style lower-cases titles
+    assert "local signal adaptivity" in references and "neural tangents" in references

@@ -1,0 +1,74 @@
+"""The executor, end to end: smoke-scale runs of every chapter, the cache, failure handling."""
+
+import json
+import shutil
+
+import papermill
+import pytest
+
+from lsa_utils.run.chapters import CHAPTERS
+from lsa_utils.run.executor import run_chapter
+from lsa_utils.run.paths import executed_notebook_path, results_path
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_chapter_ran_at_smoke_scale_and_recorded_passing_claims(smoke_root):
+    root, outcomes = smoke_root
+    for name, outcome in outcomes.items():
+        assert outcome.status == "executed"
+        data = json.loads(outcome.results.read_text())
+        assert data["chapter"] == name and data["scale"] == "smoke"
+        assert outcome.results == root / "results" / name / "smoke.json"
+        assert outcome.notebook.is_file() and outcome.notebook.parent == root / "executed" / "smoke"
+        assert data["run"]["seconds"] > 0 and len(data["run"]["cache_key"]) == 64
+        assert data["claims"], f"{name} recorded no claims"
+        failed = [c["claim"] for c in data["claims"] if not c["passed"]]
+        assert not failed, f"{name}: claims failed at smoke scale: {failed}"
+        figures = list((root / "results" / name / "figures" / "smoke").glob("*.png"))
+        assert figures, f"{name} saved no figures"
+
+
+def test_lazy_vs_rich_smoke_numbers(smoke_root):
+    """The recorded numbers themselves, with the tolerances lazy-training theory allows."""
+    root, _ = smoke_root
+    values = json.loads((root / "results" / "lazy_vs_rich" / "smoke.json").read_text())["values"]
+    change_ntk, change_mf = values["weight_change_ntk"], values["weight_change_mean_field"]
+    assert all(a > b for a, b in zip(change_ntk, change_ntk[1:]))  # falls at every doubling
+    assert change_ntk[-1] < 0.05 and min(change_mf) > 0.5
+    assert values["distance_to_kernel_ntk"][-1] < 0.1 < min(values["distance_to_kernel_mean_field"])
+
+
+def test_second_run_is_cached_and_force_or_new_parameters_rerun(smoke_root, monkeypatch):
+    root, _ = smoke_root
+    monkeypatch.setenv("LSA_ROOT", str(root))
+    path = results_path("lazy_vs_rich", "smoke")
+    before = path.read_text()
+    assert run_chapter("lazy_vs_rich", "smoke", progress=False).status == "cached"
+    assert path.read_text() == before
+    small = {"widths": [64, 256], "seeds": 1, "steps": 100}
+    outcome = run_chapter("lazy_vs_rich", "smoke", small, progress=False)
+    assert outcome.status == "executed"
+    assert json.loads(path.read_text())["parameters"]["widths"] == [64, 256]
+    assert run_chapter("lazy_vs_rich", "smoke", small, progress=False).status == "cached"
+    assert run_chapter("lazy_vs_rich", "smoke", small, force=True, progress=False).status == "executed"
+    # restore the smoke-scale results for the tests that read them
+    assert run_chapter("lazy_vs_rich", "smoke", progress=False).status == "executed"
+
+
+def test_a_failing_run_keeps_the_previous_outputs(smoke_root, monkeypatch, tmp_path):
+    root, _ = smoke_root
+    broken = tmp_path / "project"
+    shutil.copytree(root, broken, ignore=shutil.ignore_patterns("_build"))
+    monkeypatch.setenv("LSA_ROOT", str(broken))
+    source = broken / "notebooks" / CHAPTERS["lazy_vs_rich"].notebook
+    source.write_text(source.read_text().replace(
+        "# %% [markdown]\n# ## Wide networks", "# %%\nraise RuntimeError('simulated crash')\n\n# %% [markdown]\n# ## Wide networks", 1))
+    results, executed = results_path("lazy_vs_rich", "smoke"), executed_notebook_path("00_lazy_vs_rich", "smoke")
+    old_results, old_notebook = results.read_bytes(), executed.read_bytes()
+    with pytest.raises(papermill.PapermillExecutionError, match="simulated crash"):
+        run_chapter("lazy_vs_rich", "smoke", progress=False)
+    assert results.read_bytes() == old_results and executed.read_bytes() == old_notebook
+    assert executed.with_name("00_lazy_vs_rich.failed.ipynb").is_file()
+    leftovers = [p.name for p in results.parent.iterdir() if p.name.startswith(".")]
+    assert not leftovers

@@ -1,0 +1,70 @@
+import json
+import shutil
+
+import pytest
+
+from lsa_utils.run import cache
+from lsa_utils.run.results import Claim, atomic_write_text, read_json, write_json
+from conftest import ROOT
+
+
+def rel(paths):
+    return {p.relative_to(cache.package_dir()).as_posix() for p in paths}
+
+
+def test_import_closure_of_chapter_0():
+    text = (ROOT / "notebooks" / "00_lazy_vs_rich.py").read_text()
+    files = rel(cache.imported_package_files(text))
+    # direct imports, and modules reached through them (experiments -> kernels, models, train)
+    assert {"experiments/lazy_vs_rich.py", "kernels/arccos.py", "kernels/solve.py",
+            "models/two_layer.py", "train.py", "run/context.py", "plotting.py", "validation.py"} <= files
+    # importing lsa_utils.data.synthetic runs lsa_utils/data/__init__.py, so all of data/ counts
+    assert {"data/__init__.py", "data/images.py", "data/canvas.py"} <= files
+    # modules the chapter does not import are not part of its key
+    assert not files & {"run/executor.py", "run/book.py", "run/cli.py", "run/cache.py"}
+
+
+def test_lazy_exports_and_relative_imports_are_followed():
+    files = rel(cache.imported_package_files("from lsa_utils import TwoLayerReLU\n"))
+    # the lazy export resolves to models/two_layer.py, whose "from ..validation" is followed
+    assert files == {"__init__.py", "models/__init__.py", "models/two_layer.py", "validation.py"}
+
+
+def test_cache_key_changes_with_every_input(tmp_path, monkeypatch):
+    package = tmp_path / "lsa_utils"
+    shutil.copytree(cache.package_dir(), package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "package_dir", lambda: package)
+    text = "from lsa_utils.kernels.solve import gd_mse_predict\n"
+    base = cache.cache_key(text, {"seed": 0})
+    assert cache.cache_key(text, {"seed": 0}) == base  # deterministic
+    assert cache.cache_key(text + "# edit\n", {"seed": 0}) != base  # notebook text
+    assert cache.cache_key(text, {"seed": 1}) != base  # parameters
+    (package / "data" / "canvas.py").write_text("# unrelated edit\n")
+    assert cache.cache_key(text, {"seed": 0}) == base  # a module the notebook does not import
+    (package / "validation.py").write_text((package / "validation.py").read_text() + "\n# edit\n")
+    assert cache.cache_key(text, {"seed": 0}) != base  # a module it imports indirectly
+
+
+def test_cache_key_covers_the_pins(monkeypatch):
+    text = "import lsa_utils.validation\n"
+    base = cache.cache_key(text, {})
+    monkeypatch.setattr(cache, "dependency_pins", lambda: ["torch==0.0"])
+    assert cache.cache_key(text, {}) != base
+
+
+def test_atomic_write_replaces_whole_files_only(tmp_path):
+    path = tmp_path / "sub" / "r.json"
+    write_json(path, {"a": 1, "b": float("nan")})
+    assert read_json(path) == {"a": 1, "b": None}
+
+    with pytest.raises(TypeError):
+        atomic_write_text(path, 12345)  # fails while writing
+    assert read_json(path) == {"a": 1, "b": None}  # the old file is intact
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary file left
+
+
+def test_claim_coerces_numpy_values():
+    import numpy as np
+
+    c = Claim("x", np.float32(0.5), "> 0", np.bool_(True))
+    assert json.dumps(c.__dict__) == '{"claim": "x", "measured": 0.5, "criterion": "> 0", "passed": true}'
