@@ -81,10 +81,12 @@ p = run.p
 task = toy_regression_1d(p.n_train, generator=torch.Generator().manual_seed(p.seed))
 runs, f_ntk = width_sweep(task, p.widths, p.seeds, lr=p.lr, steps=p.steps, device=run.device)
 table = runs_table(runs)
-summary = table.groupby(["parameterization", "width"])[
-    ["final_loss", "weight_change", "distance_to_kernel"]
-].agg(["mean", "std"])
-summary
+# mean over initialisations, one row per width
+summary = table.pivot_table(
+    index="width", columns="parameterization",
+    values=["final_loss", "weight_change", "distance_to_kernel"],
+)
+summary.style.format("{:.4f}")
 
 # %% [markdown]
 # ## Wide networks in NTK parameterization become their kernel
@@ -98,14 +100,21 @@ summary
 shown = sorted({p.widths[0], p.widths[len(p.widths) // 2], p.widths[-1]})
 x_test = task.x_test[:, 0].numpy()
 fig, axes = figure_grid(2, width=5.2, sharey=True)
-titles = {"ntk": "NTK parameterization (lazy)", "mean_field": "mean-field parameterization (rich)"}
+titles = {
+    "ntk": "NTK parameterization (lazy)",
+    "mean_field": "mean-field parameterization (rich)",
+}
 for ax, param in zip(axes, ["ntk", "mean_field"]):
     shades = np.linspace(0.35, 1.0, len(shown))
     for shade, m in zip(shades, shown):
-        r = next(r for r in runs if r.parameterization == param and r.width == m and r.seed == 0)
-        ax.plot(x_test, r.test_prediction.numpy(), color=ROLE_COLORS[param], alpha=shade, label=f"network, m = {m}")
+        r = next(
+            r for r in runs if r.parameterization == param and r.width == m and r.seed == 0
+        )
+        ax.plot(x_test, r.test_prediction.numpy(), color=ROLE_COLORS[param], alpha=shade,
+                label=f"network, m = {m}")
     ax.plot(x_test, f_ntk.numpy(), "k--", lw=1.5, label="NTK predictor (m = ∞)")
-    ax.scatter(task.x_train[:, 0], task.y_train, color=ROLE_COLORS["data"], zorder=3, s=25, label="training data")
+    ax.scatter(task.x_train[:, 0], task.y_train, color=ROLE_COLORS["data"], zorder=3, s=25,
+               label="training data")
     ax.set(title=titles[param], xlabel="input x", ylabel="prediction f(x)")
     ax.legend(loc="upper left")
 fig.tight_layout()
@@ -124,8 +133,8 @@ plt.show()
 # %%
 def per_seed(param, column):
     """Values of ``column`` as an array (seeds, widths) for one parameterization."""
-    sub = table[table.parameterization == param].pivot(index="seed", columns="width", values=column)
-    return sub[p.widths].to_numpy()
+    rows = table[table.parameterization == param]
+    return rows.pivot(index="seed", columns="width", values=column)[p.widths].to_numpy()
 
 
 fig, axes = figure_grid(2, width=5.2)
@@ -134,7 +143,8 @@ for ax, column, label in [
     (axes[1], "distance_to_kernel", r"$\|f_{net} - f_{NTK}\| \,/\, \|f_{NTK}\|$"),
 ]:
     for param in ["ntk", "mean_field"]:
-        mean_with_band(ax, p.widths, per_seed(param, column), ROLE_COLORS[param], titles[param])
+        mean_with_band(ax, p.widths, per_seed(param, column), ROLE_COLORS[param],
+                       titles[param])
     power_law_guide(ax, p.widths, per_seed("ntk", column).mean(0)[0], -0.5, "slope −1/2")
     ax.set(xscale="log", yscale="log", xlabel="width m", ylabel=label)
     ax.legend()
@@ -160,10 +170,11 @@ slope_d_ntk = loglog_slope(ntk.index, ntk.distance_to_kernel)
 distance_ratio = mf.distance_to_kernel[widest] / ntk.distance_to_kernel[widest]
 change_ratio = mf.weight_change[widest] / ntk.weight_change[widest]
 claims = [
-    Claim("NTK parameterization: relative weight change falls like m^-1/2 (fitted slope)",
-          slope_w_ntk, "slope in [-0.65, -0.35]", -0.65 <= slope_w_ntk <= -0.35),
-    Claim("NTK parameterization: the network approaches the NTK predictor (slope of the distance)",
-          slope_d_ntk, "slope <= -0.25", slope_d_ntk <= -0.25),
+    Claim("NTK parameterization: relative weight change falls like m^-1/2 "
+          "(fitted slope)", slope_w_ntk, "slope in [-0.65, -0.35]",
+          -0.65 <= slope_w_ntk <= -0.35),
+    Claim("NTK parameterization: the network approaches the NTK predictor "
+          "(slope of the distance)", slope_d_ntk, "slope <= -0.25", slope_d_ntk <= -0.25),
     Claim("mean-field: the weights move O(1), not shrinking with width (fitted slope)",
           slope_w_mf, "slope in [-0.1, 0.1]", -0.1 <= slope_w_mf <= 0.1),
     Claim(f"mean-field vs NTK at m = {widest}: weight change ratio",
