@@ -147,3 +147,27 @@ def gd_mse_predict(
     coef = vecs @ (filt[:, None] * (vecs.T @ y.to(torch.float64)))
     pred = (k_test_train.to(torch.float64) @ coef).to(k_test_train.dtype)
     return pred[:, 0] if was_vector else pred
+
+
+def one_hot_targets(labels: torch.Tensor, num_classes: int, dtype=torch.float64) -> torch.Tensor:
+    """Regression targets for classification: one-hot rows, shape ``(n, num_classes)``."""
+    check_positive_int("num_classes", num_classes)
+    return torch.nn.functional.one_hot(labels.long(), num_classes).to(dtype)
+
+
+def classification_accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of correct predictions.
+
+    ``predictions`` of shape ``(n, c)`` with c > 1 are scored by their argmax against integer
+    ``labels``; of shape ``(n,)`` or ``(n, 1)`` by their sign against labels in {-1, +1} (or in
+    {0, 1}, then against ``predictions > 0.5``).
+    """
+    if predictions.ndim == 2 and predictions.shape[1] > 1:
+        guess = predictions.argmax(1)
+    else:
+        p = predictions.reshape(-1)
+        binary01 = bool(((labels == 0) | (labels == 1)).all())
+        guess = (p > 0.5).long() if binary01 else torch.where(p >= 0, 1, -1)
+    if guess.shape[0] != labels.shape[0]:
+        raise ValueError(f"{guess.shape[0]} predictions but {labels.shape[0]} labels")
+    return float((guess.to(labels.device) == labels.long()).double().mean())

@@ -1,0 +1,302 @@
+"""Layers of the analytic kernel engine: how each maps the NNGP and NTK of its input to its output.
+
+Notation (Jacot et al. 2018; Arora et al. 2019; Novak et al. 2019, 2020): for a layer input with
+covariance Sigma (the NNGP) and tangent kernel Theta, in NTK parameterization
+
+- Dense / Conv (weights ``W_std / sqrt(fan_in) * W``, bias ``b_std * b``):
+  ``Sigma' = W_std^2 * A(Sigma) + b_std^2``, ``Theta' = Sigma' + W_std^2 * A(Theta)``,
+  where A is the identity for Dense and, for Conv, the mean over filter offsets of the
+  covariance at shifted pixel pairs (zero padding for 'SAME');
+  in standard parameterization ``Theta' = fan_in * A(Sigma) + W_std^2 * A(Theta) + [bias] 1``,
+  with fan_in = input channels (Dense) or channels x filter size (Conv);
+- a nonlinearity phi: ``Sigma' = E[phi(u) phi(v)]``, ``Theta' = Theta * E[phi'(u) phi'(v)]`` with
+  (u, v) Gaussian of covariance (Sigma_11, Sigma_22, Sigma_12): closed forms for ReLU (the
+  arc-cosine kernels of Cho and Saul 2009) and erf (Williams 1997);
+- pooling and Flatten average (or sum) the covariance over the pixels they merge.
+
+State tensors have leading batch dimensions (``(n1, n2)`` for a Gram block, ``(n,)`` for the
+self-covariances) and trailing spatial ones: none ('flat'), ``(H, W)`` ('diag', pixel-diagonal)
+or ``(H, W, H, W)`` ('full', pixel pairs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..validation import check_choice, check_positive_float, check_positive_int
+from .arccos import relu_expectations
+from .spatial import apply_along, diagonal_window_sum, output_size, pool_matrix, same_padding, window_sum
+
+PARAMETERIZATIONS = ("ntk", "standard")
+PADDINGS = ("SAME", "VALID")
+
+
+@dataclass
+class KernelState:
+    """NNGP and NTK of a layer's output for a batch of pairs, and what shape the layer has."""
+
+    nngp: torch.Tensor
+    ntk: torch.Tensor | None  # None stands for an all-zero NTK (the input layer's)
+    layout: str  # 'flat' | 'diag' | 'full'
+    channels: int
+    spatial: tuple[int, ...]  # () or (H, W)
+
+
+def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
+    pair = (v, v) if isinstance(v, int) else tuple(v)
+    if len(pair) != 2:
+        raise ValueError(f"{name}={v!r} is not allowed; give an int or a pair of ints")
+    for x in pair:
+        check_positive_int(name, x)
+    return pair
+
+
+def _affine(t: torch.Tensor, scale: float, shift: float) -> torch.Tensor:
+    return t * scale + shift if shift else t * scale
+
+
+class Layer:
+    """Base class. ``needs_full``: the layer mixes pixels, so its input needs pixel pairs."""
+
+    needs_full = False
+    nonlinear = False
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def check_input(self, channels: int, spatial: tuple[int, ...]) -> None:
+        """Raise ``ValueError`` if the layer cannot take an input of this shape."""
+
+    def output_shape(self, channels: int, spatial: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+        return channels, spatial
+
+
+@dataclass
+class Dense(Layer):
+    """Fully connected layer ``R^C -> R^out`` (on images: the same map at every pixel)."""
+
+    out: int = 1
+    W_std: float = 1.0
+    b_std: float | None = 0.0
+    parameterization: str = "ntk"
+
+    def __post_init__(self) -> None:
+        check_positive_int("out", self.out)
+        check_positive_float("W_std", self.W_std)
+        if self.b_std is not None:
+            check_positive_float("b_std", self.b_std, allow_zero=True)
+        check_choice("parameterization", self.parameterization, PARAMETERIZATIONS)
+
+    def output_shape(self, channels, spatial):
+        return self.out, spatial
+
+    def apply(self, st: KernelState) -> KernelState:
+        return _linear_update(self, st, lambda t: t, fan_in=st.channels, channels_out=self.out,
+                              spatial_out=st.spatial)
+
+
+@dataclass
+class Conv(Layer):
+    """2-d convolution with ``out`` channels, filter ``kernel_size``, ``stride``, SAME/VALID padding."""
+
+    out: int = 1
+    kernel_size: int | tuple[int, int] = 3
+    stride: int | tuple[int, int] = 1
+    padding: str = "SAME"
+    W_std: float = 1.0
+    b_std: float | None = 0.0
+    parameterization: str = "ntk"
+
+    def __post_init__(self) -> None:
+        check_positive_int("out", self.out)
+        self.kernel_size = _pair(self.kernel_size, "kernel_size")
+        self.stride = _pair(self.stride, "stride")
+        check_choice("padding", self.padding, PADDINGS)
+        check_positive_float("W_std", self.W_std)
+        if self.b_std is not None:
+            check_positive_float("b_std", self.b_std, allow_zero=True)
+        check_choice("parameterization", self.parameterization, PARAMETERIZATIONS)
+
+    def check_input(self, channels, spatial):
+        if len(spatial) != 2:
+            raise ValueError(f"{self.describe()} needs image inputs (C, H, W); got a flat input of {channels}")
+        if self.padding == "VALID" and any(k > s for k, s in zip(self.kernel_size, spatial)):
+            raise ValueError(
+                f"kernel_size={self.kernel_size} is not allowed for a {spatial[0]}x{spatial[1]} input "
+                "with VALID padding: the filter is larger than the image"
+            )
+
+    def output_shape(self, channels, spatial):
+        sizes = tuple(output_size(s, k, st, self.padding) for s, k, st in zip(spatial, self.kernel_size, self.stride))
+        return self.out, sizes
+
+    def _pads(self, spatial):
+        if self.padding == "VALID":
+            return [(0, 0), (0, 0)]
+        return [same_padding(s, k, st) for s, k, st in zip(spatial, self.kernel_size, self.stride)]
+
+    def mean_over_offsets(self, t: torch.Tensor, layout: str, spatial) -> torch.Tensor:
+        """The operator A: mean over filter offsets of the (shifted) covariance."""
+        pads = self._pads(spatial)
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if layout == "diag":
+            t = window_sum(t, t.ndim - 2, kh, sh, pads[0])
+            t = window_sum(t, t.ndim - 1, kw, sw, pads[1])
+        else:
+            t = diagonal_window_sum(t, t.ndim - 4, t.ndim - 2, kh, sh, pads[0])
+            t = diagonal_window_sum(t, t.ndim - 3, t.ndim - 1, kw, sw, pads[1])
+        return t / (kh * kw)
+
+    def apply(self, st: KernelState) -> KernelState:
+        channels, spatial = self.output_shape(st.channels, st.spatial)
+        fan_in = st.channels * self.kernel_size[0] * self.kernel_size[1]
+        return _linear_update(self, st, lambda t: self.mean_over_offsets(t, st.layout, st.spatial),
+                              fan_in=fan_in, channels_out=channels, spatial_out=spatial)
+
+
+def _linear_update(layer, st: KernelState, op, fan_in: int, channels_out: int, spatial_out) -> KernelState:
+    """Shared NNGP/NTK update of Dense and Conv (see the module docstring)."""
+    w2 = layer.W_std**2
+    b2 = 0.0 if layer.b_std is None else layer.b_std**2
+    sigma = op(st.nngp)
+    theta = None if st.ntk is None else op(st.ntk)
+    nngp = _affine(sigma, w2, b2)
+    if layer.parameterization == "ntk":
+        ntk = nngp if theta is None else nngp + w2 * theta
+    else:
+        bias_term = 0.0 if layer.b_std is None else 1.0
+        ntk = _affine(sigma, float(fan_in), bias_term)
+        if theta is not None:
+            ntk = ntk + w2 * theta
+    return replace(st, nngp=nngp, ntk=ntk, channels=channels_out, spatial=spatial_out)
+
+
+@dataclass
+class Relu(Layer):
+    """ReLU: arc-cosine kernels of degree 1 (NNGP) and 0 (derivative), Cho and Saul (2009)."""
+
+    nonlinear = True
+
+    def apply(self, st: KernelState, var1: torch.Tensor, var2: torch.Tensor) -> KernelState:
+        kappa1, kappa0 = relu_expectations(var1, var2, st.nngp)
+        return replace(st, nngp=kappa1, ntk=None if st.ntk is None else st.ntk * kappa0)
+
+
+@dataclass
+class Erf(Layer):
+    """erf: E[erf(u) erf(v)] = 2/pi asin(2 S12 / sqrt((1 + 2 S11)(1 + 2 S22))) (Williams 1997).
+
+    Derivative kernel: E[erf'(u) erf'(v)] = 4/pi / sqrt((1 + 2 S11)(1 + 2 S22) - 4 S12^2).
+    """
+
+    nonlinear = True
+
+    def apply(self, st: KernelState, var1: torch.Tensor, var2: torch.Tensor) -> KernelState:
+        prod = (1 + 2 * var1) * (1 + 2 * var2)
+        nngp = (2 / math.pi) * torch.asin(torch.clamp(2 * st.nngp / torch.sqrt(prod), -1.0, 1.0))
+        ntk = None
+        if st.ntk is not None:
+            ntk = st.ntk * (4 / math.pi) / torch.sqrt(torch.clamp(prod - 4 * st.nngp**2, min=1e-30))
+        return replace(st, nngp=nngp, ntk=ntk)
+
+
+@dataclass
+class AvgPool(Layer):
+    """Average pooling over ``window`` with ``stride`` (default: the window), SAME/VALID padding."""
+
+    window: int | tuple[int, int] = 2
+    stride: int | tuple[int, int] | None = None
+    padding: str = "VALID"
+    needs_full = True
+
+    def __post_init__(self) -> None:
+        self.window = _pair(self.window, "window")
+        self.stride = self.window if self.stride is None else _pair(self.stride, "stride")
+        check_choice("padding", self.padding, PADDINGS)
+
+    def check_input(self, channels, spatial):
+        if len(spatial) != 2:
+            raise ValueError("AvgPool needs image inputs (C, H, W)")
+        if self.padding == "VALID" and any(k > s for k, s in zip(self.window, spatial)):
+            raise ValueError(f"window={self.window} is larger than the {spatial[0]}x{spatial[1]} input")
+
+    def output_shape(self, channels, spatial):
+        return channels, tuple(output_size(s, k, st, self.padding) for s, k, st in zip(spatial, self.window, self.stride))
+
+    def apply(self, st: KernelState) -> KernelState:
+        mats = [pool_matrix(s, k, st_, self.padding, st.nngp.dtype, st.nngp.device)
+                for s, k, st_ in zip(st.spatial, self.window, self.stride)]
+
+        def pool(t):
+            if t is None:
+                return None
+            n = t.ndim
+            for axis, m in ((n - 4, mats[0]), (n - 3, mats[1]), (n - 2, mats[0]), (n - 1, mats[1])):
+                t = apply_along(t, m, axis)
+            return t
+
+        _, spatial = self.output_shape(st.channels, st.spatial)
+        return replace(st, nngp=pool(st.nngp), ntk=pool(st.ntk), spatial=spatial)
+
+
+@dataclass
+class GlobalAvgPool(Layer):
+    """Mean over all pixels: the covariance averaged over all pixel pairs."""
+
+    needs_full = True
+    reduce = "mean"
+
+    def check_input(self, channels, spatial):
+        if len(spatial) != 2:
+            raise ValueError(f"{self.describe()} needs image inputs (C, H, W)")
+
+    def output_shape(self, channels, spatial):
+        return channels, ()
+
+    def apply(self, st: KernelState) -> KernelState:
+        dims = tuple(range(st.nngp.ndim - 4, st.nngp.ndim))
+        fn = torch.mean if self.reduce == "mean" else torch.sum
+
+        def pool(t):
+            return None if t is None else fn(t, dim=dims)
+
+        return replace(st, nngp=pool(st.nngp), ntk=pool(st.ntk), layout="flat", spatial=())
+
+
+@dataclass
+class GlobalSumPool(GlobalAvgPool):
+    """Sum over all pixels (patches): the covariance summed over all pixel pairs."""
+
+    reduce = "sum"
+
+
+@dataclass
+class Flatten(Layer):
+    """Flatten (C, H, W) to C*H*W features: the covariance averaged over the pixel diagonal."""
+
+    def output_shape(self, channels, spatial):
+        return channels * math.prod(spatial), ()
+
+    def apply(self, st: KernelState) -> KernelState:
+        if st.layout == "flat":
+            return st
+
+        def flat(t):
+            if t is None:
+                return None
+            if st.layout == "full":
+                t = pixel_diagonal(t)
+            return t.mean(dim=(-2, -1))
+
+        channels, _ = self.output_shape(st.channels, st.spatial)
+        return replace(st, nngp=flat(st.nngp), ntk=flat(st.ntk), layout="flat", channels=channels, spatial=())
+
+
+def pixel_diagonal(t: torch.Tensor) -> torch.Tensor:
+    """The entries ``[p, p]`` of a full-layout tensor ``(..., H, W, H, W)``, shape ``(..., H, W)``."""
+    n = t.ndim
+    t = torch.diagonal(t, dim1=n - 4, dim2=n - 2)  # (..., W, W, H)
+    return torch.diagonal(t, dim1=n - 4, dim2=n - 3)  # (..., H, W)

@@ -1,0 +1,197 @@
+"""``serial``: the infinite-width NNGP and NTK of a stack of layers, computed in blocks.
+
+    from lsa_utils.kernels import serial, Conv, Relu, Flatten, Dense
+    kernel = serial(Conv(8, 3, stride=2, padding="VALID"), Relu(), Flatten(), Dense(10))
+    ntk = kernel(x1)                  # (n1, n1), x1 of shape (n1, C, H, W)
+    nngp = kernel(x1, x2, get="nngp")  # (n1, n2)
+
+How it is computed:
+
+1. Layout. With a Flatten readout only the pixel-diagonal covariance is propagated ('diag',
+   ``(H, W)`` per pair); a pooling layer mixes pixels, so the stack before it propagates pixel
+   pairs ('full', ``(H, W, H, W)`` per pair). Dense inputs are 'flat'.
+2. Self pass. For each input, the variances that the nonlinearities need (the pixel-diagonal of
+   Cov(z(x), z(x)) at every nonlinearity) are propagated once per input, in blocks.
+3. Cross pass. The Gram matrix is filled in blocks of ``block x block`` pairs, chosen so that the
+   largest intermediate fits ``memory_budget`` bytes; when ``x2`` is ``None`` only the blocks on
+   and above the diagonal are computed and mirrored.
+
+Cost: O(n1 * n2 * S * L) time for L layers with S spatial entries per pair (H W for 'diag',
+(H W)^2 for 'full'), and O(block^2 * S) memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from ..validation import check_choice, check_positive_int
+from .layers import KernelState, Layer, pixel_diagonal
+
+GETS = ("nngp", "ntk")
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one block's intermediates
+
+
+class SerialKernel:
+    """The analytic kernel of ``layers`` applied in sequence; see the module docstring."""
+
+    def __init__(self, layers: Sequence[Layer], memory_budget: int = DEFAULT_MEMORY_BUDGET) -> None:
+        layers = list(layers)
+        if not layers:
+            raise ValueError("serial() needs at least one layer")
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise ValueError(
+                    f"serial() takes kernel layers (Dense, Conv, Relu, Erf, AvgPool, GlobalAvgPool, "
+                    f"GlobalSumPool, Flatten); got {layer!r}"
+                )
+        self.layers = layers
+        self.memory_budget = check_positive_int("memory_budget", memory_budget)
+
+    def __repr__(self) -> str:
+        return "serial(" + ", ".join(repr(layer) for layer in self.layers) + ")"
+
+    # ---- shapes and layout -------------------------------------------------------------------
+    def plan(self, input_shape: tuple[int, ...]) -> tuple[str, int]:
+        """Check every layer against the shapes it receives; return the input layout and the
+        largest number of spatial entries per pair of inputs."""
+        channels, spatial = (input_shape[0], tuple(input_shape[1:])) if len(input_shape) == 3 else (input_shape[0], ())
+        full = False
+        sizes = []
+        for layer in self.layers:
+            layer.check_input(channels, spatial)
+            if layer.needs_full and spatial:
+                full = True
+            sizes.append(math.prod(spatial))
+            channels, spatial = layer.output_shape(channels, spatial)
+        if len(input_shape) == 1:
+            return "flat", 1
+        layout = "full" if full else "diag"
+        # entries per pair at the widest layer while the layout holds
+        per_pair = max(s * s if full else s for s in sizes)
+        return layout, max(per_pair, 1)
+
+    # ---- passes -------------------------------------------------------------------------------
+    @staticmethod
+    def _input_state(x1: torch.Tensor, x2: torch.Tensor | None, layout: str) -> KernelState:
+        """Covariance of the raw inputs: channel mean of x1 * x2 (per pixel, or pixel pair)."""
+        channels = x1.shape[1]
+        spatial = tuple(x1.shape[2:])
+        if layout == "flat":
+            nngp = (x1 * x1).sum(1) if x2 is None else x1 @ x2.T
+        elif layout == "diag":
+            nngp = (x1 * x1).sum(1) if x2 is None else torch.einsum("ichw,jchw->ijhw", x1, x2)
+        else:
+            nngp = (torch.einsum("ichw,icgv->ihwgv", x1, x1) if x2 is None
+                    else torch.einsum("ichw,jcgv->ijhwgv", x1, x2))
+        return KernelState(nngp / channels, None, layout, channels, spatial)
+
+    def _self_variances(self, x: torch.Tensor, layout: str) -> list[torch.Tensor]:
+        """Pixel-diagonal variances at the input of every nonlinearity, shape (n, H, W) or (n,)."""
+        st = self._input_state(x, None, layout)
+        out = []
+        for layer in self.layers:
+            if layer.nonlinear:
+                var = pixel_diagonal(st.nngp) if st.layout == "full" else st.nngp
+                out.append(var)
+                st = layer.apply(st, *_broadcast_self(var, st.layout))
+            else:
+                st = layer.apply(st)
+            st.ntk = None  # the self pass needs only the NNGP
+        return out
+
+    def _cross(self, x1, x2, vars1, vars2, layout: str, get: str) -> torch.Tensor:
+        st = self._input_state(x1, x2, layout)
+        k = 0
+        for layer in self.layers:
+            if layer.nonlinear:
+                st = layer.apply(st, *_broadcast_pair(vars1[k], vars2[k], st.layout))
+                k += 1
+            else:
+                st = layer.apply(st)
+            if get == "nngp":
+                st.ntk = None
+        if st.layout != "flat":
+            raise ValueError(
+                "the last layers must remove the spatial dimensions (Flatten, GlobalAvgPool or "
+                "GlobalSumPool) so that the kernel is one number per pair of inputs"
+            )
+        out = st.nngp if get == "nngp" else st.ntk
+        if out is None:  # a stack without any weight layer has a zero NTK
+            out = torch.zeros_like(st.nngp)
+        return out
+
+    # ---- public API ---------------------------------------------------------------------------
+    def block_size(self, per_pair: int, itemsize: int) -> int:
+        """Pairs per block side so that ~6 intermediates of a block fit the memory budget."""
+        return max(1, int(math.sqrt(self.memory_budget / (6 * per_pair * itemsize))))
+
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor | None = None, get: str = "ntk") -> torch.Tensor:
+        """Gram matrix ``K[i, j] = k(x1[i], x2[j])`` of shape ``(n1, n2)``.
+
+        Args:
+            x1: shape ``(n1, C, H, W)`` (images, channels first) or ``(n1, D)``.
+            x2: same trailing shape as ``x1``, or ``None`` for ``x2 = x1`` (symmetric: only the
+                upper-triangle blocks are computed).
+            get: ``"ntk"`` or ``"nngp"``.
+
+        Returns: shape ``(n1, n2)``, in ``x1``'s dtype and device.
+        """
+        check_choice("get", get, GETS)
+        if x1.ndim not in (2, 4):
+            raise ValueError(f"x1 must have shape (n, D) or (n, C, H, W); got shape {tuple(x1.shape)}")
+        if x2 is not None and (x2.shape[1:] != x1.shape[1:]):
+            raise ValueError(f"x2 must have shape (n2, {', '.join(map(str, x1.shape[1:]))}); got {tuple(x2.shape)}")
+        if x2 is not None and (x2.dtype != x1.dtype or x2.device != x1.device):
+            raise ValueError("x1 and x2 must have the same dtype and device")
+        layout, per_pair = self.plan(tuple(x1.shape[1:]))
+        block = self.block_size(per_pair, x1.element_size())
+        symmetric = x2 is None
+        xs2 = x1 if symmetric else x2
+        vars1 = self._variances_in_blocks(x1, layout, block)
+        vars2 = vars1 if symmetric else self._variances_in_blocks(xs2, layout, block)
+        n1, n2 = x1.shape[0], xs2.shape[0]
+        out = torch.empty(n1, n2, dtype=x1.dtype, device=x1.device)
+        for i in range(0, n1, block):
+            for j in range(i if symmetric else 0, n2, block):
+                i1, j1 = min(i + block, n1), min(j + block, n2)
+                k = self._cross(x1[i:i1], xs2[j:j1], [v[i:i1] for v in vars1], [v[j:j1] for v in vars2], layout, get)
+                if symmetric and j == i:
+                    k = (k + k.T) / 2  # exact symmetry despite rounding
+                out[i:i1, j:j1] = k
+                if symmetric and j != i:
+                    out[j:j1, i:i1] = k.T
+        return out
+
+    def _variances_in_blocks(self, x: torch.Tensor, layout: str, block: int) -> list[torch.Tensor]:
+        parts = [self._self_variances(x[i:i + block * block], layout) for i in range(0, x.shape[0], block * block)]
+        return [torch.cat(vs) for vs in zip(*parts)] if parts and parts[0] else []
+
+    def nngp(self, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
+        return self(x1, x2, get="nngp")
+
+    def ntk(self, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
+        return self(x1, x2, get="ntk")
+
+
+def _broadcast_self(var: torch.Tensor, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Variances at p and p' for a self-covariance state of the given layout."""
+    if layout == "full":
+        return var[..., :, :, None, None], var[..., None, None, :, :]
+    return var, var
+
+
+def _broadcast_pair(v1: torch.Tensor, v2: torch.Tensor, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Variances of the left (x1) and right (x2) inputs, broadcastable to a Gram-block state."""
+    if layout == "full":
+        return v1[:, None, :, :, None, None], v2[None, :, None, None, :, :]
+    if layout == "diag":
+        return v1[:, None], v2[None]
+    return v1[:, None], v2[None, :]
+
+
+def serial(*layers: Layer, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> SerialKernel:
+    """Compose kernel layers, in the spirit of neural-tangents' ``stax.serial``."""
+    return SerialKernel(layers, memory_budget=memory_budget)

@@ -1,0 +1,149 @@
+"""The analytic kernel engine against neural-tangents' stax, architecture by architecture."""
+
+import numpy as np
+import pytest
+import torch
+
+from lsa_utils.kernels import (
+    AvgPool, Conv, Dense, Erf, Flatten, GlobalAvgPool, GlobalSumPool, Relu, serial,
+    two_layer_relu_kernel,
+)
+
+nt_reference = pytest.importorskip("nt_reference")
+
+
+def ours_layers(spec, parameterization="ntk"):
+    out = []
+    for kind, *a in spec:
+        if kind == "dense":
+            out.append(Dense(a[0], a[1], a[2], parameterization))
+        elif kind == "conv":
+            out.append(Conv(a[0], a[1], a[2], a[3], a[4], a[5], parameterization))
+        elif kind == "avgpool":
+            out.append(AvgPool(a[0], a[1], a[2]))
+        else:
+            out.append({"relu": Relu, "erf": Erf, "gap": GlobalAvgPool, "gsp": GlobalSumPool,
+                        "flatten": Flatten}[kind]())
+    return out
+
+
+def conv(out, k=3, s=1, pad="SAME", W=1.0, b=0.0):
+    return ("conv", out, k, s, pad, W, b)
+
+
+R, E, F, GAP, GSP = ("relu",), ("erf",), ("flatten",), ("gap",), ("gsp",)
+
+
+def dense(out=1, W=1.0, b=0.0):
+    return ("dense", out, W, b)
+
+
+# (name, spec, input shape (H, W, C) or (D,), parameterization)
+ARCHITECTURES = [
+    ("mlp1-relu", [dense(8, 1.0, 0.0), R, dense()], (5,), "ntk"),
+    ("mlp1-bias", [dense(8, 1.5, 0.3), R, dense(1, 0.8, 0.1)], (6,), "ntk"),
+    ("mlp3-relu", [dense(8, 1.4, 0.1), R, dense(8, 1.4, 0.1), R, dense(8, 1.4, 0.1), R, dense()], (4,), "ntk"),
+    ("mlp2-erf", [dense(8, 1.2, 0.5), E, dense(8, 0.9, 0.0), E, dense()], (3,), "ntk"),
+    ("mlp2-mixed", [dense(8), R, dense(8, 2.0, 1.0), E, dense(1, 1.0, 0.2)], (7,), "ntk"),
+    ("mlp1-standard", [dense(8, 1.5, 0.3), R, dense(4, 0.8, 0.1)], (6,), "standard"),
+    ("mlp2-erf-standard", [dense(5, 1.2, 0.5), E, dense(7, 0.9, 0.0), E, dense()], (3,), "standard"),
+    ("conv1-flatten", [conv(4), R, F, dense()], (5, 6, 2), "ntk"),
+    ("conv1-bias-flatten", [conv(4, W=1.3, b=0.2), R, F, dense(1, 1.0, 0.1)], (5, 6, 3), "ntk"),
+    ("conv2-flatten", [conv(4), R, conv(4), R, F, dense()], (6, 6, 1), "ntk"),
+    ("conv-k1", [conv(4, k=1), R, F, dense()], (4, 5, 3), "ntk"),
+    ("conv-k5-same", [conv(4, k=5), R, F, dense()], (6, 6, 2), "ntk"),
+    ("conv-k2-even-same", [conv(4, k=2), R, conv(4, k=4), R, F, dense()], (5, 7, 2), "ntk"),
+    ("conv-rect-kernel", [conv(4, k=(3, 1)), R, conv(4, k=(1, 2), pad="VALID"), R, F, dense()], (5, 6, 2), "ntk"),
+    ("conv-valid", [conv(4, pad="VALID"), R, F, dense()], (6, 5, 2), "ntk"),
+    ("conv-stride2-valid", [conv(8, 3, 2, "VALID"), R, conv(16, 3, 2, "VALID"), R, F, dense(10)], (11, 11, 1), "ntk"),
+    ("conv-stride2-same", [conv(4, 3, 2, "SAME", 1.3, 0.2), R, F, dense()], (8, 7, 2), "ntk"),
+    ("conv-stride-rect", [conv(4, 3, (2, 1), "SAME"), R, F, dense()], (7, 6, 2), "ntk"),
+    ("conv-erf-flatten", [conv(4, W=1.1, b=0.4), E, conv(4, k=2, pad="VALID"), E, F, dense()], (5, 5, 2), "ntk"),
+    ("conv-gap", [conv(4), R, GAP, dense()], (5, 6, 2), "ntk"),
+    ("conv2-gap", [conv(4, W=1.4, b=0.1), R, conv(4, W=1.4, b=0.1), R, GAP, dense(1, 1.0, 0.1)], (6, 6, 1), "ntk"),
+    ("conv-gsp", [conv(4), R, GSP, dense()], (4, 5, 3), "ntk"),
+    ("conv-gsp-bias", [conv(4, b=0.5), R, GSP, dense(1, 1.0, 0.5)], (5, 4, 2), "ntk"),
+    ("conv-stride-gap", [conv(4, 3, 2, "SAME", 1.3, 0.2), R, GAP, dense()], (8, 8, 2), "ntk"),
+    ("conv-avgpool-flatten", [conv(4), R, ("avgpool", 2, 2, "VALID"), F, dense()], (8, 8, 2), "ntk"),
+    ("conv-avgpool-same", [conv(4), R, ("avgpool", 3, 2, "SAME"), F, dense()], (7, 7, 2), "ntk"),
+    ("conv-avgpool-stride1", [conv(4), R, ("avgpool", 2, 1, "VALID"), conv(4), R, GAP, dense()], (6, 6, 1), "ntk"),
+    ("lenet-like", [conv(6, 5), R, ("avgpool", 2, 2, "VALID"), conv(16, 5), R, ("avgpool", 2, 2, "VALID"),
+                    F, dense(12), R, dense(8), R, dense()], (8, 8, 3), "ntk"),
+    ("conv-dense-pixelwise", [conv(4), R, dense(4, 1.2, 0.3), R, F, dense()], (4, 4, 2), "ntk"),
+    ("conv-standard-flatten", [conv(4, W=1.3, b=0.2), R, F, dense(1, 1.0, 0.1)], (5, 6, 3), "standard"),
+    ("conv-standard-gap", [conv(5, W=1.3, b=0.2), R, conv(3), R, GAP, dense(2, 1.0, 0.1)], (5, 5, 2), "standard"),
+    ("conv-standard-stride-nobias", [("conv", 4, 3, 2, "VALID", 1.2, None), R, F, ("dense", 1, 1.0, None)], (7, 7, 2), "standard"),
+    ("dense-nobias", [("dense", 6, 1.3, None), R, ("dense", 1, 1.0, None)], (5,), "ntk"),
+    ("gap-then-mlp", [conv(4), R, GAP, dense(8, 1.2, 0.1), R, dense()], (5, 5, 2), "ntk"),
+]
+
+
+def to_torch(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.moveaxis(x, -1, 1).copy() if x.ndim == 4 else x)
+
+
+def rel_err(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a) - b)) / np.max(np.abs(b)))
+
+
+@pytest.mark.parametrize("name,spec,shape,param", ARCHITECTURES, ids=[a[0] for a in ARCHITECTURES])
+def test_serial_kernel_matches_neural_tangents(name, spec, shape, param):
+    rng = np.random.default_rng(len(name))
+    x1, x2 = rng.standard_normal((4, *shape)), rng.standard_normal((3, *shape))
+    kernel = serial(*ours_layers(spec, param))
+    for get in ("nngp", "ntk"):
+        ref12 = nt_reference.stax_kernel(spec, x1, x2, get, param)
+        ref11 = nt_reference.stax_kernel(spec, x1, None, get, param)
+        ours12 = kernel(to_torch(x1), to_torch(x2), get=get)
+        ours11 = kernel(to_torch(x1), None, get=get)
+        assert ours12.dtype == torch.float64 and ours12.shape == (4, 3)
+        assert rel_err(ours12, ref12) < 1e-5, (get, "cross")
+        assert rel_err(ours11, ref11) < 1e-5, (get, "symmetric")
+
+
+def test_blocking_and_symmetry_do_not_change_the_numbers():
+    """Tiny memory budgets force many blocks; the Gram matrix must be the same and symmetric."""
+    x = torch.randn(13, 2, 6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    layers = [Conv(4, 3), Relu(), Conv(4, 3, stride=2), Relu(), GlobalAvgPool(), Dense()]
+    whole = serial(*layers)(x)
+    blocked = serial(*layers, memory_budget=6 * 36 * 36 * 8 * 9)(x)  # blocks of 3 inputs
+    assert serial(*layers, memory_budget=6 * 36 * 36 * 8 * 9).block_size(36 * 36, 8) == 3
+    assert torch.allclose(blocked, whole, rtol=1e-12, atol=0)
+    assert torch.equal(blocked, blocked.T)
+    cross = serial(*layers, memory_budget=6 * 36 * 36 * 8 * 4)(x, x[:5])
+    assert torch.allclose(cross, whole[:, :5], rtol=1e-12, atol=0)
+
+
+def test_serial_agrees_with_the_closed_form_two_layer_kernel():
+    x = torch.randn(9, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    kernel = serial(Dense(16, 1.3, 0.4), Relu(), Dense(1, 1.3, 0.0))
+    closed = two_layer_relu_kernel(x, get="ntk", W_std=1.3, b_std=0.4, readout_b_std=0.0)
+    assert torch.allclose(kernel(x), closed, rtol=1e-12)
+
+
+def test_float32_is_close_to_float64():
+    x = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    kernel = serial(Conv(8, 3), Relu(), Conv(8, 3), Relu(), GlobalAvgPool(), Dense())
+    k64, k32 = kernel(x), kernel(x.float())
+    assert k32.dtype == torch.float32
+    assert rel_err(k32.double(), k64.numpy()) < 1e-5
+
+
+def test_bad_input_fails_with_clear_messages():
+    x = torch.randn(3, 1, 5, 5)
+    with pytest.raises(ValueError, match=r"kernel_size=\(7, 7\) is not allowed for a 5x5 input with VALID padding"):
+        serial(Conv(4, 7, padding="VALID"), Relu(), Flatten(), Dense())(x)
+    with pytest.raises(ValueError, match=r"x2 must have shape \(n2, 1, 5, 5\)"):
+        serial(Conv(4), Relu(), Flatten(), Dense())(x, torch.randn(2, 1, 4, 5))
+    with pytest.raises(ValueError, match="serial\\(\\) takes kernel layers"):
+        serial(Conv(4), torch.nn.ReLU())
+    with pytest.raises(ValueError, match="parameterization='mup' is not allowed"):
+        Dense(1, parameterization="mup")
+    with pytest.raises(ValueError, match="padding='FULL' is not allowed"):
+        Conv(4, padding="FULL")
+    with pytest.raises(ValueError, match="must remove the spatial dimensions"):
+        serial(Conv(4), Relu())(x)
+    with pytest.raises(ValueError, match="Conv needs image inputs"):
+        serial(Dense(4), Conv(4))(torch.randn(3, 5))
+    with pytest.raises(ValueError, match="get='cov' is not allowed"):
+        serial(Dense(1))(torch.randn(3, 5), get="cov")
