@@ -142,20 +142,22 @@ class LinearizedModel(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.base = copy.deepcopy(model)
-        for p in self.base.parameters():
-            p.requires_grad_(False)
         self._names = [name for name, _ in model.named_parameters()]
+        # theta_0 lives in the copy as buffers: it moves with .to() but is not trained
+        for module in self.base.modules():
+            for name, p in list(module._parameters.items()):
+                if p is not None:
+                    del module._parameters[name]
+                    module.register_buffer(name, p.detach().clone())
         self.theta = nn.ParameterList([nn.Parameter(p.detach().clone()) for p in model.parameters()])
-        for i, p in enumerate(model.parameters()):
-            self.register_buffer(f"theta0_{i}", p.detach().clone())
 
     def initial_parameters(self) -> list[torch.Tensor]:
-        return [getattr(self, f"theta0_{i}") for i in range(len(self._names))]
+        return [self.base.get_buffer(name) for name in self._names]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         theta0 = dict(zip(self._names, self.initial_parameters()))
         delta = {n: t - t0 for n, t, t0 in zip(self._names, self.theta, theta0.values())}
-        buffers = dict(self.base.named_buffers())
+        buffers = {n: b for n, b in self.base.named_buffers() if n not in theta0}
 
         def f(params):
             return functional_call(self.base, {**params, **buffers}, (x,))

@@ -1,0 +1,169 @@
+"""Empirical NTK and linearization against neural-tangents on the same weights, and the
+infinite-width limit (Monte Carlo)."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lsa_utils.kernels import (
+    Conv, Dense, Flatten, Relu, empirical_ntk, kernel_target_alignment, linearize,
+    rayleigh_quotients, serial,
+)
+
+nt_reference = pytest.importorskip("nt_reference")
+import jax.numpy as jnp  # noqa: E402
+import neural_tangents as nt  # noqa: E402
+from jax import random  # noqa: E402
+from neural_tangents import stax  # noqa: E402
+
+
+class NTKDense(nn.Module):
+    """Dense layer in NTK parameterization with stax's weight layout W (in, out)."""
+
+    def __init__(self, W, b, W_std=1.0, b_std=1.0):
+        super().__init__()
+        self.W, self.b = nn.Parameter(torch.from_numpy(np.array(W))), nn.Parameter(torch.from_numpy(np.array(b)))
+        self.W_std, self.b_std = W_std, b_std
+
+    def forward(self, x):
+        return self.W_std / self.W.shape[0] ** 0.5 * x @ self.W + self.b_std * self.b
+
+
+class NTKConv(nn.Module):
+    """3x3 SAME convolution in NTK parameterization with stax's HWIO weights, NCHW inputs."""
+
+    def __init__(self, W, b):
+        super().__init__()
+        self.W = nn.Parameter(torch.from_numpy(np.array(W)).permute(3, 2, 0, 1).contiguous())
+        self.b = nn.Parameter(torch.from_numpy(np.array(b)).reshape(-1))
+
+    def forward(self, x):
+        fan_in = self.W.shape[1] * self.W.shape[2] * self.W.shape[3]
+        y = torch.nn.functional.conv2d(x, self.W, padding=1) / fan_in**0.5
+        return y + self.b[None, :, None, None]
+
+
+def stax_mlp_and_torch_twin(key=0, d=5, width=16, k=3):
+    init_fn, apply_fn, _ = stax.serial(stax.Dense(width, b_std=1.0), stax.Relu(), stax.Dense(k, b_std=1.0))
+    _, params = init_fn(random.PRNGKey(key), (-1, d))
+    (W1, b1), _, (W2, b2) = params
+    model = nn.Sequential(NTKDense(W1, b1), nn.ReLU(), NTKDense(W2, b2))
+    return apply_fn, params, model
+
+
+def stax_cnn_and_torch_twin(key=1, hw=5, c=2, k=2):
+    init_fn, apply_fn, _ = stax.serial(stax.Conv(4, (3, 3), padding="SAME", b_std=1.0), stax.Relu(), stax.Flatten(),
+                                       stax.Dense(k, b_std=1.0))
+    _, params = init_fn(random.PRNGKey(key), (-1, hw, hw, c))
+    (Wc, bc), _, _, (Wd, bd) = params
+    # stax flattens NHWC as (h, w, c); torch flattens NCHW as (c, h, w): reorder the Dense rows
+    Wd_t = np.asarray(Wd).reshape(hw, hw, 4, k).transpose(2, 0, 1, 3).reshape(-1, k)
+    model = nn.Sequential(NTKConv(Wc, bc), nn.ReLU(), nn.Flatten(), NTKDense(Wd_t, bd))
+    return apply_fn, params, model
+
+
+@pytest.mark.parametrize("method", ["jacobian", "ntk_vp", "auto"])
+def test_empirical_ntk_matches_neural_tangents_mlp(method):
+    apply_fn, params, model = stax_mlp_and_torch_twin()
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((6, 5)), rng.standard_normal((4, 5))
+    ref = np.asarray(nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,))(x1, x2, params))
+    ours = empirical_ntk(model, torch.from_numpy(x1), torch.from_numpy(x2), method=method, batch_size=3)
+    assert np.max(np.abs(ours.detach().numpy() - ref)) / np.max(np.abs(ref)) < 1e-5
+    full_ref = np.asarray(nt.empirical_ntk_fn(apply_fn, trace_axes=())(x1, x1, params))
+    full = empirical_ntk(model, torch.from_numpy(x1), method=method, trace_outputs=False, batch_size=4)
+    assert full.shape == (6, 6, 3, 3)
+    assert np.max(np.abs(full.detach().numpy() - full_ref)) / np.max(np.abs(full_ref)) < 1e-5
+
+
+def test_empirical_ntk_matches_neural_tangents_cnn():
+    apply_fn, params, model = stax_cnn_and_torch_twin()
+    x = np.random.default_rng(1).standard_normal((5, 5, 5, 2))
+    ref = np.asarray(nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,))(x, None, params))
+    xt = torch.from_numpy(np.moveaxis(x, -1, 1).copy())
+    for method in ("jacobian", "ntk_vp"):
+        ours = empirical_ntk(model, xt, method=method, batch_size=2).detach().numpy()
+        assert np.max(np.abs(ours - ref)) / np.max(np.abs(ref)) < 1e-5, method
+        assert np.array_equal(ours, ours.T)
+
+
+def test_wide_empirical_ntk_approaches_the_analytic_kernel():
+    """Monte Carlo check of the infinite-width limit: an 8192-channel CNN within 2e-2."""
+    gen = torch.Generator().manual_seed(0)
+    width = 8192
+    model = nn.Sequential(
+        NTKConv(torch.randn(3, 3, 1, width, generator=gen, dtype=torch.float64).numpy(),
+                torch.randn(width, generator=gen, dtype=torch.float64).numpy()),
+        nn.ReLU(), nn.Flatten(),
+        NTKDense(torch.randn(width * 16, 1, generator=gen, dtype=torch.float64).numpy(),
+                 torch.randn(1, generator=gen, dtype=torch.float64).numpy()),
+    )
+    x = torch.randn(5, 1, 4, 4, generator=gen, dtype=torch.float64)
+    analytic = serial(Conv(width, 3, b_std=1.0), Relu(), Flatten(), Dense(1, b_std=1.0))(x)
+    empirical = empirical_ntk(model, x).detach()
+    assert float((empirical - analytic).abs().max() / analytic.abs().max()) < 2e-2
+
+
+def test_linearize_matches_neural_tangents():
+    apply_fn, params, model = stax_mlp_and_torch_twin(key=3)
+    x = np.random.default_rng(2).standard_normal((7, 5))
+    lin = linearize(model)
+    gen = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for t in lin.theta:
+            t.add_(0.3 * torch.randn(t.shape, generator=gen, dtype=t.dtype))
+    moved = [t.detach().numpy() for t in lin.theta]
+    params_moved = [(jnp.asarray(moved[0]), jnp.asarray(moved[1])), (), (jnp.asarray(moved[2]), jnp.asarray(moved[3]))]
+    ref = np.asarray(nt.linearize(apply_fn, params)(params_moved, x))
+    ours = lin(torch.from_numpy(x)).detach().numpy()
+    assert np.max(np.abs(ours - ref)) / np.max(np.abs(ref)) < 1e-5
+    assert lin.distance_from_init() == pytest.approx(float(np.sqrt(sum(((m - p0.detach().numpy()) ** 2).sum()
+                                                       for m, p0 in zip(moved, model.parameters())))))
+
+
+def test_linearized_model_trains_with_torch_optimizers_and_its_ntk_stays_fixed():
+    _, _, model = stax_mlp_and_torch_twin(key=5, k=1)
+    x = torch.randn(20, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    y = torch.sin(x[:, :1])
+    lin = linearize(model)
+    ntk0 = empirical_ntk(lin, x).detach()
+    opt = torch.optim.SGD(lin.parameters(), lr=0.5, momentum=0.9)
+    first = None
+    for _ in range(100):
+        opt.zero_grad()
+        loss = ((lin(x) - y) ** 2).mean()
+        first = first if first is not None else float(loss)
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.2 * first
+    assert lin.distance_from_init() > 0.1
+    assert torch.allclose(empirical_ntk(lin, x).detach(), ntk0, rtol=1e-10, atol=1e-12)  # linear in theta
+    assert [p.shape for p in lin.parameters()] == [p.shape for p in model.parameters()]
+    assert not list(lin.base.parameters())  # theta_0 is stored as buffers, never trained
+
+
+def test_alignment_metrics():
+    gen = torch.Generator().manual_seed(7)
+    y = torch.sign(torch.randn(30, generator=gen, dtype=torch.float64))
+    perfect = torch.outer(y, y)
+    assert kernel_target_alignment(perfect, y, centered=False) == pytest.approx(1.0)
+    assert kernel_target_alignment(perfect + 5.0, y, centered=True) == pytest.approx(1.0)  # offset ignored
+    noise = torch.randn(30, 30, generator=gen, dtype=torch.float64)
+    k = noise @ noise.T
+    a = kernel_target_alignment(k, y)
+    assert 0 <= a < kernel_target_alignment(k + 10 * perfect, y) <= 1
+    lam, vecs = torch.linalg.eigh(k)
+    assert torch.allclose(rayleigh_quotients(k, 3.0 * vecs), lam, rtol=1e-10)
+    with pytest.raises(ValueError, match="y must have 30 rows"):
+        kernel_target_alignment(k, y[:5])
+    with pytest.raises(ValueError, match="vectors must have 30 rows"):
+        rayleigh_quotients(k, vecs[:4])
+
+
+def test_empirical_ntk_bad_input():
+    _, _, model = stax_mlp_and_torch_twin()
+    with pytest.raises(ValueError, match="method='exact' is not allowed"):
+        empirical_ntk(model, torch.randn(3, 5, dtype=torch.float64), method="exact")
+    with pytest.raises(ValueError, match=r"x2 must have trailing shape \(5,\)"):
+        empirical_ntk(model, torch.randn(3, 5, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64))
