@@ -25,6 +25,7 @@ import math
 import torch
 
 from ..validation import check_choice, check_positive_float
+from .fusion import fused
 
 KERNEL_CHOICES = ("nngp", "ntk")
 
@@ -102,3 +103,22 @@ def two_layer_relu_kernel(
     if get == "nngp":
         return nngp
     return nngp + w2 * kappa0 * sigma12
+
+
+def _relu_step_eager(q12, var1, var2, ntk):
+    kappa1, kappa0 = relu_expectations(var1, var2, q12)
+    return kappa1, None if ntk is None else ntk * kappa0
+
+
+def relu_step(
+    q12: torch.Tensor, var1: torch.Tensor, var2: torch.Tensor, ntk: torch.Tensor | None,
+    fuse: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One ReLU layer of the kernel recursion: ``(kappa_1(Sigma), Theta * kappa_0(Sigma))``.
+
+    ``q12`` is the covariance Sigma_12 (any shape), ``var1``/``var2`` the variances broadcastable
+    to it, ``ntk`` the tangent kernel of the same shape (or ``None`` for a zero NTK). With
+    ``fuse`` the arithmetic is one pass over memory compiled by ``torch.compile`` (see
+    ``lsa_utils.kernels.fusion``).
+    """
+    return fused(_relu_step_eager, fuse)(q12, var1, var2, ntk)

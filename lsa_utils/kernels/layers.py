@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..validation import check_choice, check_positive_float, check_positive_int
-from .arccos import relu_expectations
+from .arccos import relu_step
 from .spatial import apply_along, diagonal_window_sum, output_size, pool_matrix, same_padding, window_sum
 
 PARAMETERIZATIONS = ("ntk", "standard")
@@ -43,6 +43,7 @@ class KernelState:
     layout: str  # 'flat' | 'diag' | 'full'
     channels: int
     spatial: tuple[int, ...]  # () or (H, W)
+    fuse: bool = False  # fuse elementwise steps with torch.compile (large computations)
 
 
 def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
@@ -52,10 +53,6 @@ def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
     for x in pair:
         check_positive_int(name, x)
     return pair
-
-
-def _affine(t: torch.Tensor, scale: float, shift: float) -> torch.Tensor:
-    return t * scale + shift if shift else t * scale
 
 
 class Layer:
@@ -94,8 +91,8 @@ class Dense(Layer):
         return self.out, spatial
 
     def apply(self, st: KernelState) -> KernelState:
-        return _linear_update(self, st, lambda t: t, fan_in=st.channels, channels_out=self.out,
-                              spatial_out=st.spatial)
+        nngp, ntk = affine_step(st.nngp, st.ntk, *_coefficients(self, st.channels))
+        return replace(st, nngp=nngp, ntk=ntk, channels=self.out)
 
 
 @dataclass
@@ -138,40 +135,53 @@ class Conv(Layer):
             return [(0, 0), (0, 0)]
         return [same_padding(s, k, st) for s, k, st in zip(spatial, self.kernel_size, self.stride)]
 
-    def mean_over_offsets(self, t: torch.Tensor, layout: str, spatial) -> torch.Tensor:
-        """The operator A: mean over filter offsets of the (shifted) covariance."""
-        pads = self._pads(spatial)
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        if layout == "diag":
-            t = window_sum(t, t.ndim - 2, kh, sh, pads[0])
-            t = window_sum(t, t.ndim - 1, kw, sw, pads[1])
-        else:
-            t = diagonal_window_sum(t, t.ndim - 4, t.ndim - 2, kh, sh, pads[0])
-            t = diagonal_window_sum(t, t.ndim - 3, t.ndim - 1, kw, sw, pads[1])
-        return t / (kh * kw)
-
     def apply(self, st: KernelState) -> KernelState:
         channels, spatial = self.output_shape(st.channels, st.spatial)
         fan_in = st.channels * self.kernel_size[0] * self.kernel_size[1]
-        return _linear_update(self, st, lambda t: self.mean_over_offsets(t, st.layout, st.spatial),
-                              fan_in=fan_in, channels_out=channels, spatial_out=spatial)
+        nngp, ntk = conv_step(st.nngp, st.ntk, self.kernel_size, self.stride, tuple(self._pads(st.spatial)),
+                         st.layout == "full", *_coefficients(self, fan_in))
+        return replace(st, nngp=nngp, ntk=ntk, channels=channels, spatial=spatial)
 
 
-def _linear_update(layer, st: KernelState, op, fan_in: int, channels_out: int, spatial_out) -> KernelState:
-    """Shared NNGP/NTK update of Dense and Conv (see the module docstring)."""
+def _coefficients(layer, fan_in: int) -> tuple[float, float, float, float]:
+    """``(w2, b2, c_sigma, c_bias)`` of the update: Theta' = c_sigma A(Sigma) + w2 A(Theta) + c_bias
+    (with c_sigma = w2, c_bias = b2 in NTK and fan_in, [bias] 1 in standard parameterization)."""
     w2 = layer.W_std**2
     b2 = 0.0 if layer.b_std is None else layer.b_std**2
-    sigma = op(st.nngp)
-    theta = None if st.ntk is None else op(st.ntk)
-    nngp = _affine(sigma, w2, b2)
     if layer.parameterization == "ntk":
-        ntk = nngp if theta is None else nngp + w2 * theta
+        return w2, b2, w2, b2
+    return w2, b2, float(fan_in), 0.0 if layer.b_std is None else 1.0
+
+
+def affine_step(sigma, theta, w2: float, b2: float, c_sigma: float, c_bias: float,
+                in_place: bool = False):
+    """Sigma' = w2 A(Sigma) + b2, Theta' = c_sigma A(Sigma) + c_bias + w2 A(Theta), given
+    ``sigma = A(Sigma)`` and ``theta = A(Theta)`` (``None`` for a zero NTK). With ``in_place``
+    the two inputs are overwritten (they must be temporaries of the caller)."""
+    ntk = sigma * c_sigma + c_bias
+    if theta is not None:
+        ntk = ntk.add_(theta, alpha=w2)
+    nngp = sigma.mul_(w2).add_(b2) if in_place else sigma * w2 + b2
+    return nngp, ntk
+
+
+def mean_over_offsets(t, kernel_size, stride, pads, full: bool):
+    """The operator A of a convolution: mean over filter offsets of the shifted covariance."""
+    (kh, kw), (sh, sw) = kernel_size, stride
+    if full:
+        t = diagonal_window_sum(t, t.ndim - 4, t.ndim - 2, kh, sh, pads[0])
+        t = diagonal_window_sum(t, t.ndim - 3, t.ndim - 1, kw, sw, pads[1])
     else:
-        bias_term = 0.0 if layer.b_std is None else 1.0
-        ntk = _affine(sigma, float(fan_in), bias_term)
-        if theta is not None:
-            ntk = ntk + w2 * theta
-    return replace(st, nngp=nngp, ntk=ntk, channels=channels_out, spatial=spatial_out)
+        t = window_sum(t, t.ndim - 2, kh, sh, pads[0])
+        t = window_sum(t, t.ndim - 1, kw, sw, pads[1])
+    return t.div_(kh * kw)
+
+
+def conv_step(nngp, ntk, kernel_size, stride, pads, full: bool, w2, b2, c_sigma, c_bias):
+    """One Conv layer of the recursion on (NNGP, NTK) tensors (see the module docstring)."""
+    sigma = mean_over_offsets(nngp, kernel_size, stride, pads, full)
+    theta = None if ntk is None else mean_over_offsets(ntk, kernel_size, stride, pads, full)
+    return affine_step(sigma, theta, w2, b2, c_sigma, c_bias, in_place=True)
 
 
 @dataclass
@@ -181,8 +191,8 @@ class Relu(Layer):
     nonlinear = True
 
     def apply(self, st: KernelState, var1: torch.Tensor, var2: torch.Tensor) -> KernelState:
-        kappa1, kappa0 = relu_expectations(var1, var2, st.nngp)
-        return replace(st, nngp=kappa1, ntk=None if st.ntk is None else st.ntk * kappa0)
+        nngp, ntk = relu_step(st.nngp, var1, var2, st.ntk, fuse=st.fuse)
+        return replace(st, nngp=nngp, ntk=ntk)
 
 
 @dataclass

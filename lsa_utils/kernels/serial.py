@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import torch
 
 from ..validation import check_choice, check_positive_int
+from .fusion import CPU_BLOCK_BYTES, keep_freed_memory, use_compiled
 from .layers import KernelState, Layer, pixel_diagonal
 
 GETS = ("nngp", "ntk")
@@ -88,9 +89,10 @@ class SerialKernel:
                     else torch.einsum("ichw,jcgv->ijhwgv", x1, x2))
         return KernelState(nngp / channels, None, layout, channels, spatial)
 
-    def _self_variances(self, x: torch.Tensor, layout: str) -> list[torch.Tensor]:
+    def _self_variances(self, x: torch.Tensor, layout: str, fuse: bool) -> list[torch.Tensor]:
         """Pixel-diagonal variances at the input of every nonlinearity, shape (n, H, W) or (n,)."""
         st = self._input_state(x, None, layout)
+        st.fuse = fuse
         out = []
         for layer in self.layers:
             if layer.nonlinear:
@@ -102,8 +104,9 @@ class SerialKernel:
             st.ntk = None  # the self pass needs only the NNGP
         return out
 
-    def _cross(self, x1, x2, vars1, vars2, layout: str, get: str) -> torch.Tensor:
+    def _cross(self, x1, x2, vars1, vars2, layout: str, get: str, fuse: bool) -> torch.Tensor:
         st = self._input_state(x1, x2, layout)
+        st.fuse = fuse
         k = 0
         for layer in self.layers:
             if layer.nonlinear:
@@ -124,9 +127,13 @@ class SerialKernel:
         return out
 
     # ---- public API ---------------------------------------------------------------------------
-    def block_size(self, per_pair: int, itemsize: int) -> int:
-        """Pairs per block side so that ~6 intermediates of a block fit the memory budget."""
-        return max(1, int(math.sqrt(self.memory_budget / (6 * per_pair * itemsize))))
+    def block_size(self, per_pair: int, itemsize: int, cpu: bool = False) -> int:
+        """Pairs per block side: ~6 intermediates of a block fit the memory budget, and on CPU
+        one block tensor stays below 24 MiB (see ``lsa_utils.kernels.fusion``)."""
+        budget = self.memory_budget / 6
+        if cpu:
+            budget = min(budget, CPU_BLOCK_BYTES)
+        return max(1, int(math.sqrt(budget / (per_pair * itemsize))))
 
     def __call__(self, x1: torch.Tensor, x2: torch.Tensor | None = None, get: str = "ntk") -> torch.Tensor:
         """Gram matrix ``K[i, j] = k(x1[i], x2[j])`` of shape ``(n1, n2)``.
@@ -147,17 +154,22 @@ class SerialKernel:
         if x2 is not None and (x2.dtype != x1.dtype or x2.device != x1.device):
             raise ValueError("x1 and x2 must have the same dtype and device")
         layout, per_pair = self.plan(tuple(x1.shape[1:]))
-        block = self.block_size(per_pair, x1.element_size())
+        cpu = x1.device.type == "cpu"
+        if cpu:
+            keep_freed_memory()
+        block = self.block_size(per_pair, x1.element_size(), cpu)
         symmetric = x2 is None
         xs2 = x1 if symmetric else x2
-        vars1 = self._variances_in_blocks(x1, layout, block)
-        vars2 = vars1 if symmetric else self._variances_in_blocks(xs2, layout, block)
         n1, n2 = x1.shape[0], xs2.shape[0]
+        fuse = use_compiled(n1 * n2 * per_pair // (2 if symmetric else 1))
+        vars1 = self._variances_in_blocks(x1, layout, block, fuse)
+        vars2 = vars1 if symmetric else self._variances_in_blocks(xs2, layout, block, fuse)
         out = torch.empty(n1, n2, dtype=x1.dtype, device=x1.device)
         for i in range(0, n1, block):
             for j in range(i if symmetric else 0, n2, block):
                 i1, j1 = min(i + block, n1), min(j + block, n2)
-                k = self._cross(x1[i:i1], xs2[j:j1], [v[i:i1] for v in vars1], [v[j:j1] for v in vars2], layout, get)
+                k = self._cross(x1[i:i1], xs2[j:j1], [v[i:i1] for v in vars1],
+                                [v[j:j1] for v in vars2], layout, get, fuse)
                 if symmetric and j == i:
                     k = (k + k.T) / 2  # exact symmetry despite rounding
                 out[i:i1, j:j1] = k
@@ -165,8 +177,9 @@ class SerialKernel:
                     out[j:j1, i:i1] = k.T
         return out
 
-    def _variances_in_blocks(self, x: torch.Tensor, layout: str, block: int) -> list[torch.Tensor]:
-        parts = [self._self_variances(x[i:i + block * block], layout) for i in range(0, x.shape[0], block * block)]
+    def _variances_in_blocks(self, x: torch.Tensor, layout: str, block: int, fuse: bool) -> list[torch.Tensor]:
+        step = block * block
+        parts = [self._self_variances(x[i:i + step], layout, fuse) for i in range(0, x.shape[0], step)]
         return [torch.cat(vs) for vs in zip(*parts)] if parts and parts[0] else []
 
     def nngp(self, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:

@@ -57,21 +57,41 @@ def diagonal_window_sum(
 ) -> torch.Tensor:
     """``out[i, j] = sum_{o < k} t_padded[stride i + o, stride j + o]`` over axes ``axis_a, axis_b``.
 
-    This is a convolution's effect on a pixel-pair covariance along one spatial dimension.
-    Cost: k strided slices and adds of the output's size.
+    This is a convolution's effect on a pixel-pair covariance along one spatial dimension (both
+    axes have the same length). Cost: k strided slices and adds of the output's size; with
+    stride 1 no padded copy is made (each offset adds the overlapping slice in place).
     """
+    if stride == 1:
+        return _diagonal_window_sum_stride1(t, axis_a, axis_b, k, pad)
     t = _pad_axis(_pad_axis(t, axis_a, *pad), axis_b, *pad)
-    n_a = (t.shape[axis_a] - k) // stride + 1
-    n_b = (t.shape[axis_b] - k) // stride + 1
+    n_out = (t.shape[axis_a] - k) // stride + 1
+    index = [slice(None)] * t.ndim
     out = None
     for o in range(k):
-        piece = t.narrow(axis_a, o, (n_a - 1) * stride + 1).narrow(axis_b, o, (n_b - 1) * stride + 1)
-        if stride > 1:
-            index_a = [slice(None)] * t.ndim
-            index_a[axis_a] = slice(None, None, stride)
-            index_a[axis_b] = slice(None, None, stride)
-            piece = piece[tuple(index_a)]
+        index[axis_a] = index[axis_b] = slice(o, o + (n_out - 1) * stride + 1, stride)
+        piece = t[tuple(index)]
         out = piece.clone() if out is None else out.add_(piece)
+    return out
+
+
+def _diagonal_window_sum_stride1(t, axis_a, axis_b, k, pad):
+    n = t.shape[axis_a]
+    lo, hi = pad
+    n_out = n + lo + hi - k + 1
+    shape = list(t.shape)
+    shape[axis_a] = shape[axis_b] = n_out
+    centred = n_out == n and 0 <= lo < k  # the offset with d = 0 covers every output entry
+    out = t.clone() if centred else t.new_zeros(shape)
+    for o in range(k):
+        d = o - lo  # out[i] takes t[i + d]
+        if centred and d == 0:
+            continue
+        i0, i1 = max(0, -d), min(n_out, n - d)
+        if i1 <= i0:
+            continue
+        length = i1 - i0
+        target = out.narrow(axis_a, i0, length).narrow(axis_b, i0, length)
+        target.add_(t.narrow(axis_a, i0 + d, length).narrow(axis_b, i0 + d, length))
     return out
 
 
