@@ -1,12 +1,13 @@
 # make book   create .venv if needed, execute every chapter at the default scale, build the HTML
 # make test   create .venv if needed, run the whole test suite
 # make smoke  execute every chapter at the smoke scale (what CI checks), without building the book
+# make bench  time lsa_utils' kernels against neural-tangents (several minutes; see benchmarks/)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test smoke venv clean
+.PHONY: book test smoke bench venv clean
 
 book: $(STAMP)
 	$(PY) -m lsa_utils book --scale default
@@ -16,6 +17,9 @@ test: $(STAMP)
 
 smoke: $(STAMP)
 	$(PY) -m lsa_utils run all --scale smoke
+
+bench: $(STAMP)
+	$(PY) benchmarks/kernels.py
 
 venv: $(STAMP)
 

@@ -10,38 +10,13 @@ from lsa_utils.kernels import (
     Conv, Dense, Flatten, Relu, empirical_ntk, kernel_target_alignment, linearize,
     rayleigh_quotients, serial,
 )
+from lsa_utils.models.ntk_layers import NHWCFlatten, NTKConv, NTKDense
 
 nt_reference = pytest.importorskip("nt_reference")
 import jax.numpy as jnp  # noqa: E402
 import neural_tangents as nt  # noqa: E402
 from jax import random  # noqa: E402
 from neural_tangents import stax  # noqa: E402
-
-
-class NTKDense(nn.Module):
-    """Dense layer in NTK parameterization with stax's weight layout W (in, out)."""
-
-    def __init__(self, W, b, W_std=1.0, b_std=1.0):
-        super().__init__()
-        self.W, self.b = nn.Parameter(torch.from_numpy(np.array(W))), nn.Parameter(torch.from_numpy(np.array(b)))
-        self.W_std, self.b_std = W_std, b_std
-
-    def forward(self, x):
-        return self.W_std / self.W.shape[0] ** 0.5 * x @ self.W + self.b_std * self.b
-
-
-class NTKConv(nn.Module):
-    """3x3 SAME convolution in NTK parameterization with stax's HWIO weights, NCHW inputs."""
-
-    def __init__(self, W, b):
-        super().__init__()
-        self.W = nn.Parameter(torch.from_numpy(np.array(W)).permute(3, 2, 0, 1).contiguous())
-        self.b = nn.Parameter(torch.from_numpy(np.array(b)).reshape(-1))
-
-    def forward(self, x):
-        fan_in = self.W.shape[1] * self.W.shape[2] * self.W.shape[3]
-        y = torch.nn.functional.conv2d(x, self.W, padding=1) / fan_in**0.5
-        return y + self.b[None, :, None, None]
 
 
 def stax_mlp_and_torch_twin(key=0, d=5, width=16, k=3):
@@ -57,9 +32,7 @@ def stax_cnn_and_torch_twin(key=1, hw=5, c=2, k=2):
                                        stax.Dense(k, b_std=1.0))
     _, params = init_fn(random.PRNGKey(key), (-1, hw, hw, c))
     (Wc, bc), _, _, (Wd, bd) = params
-    # stax flattens NHWC as (h, w, c); torch flattens NCHW as (c, h, w): reorder the Dense rows
-    Wd_t = np.asarray(Wd).reshape(hw, hw, 4, k).transpose(2, 0, 1, 3).reshape(-1, k)
-    model = nn.Sequential(NTKConv(Wc, bc), nn.ReLU(), nn.Flatten(), NTKDense(Wd_t, bd))
+    model = nn.Sequential(NTKConv(Wc, bc), nn.ReLU(), NHWCFlatten(), NTKDense(Wd, bd))
     return apply_fn, params, model
 
 

@@ -5,26 +5,13 @@ import pytest
 import torch
 
 from lsa_utils.kernels import (
-    AvgPool, Conv, Dense, Erf, Flatten, GlobalAvgPool, GlobalSumPool, Relu, serial,
-    two_layer_relu_kernel,
+    Conv, Dense, Flatten, GlobalAvgPool, Relu, serial, two_layer_relu_kernel,
 )
+from lsa_utils.kernels.reference import max_relative_error as rel_err
+from lsa_utils.kernels.reference import ours as ours_layers
+from lsa_utils.kernels.reference import to_nchw as to_torch
 
 nt_reference = pytest.importorskip("nt_reference")
-
-
-def ours_layers(spec, parameterization="ntk"):
-    out = []
-    for kind, *a in spec:
-        if kind == "dense":
-            out.append(Dense(a[0], a[1], a[2], parameterization))
-        elif kind == "conv":
-            out.append(Conv(a[0], a[1], a[2], a[3], a[4], a[5], parameterization))
-        elif kind == "avgpool":
-            out.append(AvgPool(a[0], a[1], a[2]))
-        else:
-            out.append({"relu": Relu, "erf": Erf, "gap": GlobalAvgPool, "gsp": GlobalSumPool,
-                        "flatten": Flatten}[kind]())
-    return out
 
 
 def conv(out, k=3, s=1, pad="SAME", W=1.0, b=0.0):
@@ -76,14 +63,6 @@ ARCHITECTURES = [
     ("dense-nobias", [("dense", 6, 1.3, None), R, ("dense", 1, 1.0, None)], (5,), "ntk"),
     ("gap-then-mlp", [conv(4), R, GAP, dense(8, 1.2, 0.1), R, dense()], (5, 5, 2), "ntk"),
 ]
-
-
-def to_torch(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.moveaxis(x, -1, 1).copy() if x.ndim == 4 else x)
-
-
-def rel_err(a, b) -> float:
-    return float(np.max(np.abs(np.asarray(a) - b)) / np.max(np.abs(b)))
 
 
 @pytest.mark.parametrize("name,spec,shape,param", ARCHITECTURES, ids=[a[0] for a in ARCHITECTURES])

@@ -68,3 +68,16 @@ def test_claim_coerces_numpy_values():
 
     c = Claim("x", np.float32(0.5), "> 0", np.bool_(True))
     assert json.dumps(c.__dict__) == '{"claim": "x", "measured": 0.5, "criterion": "> 0", "passed": true}'
+
+
+def test_cache_key_covers_declared_input_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSA_ROOT", str(tmp_path))
+    text = "import lsa_utils.validation\n"
+    inputs = ("results/benchmarks/kernels-cpu.json",)
+    absent = cache.cache_key(text, {}, inputs)
+    path = tmp_path / inputs[0]
+    path.parent.mkdir(parents=True)
+    path.write_text('{"rows": []}')
+    present = cache.cache_key(text, {}, inputs)
+    path.write_text('{"rows": [1]}')
+    assert len({absent, present, cache.cache_key(text, {}, inputs)}) == 3

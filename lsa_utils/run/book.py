@@ -98,6 +98,17 @@ def status_markdown(scale: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def copy_mathjax(dest: Path) -> None:
+    """Copy MathJax 3 (es5 build) from the django-static-mathjax package to ``dest``."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    source = None if spec is None else Path(spec.origin).parent / "static" / "mathjax" / "es5"
+    if source is None or not (source / "tex-chtml.js").is_file():
+        raise RuntimeError("MathJax not found: install the pinned django-static-mathjax (make venv)")
+    shutil.copytree(source, dest)
+
+
 def stage_sources(scale: str, stage: Path) -> None:
     """Copy the book sources and the executed chapters into ``stage`` and write generated pages."""
     root = project_root()
@@ -117,6 +128,7 @@ def stage_sources(scale: str, stage: Path) -> None:
                 f"run: python -m lsa_utils run {chapter.name} --scale {scale}"
             )
         shutil.copy2(executed, generated / executed.name)
+    copy_mathjax(stage / "_static" / "mathjax")
     (generated / "scorecard.md").write_text(scorecard_markdown(scale))
     (generated / "status.md").write_text(status_markdown(scale))
 

@@ -7,7 +7,8 @@ The key is a SHA-256 over
   (found by reading ``import`` statements, so editing a module re-executes exactly the chapters
   that import it, directly or through other modules),
 - the resolved parameters (scale, seed, device and every size),
-- the dependency pins of ``pyproject.toml`` and the Python version.
+- the dependency pins of ``pyproject.toml`` and the Python version,
+- the files the chapter declares it reads (``Chapter.extra_inputs``), such as benchmark results.
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ def dependency_pins() -> list[str]:
         return list(tomllib.load(f)["project"]["dependencies"])
 
 
-def cache_key(notebook_text: str, parameters: dict[str, Any]) -> str:
-    """SHA-256 hex digest of everything an executed chapter depends on (see module docstring)."""
+def cache_key(notebook_text: str, parameters: dict[str, Any], extra_inputs: tuple[str, ...] = ()) -> str:
+    """SHA-256 hex digest of everything an executed chapter depends on (see module docstring);
+    ``extra_inputs`` are files, relative to the project root, that the chapter reads."""
     h = hashlib.sha256()
 
     def add(label: str, data: str | bytes) -> None:
@@ -121,6 +123,9 @@ def cache_key(notebook_text: str, parameters: dict[str, Any]) -> str:
     root = package_dir().parent
     for path in imported_package_files(notebook_text):
         add(f"source {path.relative_to(root)}", path.read_bytes())
+    for name in extra_inputs:
+        path = project_root() / name
+        add(f"input {name}", path.read_bytes() if path.is_file() else b"<absent>")
     add("parameters", json.dumps(parameters, sort_keys=True))
     add("pins", json.dumps(dependency_pins()))
     add("python", platform.python_version())

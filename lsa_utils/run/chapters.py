@@ -31,6 +31,9 @@ class Chapter:
     scales: dict[str, dict[str, Any]]
     # Wall time of each scale, as measured (2 CPU cores) or expected (GPU); shown in the README.
     run_time: dict[str, str] = field(default_factory=dict)
+    # Files (relative to the project root) the chapter reads besides its parameters; their
+    # contents are part of its cache key.
+    extra_inputs: tuple[str, ...] = ()
 
     @property
     def stem(self) -> str:
@@ -63,6 +66,18 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
             },
             run_time={"smoke": "15 s", "default": "2 min", "paper": "GPU: about 10 min"},
+        ),
+        Chapter(
+            name="kernels",
+            notebook="90_kernels.py",
+            title="Appendix: the kernels",
+            scales={
+                "smoke": dict(n_inputs=6, bench_images=8, repeats=1),
+                "default": dict(n_inputs=12, bench_images=40, repeats=3),
+                "paper": dict(n_inputs=32, bench_images=100, repeats=3),
+            },
+            run_time={"smoke": "40 s", "default": "3 min", "paper": "CPU: about 15 min"},
+            extra_inputs=("results/benchmarks/kernels-cpu.json", "results/benchmarks/kernels-cuda.json"),
         ),
     ]
 }

@@ -92,7 +92,7 @@ def run_chapter(
     if not source.is_file():
         raise FileNotFoundError(f"chapter {name!r}: notebook source {source} does not exist")
     text = source.read_text()
-    key = cache_key(text, {"scale": scale, **params})
+    key = cache_key(text, {"scale": scale, **params}, chapter.extra_inputs)
     results, executed = results_path(name, scale), executed_notebook_path(chapter.stem, scale)
     if not force and is_up_to_date(results, executed, key):
         print(f"{name} [{scale}]: up to date ({results}); use --force to rerun")
