@@ -41,6 +41,7 @@ repeats = None  # timed runs per library (median reported)
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from lsa_utils.experiments.kernel_checks import (
@@ -64,21 +65,28 @@ p = run.p
 
 # %%
 agreement, pairs = agreement_with_neural_tangents(p.n_inputs, seed=p.seed)
-fig, axes = figure_grid(2, width=5.0)
+names = list(dict.fromkeys(name for name, _ in pairs))
+colors = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+fig, axes = figure_grid(2, width=5.4, height=4.2)
 for (name, get), (ours, theirs) in pairs.items():
-    axes[0].scatter(theirs.ravel(), ours.ravel(), s=8, alpha=0.6, label=f"{name} ({get})")
-lims = axes[0].get_xlim()
-axes[0].plot(lims, lims, color=ROLE_COLORS["reference"], ls="--", lw=1, label="y = x")
-axes[0].set(xlabel="neural-tangents entry", ylabel="lsa_utils entry",
-            title="Gram-matrix entries, float64")
-axes[0].legend(fontsize="x-small", ncol=1, loc="upper left")
-errors = agreement.set_index(["architecture", "get"])["max_rel_error"]
-labels = [f"{a} ({g})" for a, g in errors.index]
-axes[1].barh(labels, errors.to_numpy(), color=ROLE_COLORS["kernel"])
-axes[1].axvline(1e-5, color="k", ls="--", lw=1, label="test tolerance 1e-5")
-axes[1].set(xscale="log", xlabel="max |ours - theirs| / max |theirs|", title="largest relative error")
-axes[1].legend(loc="lower right")
+    scale_ = np.abs(theirs).max()  # each architecture on its own scale, entries in [-1, 1]
+    axes[0].scatter(theirs.ravel() / scale_, ours.ravel() / scale_, s=14, color=colors[name],
+                    marker="o" if get == "nngp" else "x", alpha=0.7)
+low = min(min(t.min() / np.abs(t).max() for _, t in pairs.values()), 0.0)
+axes[0].plot([low, 1], [low, 1], color=ROLE_COLORS["reference"], ls="--", lw=1)
+axes[0].set(xlabel="neural-tangents entry / max |entry|", ylabel="lsa_utils entry / max |entry|",
+            title="Gram-matrix entries (o NNGP, x NTK)")
+for i, name in enumerate(names):
+    for _, row in agreement[agreement.architecture == name].iterrows():
+        axes[1].scatter(row.max_rel_error, i, color=colors[name], s=50,
+                        marker="o" if row["get"] == "nngp" else "x")
+axes[1].axvline(1e-5, color="k", ls="--", lw=1)
+axes[1].set(xscale="log", yticks=[], xlabel="max |ours - theirs| / max |theirs|",
+            title="largest relative error", ylim=(-0.7, len(names) - 0.3))
+handles = [plt.Line2D([], [], color=colors[n], marker="s", ls="", label=n) for n in names]
+handles.append(plt.Line2D([], [], color="k", ls="--", label="test tolerance 1e-5"))
 fig.tight_layout()
+fig.legend(handles=handles, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 0.0))
 run.savefig(fig, "agreement")
 plt.show()
 agreement.style.format({"max_rel_error": "{:.1e}"})
@@ -94,7 +102,13 @@ agreement.style.format({"max_rel_error": "{:.1e}"})
 
 # %%
 timing = time_case_a(p.bench_images, p.repeats, run.device)
-pd.DataFrame([timing]).style.format(precision=3)
+pd.Series({
+    "case": timing["case"],
+    "neural-tangents (s)": f"{timing['neural_tangents_s']:.2f}",
+    "lsa_utils (s)": f"{timing['lsa_utils_s']:.2f}",
+    "speedup": f"{timing['speedup']:.1f}x",
+    "max relative difference (float32)": f"{timing['max_rel_diff']:.1e}",
+}).to_frame("value")
 
 # %% [markdown]
 # The full benchmark (`make bench`: cases (a) with 100 images, (b) chapter 1's MNIST CNN on
