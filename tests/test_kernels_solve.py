@@ -89,3 +89,39 @@ def test_kernel_ridge_matches_neural_tangents_predict(problem):
     _, ref = predict(None, 0.0, 0.0, kt.numpy())  # t = None: infinite time, f0 = 0
     ours = kernel_ridge_predict(k, kt, y, 1e-3, relative_reg=True)
     assert np.max(np.abs(ours.numpy() - np.asarray(ref))) / np.max(np.abs(ref)) < 1e-6
+
+
+def test_classification_helpers():
+    from lsa_utils.kernels import classification_accuracy, one_hot_targets
+
+    labels = torch.tensor([0, 2, 1, 2])
+    targets = one_hot_targets(labels, 3)
+    assert targets.dtype == torch.float64 and targets.tolist()[1] == [0.0, 0.0, 1.0]
+    assert classification_accuracy(targets, labels) == 1.0
+    assert classification_accuracy(targets[[1, 1, 2, 3]], labels) == 0.75
+    signs = torch.tensor([1, -1, 1, 1])
+    assert classification_accuracy(torch.tensor([0.3, -2.0, -0.1, 5.0]), signs) == 0.75
+    bits = torch.tensor([1, 0, 0, 1])
+    assert classification_accuracy(torch.tensor([[0.9], [0.2], [0.7], [0.6]]), bits) == 0.75
+    with pytest.raises(ValueError, match="4 predictions but 3 labels"):
+        classification_accuracy(targets, labels[:3])
+
+
+def test_kernel_ridge_matches_gradient_descent_mse_ensemble():
+    """Our serial kernel plus kernel ridge regression against nt.predict's ensemble predictor."""
+    pytest.importorskip("nt_reference")
+    import neural_tangents as nt
+
+    from lsa_utils.kernels import serial
+    from lsa_utils.kernels.reference import max_relative_error, ours, stax_kernel_fn, to_nchw
+
+    spec = [("conv", 4, 3, 1, "SAME", 1.3, 0.2), ("relu",), ("flatten",), ("dense", 2, 1.0, 0.1)]
+    rng = np.random.default_rng(3)
+    x_train, x_test = rng.standard_normal((12, 5, 5, 2)), rng.standard_normal((4, 5, 5, 2))
+    y_train = rng.standard_normal((12, 2))
+    predict = nt.predict.gradient_descent_mse_ensemble(stax_kernel_fn(spec), x_train, y_train, diag_reg=1e-2)
+    ref = np.asarray(predict(x_test=x_test, get="ntk"))
+    kernel = serial(*ours(spec))
+    k_train, k_test = kernel(to_nchw(x_train)), kernel(to_nchw(x_test), to_nchw(x_train))
+    mine = kernel_ridge_predict(k_train, k_test, torch.from_numpy(y_train), 1e-2, relative_reg=True)
+    assert max_relative_error(mine.numpy(), ref) < 1e-6
