@@ -167,7 +167,8 @@ class LinearizedModel(nn.Module):
 
     def distance_from_init(self) -> float:
         """``||theta - theta_0||_2`` over all parameters."""
-        sq = sum(float(((t - t0) ** 2).sum()) for t, t0 in zip(self.theta, self.initial_parameters()))
+        with torch.no_grad():
+            sq = sum(float(((t - t0) ** 2).sum()) for t, t0 in zip(self.theta, self.initial_parameters()))
         return sq**0.5
 
 

@@ -56,7 +56,7 @@ def scorecard_markdown(scale: str) -> str:
             continue
         lines += ["| claim | measured | criterion | result |", "|---|---|---|---|"]
         for c in data["claims"]:
-            verdict = "✅ pass" if c["passed"] else "❌ FAIL"
+            verdict = "pass" if c["passed"] else "**FAIL**"
             lines.append(f"| {c['claim']} | {_fmt(c['measured'])} | {c['criterion']} | {verdict} |")
         lines.append("")
     return "\n".join(lines)
