@@ -22,15 +22,17 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """
     if isinstance(device, torch.device):
         device = str(device)
+    name = "device"
     if device == "auto":
         device = os.environ.get("LSA_DEVICE", "auto") or "auto"
+        name = "LSA_DEVICE"
         if device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     base = device.split(":", 1)[0]
-    check_choice("device", base, DEVICE_CHOICES)
+    check_choice(name, base, DEVICE_CHOICES)
     if base == "cuda" and not torch.cuda.is_available():
         raise ValueError(
-            f"device={device!r} is not allowed on this machine: torch sees no CUDA GPU; "
+            f"{name}={device!r} is not allowed on this machine: torch sees no CUDA GPU; "
             "use 'cpu' or 'auto'"
         )
     return torch.device(device)

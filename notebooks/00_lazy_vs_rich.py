@@ -68,6 +68,7 @@ run = start_chapter(
     seeds=seeds, steps=steps, lr=lr,
 )
 p = run.p
+p.widths = sorted(p.widths)
 
 # %% [markdown]
 # ## The task
@@ -163,7 +164,7 @@ plt.show()
 # %%
 mean = table.groupby(["parameterization", "width"]).mean(numeric_only=True)
 ntk, mf = mean.loc["ntk"], mean.loc["mean_field"]
-widest = p.widths[-1]
+widest = max(p.widths)
 slope_w_ntk = loglog_slope(ntk.index, ntk.weight_change)
 slope_w_mf = loglog_slope(mf.index, mf.weight_change)
 slope_d_ntk = loglog_slope(ntk.index, ntk.distance_to_kernel)

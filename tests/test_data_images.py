@@ -133,3 +133,9 @@ def test_real_cifar10_test_batch_only(shared_data):
     assert (len(train), len(test)) == (8_000, 2_000)
     assert "no train split" in train.source
     assert np.bincount(np.concatenate([train.labels, test.labels])).tolist() == [1000] * 10
+
+
+def test_cifar10_with_some_training_batches_says_how_many(tmp_path):
+    write_cifar(tmp_path, batches=("data_batch_1", "test_batch"))
+    train = load_image_dataset("cifar10", "train", data_dir=tmp_path, verbose=False)
+    assert len(train) == 10 and "only 1 of the 5 training batches" in train.source

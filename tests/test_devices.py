@@ -25,3 +25,9 @@ def test_unknown_device_names_the_choices():
 def test_cuda_without_gpu_fails_early():
     with pytest.raises(ValueError, match="device='cuda' is not allowed on this machine"):
         resolve_device("cuda")
+
+
+def test_a_bad_lsa_device_is_named_as_such(monkeypatch):
+    monkeypatch.setenv("LSA_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="LSA_DEVICE='gpu' is not allowed"):
+        resolve_device("auto")

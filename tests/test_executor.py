@@ -62,13 +62,18 @@ def test_a_failing_run_keeps_the_previous_outputs(smoke_root, monkeypatch, tmp_p
     shutil.copytree(root, broken, ignore=shutil.ignore_patterns("_build"))
     monkeypatch.setenv("LSA_ROOT", str(broken))
     source = broken / "notebooks" / CHAPTERS["lazy_vs_rich"].notebook
+    # crash after the first figure has been saved
     source.write_text(source.read_text().replace(
-        "# %% [markdown]\n# ## Wide networks", "# %%\nraise RuntimeError('simulated crash')\n\n# %% [markdown]\n# ## Wide networks", 1))
+        "# %% [markdown]\n# ## How far", "# %%\nraise RuntimeError('simulated crash')\n\n# %% [markdown]\n# ## How far", 1))
     results, executed = results_path("lazy_vs_rich", "smoke"), executed_notebook_path("00_lazy_vs_rich", "smoke")
     old_results, old_notebook = results.read_bytes(), executed.read_bytes()
+    figure = broken / "results" / "lazy_vs_rich" / "figures" / "smoke" / "predictions.png"
+    old_figure = figure.read_bytes()
     with pytest.raises(papermill.PapermillExecutionError, match="simulated crash"):
         run_chapter("lazy_vs_rich", "smoke", progress=False)
     assert results.read_bytes() == old_results and executed.read_bytes() == old_notebook
+    assert figure.read_bytes() == old_figure
     assert executed.with_name("00_lazy_vs_rich.failed.ipynb").is_file()
-    leftovers = [p.name for p in results.parent.iterdir() if p.name.startswith(".")]
-    assert not leftovers
+    for folder in (results.parent, executed.parent):  # no temporary or partial file is left
+        leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+        assert not leftovers, leftovers

@@ -93,3 +93,14 @@ def test_bad_inputs_fail_with_clear_messages():
         two_layer_relu_kernel(torch.randn(4))
     with pytest.raises(ValueError, match="W_std=-1"):
         two_layer_relu_kernel(x, W_std=-1)
+
+
+def test_zero_variance_inputs_give_finite_kernels_like_neural_tangents():
+    """A zero input without bias has zero variance: the kernel must not become 0/0 = NaN."""
+    x = np.zeros((2, 3))
+    x[1] = [1.0, -2.0, 0.5]
+    for get in ("nngp", "ntk"):
+        ours = two_layer_relu_kernel(torch.from_numpy(x), get=get, b_std=0.0)
+        assert torch.isfinite(ours).all()
+        ref = nt_reference.two_layer_relu(x, None, get, 1.0, 0.0, 0.0)
+        assert max_rel_err(ours.numpy(), ref) < 1e-5

@@ -106,7 +106,7 @@ def test_linearized_model_trains_with_torch_optimizers_and_its_ntk_stays_fixed()
     for _ in range(100):
         opt.zero_grad()
         loss = ((lin(x) - y) ** 2).mean()
-        first = first if first is not None else float(loss)
+        first = first if first is not None else float(loss.detach())
         loss.backward()
         opt.step()
     assert float(loss) < 0.2 * first
@@ -138,5 +138,7 @@ def test_empirical_ntk_bad_input():
     _, _, model = stax_mlp_and_torch_twin()
     with pytest.raises(ValueError, match="method='exact' is not allowed"):
         empirical_ntk(model, torch.randn(3, 5, dtype=torch.float64), method="exact")
+    with pytest.raises(ValueError, match="at least one input each"):
+        empirical_ntk(model, torch.randn(0, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"x2 must have trailing shape \(5,\)"):
         empirical_ntk(model, torch.randn(3, 5, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64))

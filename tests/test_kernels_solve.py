@@ -125,3 +125,22 @@ def test_kernel_ridge_matches_gradient_descent_mse_ensemble():
     k_train, k_test = kernel(to_nchw(x_train)), kernel(to_nchw(x_test), to_nchw(x_train))
     mine = kernel_ridge_predict(k_train, k_test, torch.from_numpy(y_train), 1e-2, relative_reg=True)
     assert max_relative_error(mine.numpy(), ref) < 1e-6
+
+
+def test_gd_mse_predict_with_large_stable_steps():
+    """1 <= lr * lam / n < 2 still converges (the residual alternates sign); no NaN."""
+    k = torch.tensor([[1.0]], dtype=torch.float64)
+    y = torch.tensor([1.0], dtype=torch.float64)
+    coef = 0.0
+    for _ in range(3):
+        coef -= 1.5 * (1.0 * coef - 1.0)
+    assert float(gd_mse_predict(k, k, y, 1.5, 3)) == pytest.approx(coef)  # 1.125
+
+
+def test_classification_accuracy_with_all_positive_pm1_labels():
+    from lsa_utils.kernels import classification_accuracy
+
+    assert classification_accuracy(torch.tensor([0.3]), torch.tensor([1])) == 1.0
+    assert classification_accuracy(torch.tensor([0.3]), torch.tensor([1]), coding="01") == 0.0
+    with pytest.raises(ValueError, match="coding='bits' is not allowed"):
+        classification_accuracy(torch.tensor([0.3]), torch.tensor([1]), coding="bits")

@@ -41,5 +41,8 @@ def test_width_sweep_rejects_bad_sizes():
     task = toy_regression_1d(4)
     with pytest.raises(ValueError, match="widths entry=0"):
         width_sweep(task, [0, 8], seeds=1, lr=0.1, steps=1, progress=False)
+    for bad in ([64], [64, 64], [64, 129]):
+        with pytest.raises(ValueError, match="at least two different even widths"):
+            width_sweep(task, bad, seeds=1, lr=0.1, steps=1, progress=False)
     with pytest.raises(ValueError, match="parameterization='sp'"):
-        width_sweep(task, [8], seeds=1, lr=0.1, steps=1, parameterizations=("sp",), progress=False)
+        width_sweep(task, [8, 16], seeds=1, lr=0.1, steps=1, parameterizations=("sp",), progress=False)

@@ -81,3 +81,14 @@ def test_cache_key_covers_declared_input_files(tmp_path, monkeypatch):
     present = cache.cache_key(text, {}, inputs)
     path.write_text('{"rows": [1]}')
     assert len({absent, present, cache.cache_key(text, {}, inputs)}) == 3
+
+
+def test_attribute_access_on_the_package_is_followed():
+    files = rel(cache.imported_package_files("import lsa_utils\nlsa_utils.gd_mse_predict(k, kt, y, 0.1, 5)\n"))
+    assert "kernels/solve.py" in files
+
+
+def test_a_nan_measurement_shows_as_not_available():
+    from lsa_utils.run.book import _fmt
+
+    assert _fmt(None) == "n/a" and _fmt(0.5) == "0.5"

@@ -108,7 +108,8 @@ def _cifar10_files(root: Path, split: str) -> list[Path] | None:
 def _read_cifar10(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     parts = []
     for path in files:
-        with open(path, "rb") as f:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
             batch = pickle.load(f, encoding="latin1")
         data = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         parts.append((data.astype(np.float32) / 255.0, np.asarray(batch["labels"], dtype=np.int64)))
@@ -130,7 +131,10 @@ def _load_real(name: str, root: Path, split: str) -> tuple[np.ndarray, np.ndarra
     other = "test" if split == "train" else "train"
     mine, theirs = locate(root, split), locate(root, other)
     if mine is not None and theirs is not None:
-        return *read(mine), f"{label} {split} split from {root}"
+        note = ""
+        if name == "cifar10" and split == "train" and len(mine) < 5:
+            note = f" (only {len(mine)} of the 5 training batches)"
+        return *read(mine), f"{label} {split} split from {root}{note}"
     present, missing = (split, other) if mine is not None else (other, split)
     files = mine or theirs
     if files is None:

@@ -93,6 +93,11 @@ def width_sweep(
     from tqdm.auto import tqdm
 
     check_positive_ints("widths", widths)
+    if len(set(widths)) < 2 or any(m % 2 for m in widths):
+        raise ValueError(
+            f"widths={widths} is not allowed: give at least two different even widths "
+            "(even: the initialisation pairs neurons; two: the sweep fits a power law)"
+        )
     check_positive_int("seeds", seeds)
     for p in parameterizations:
         check_choice("parameterization", p, PARAMETERIZATIONS)

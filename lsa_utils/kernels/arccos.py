@@ -46,7 +46,9 @@ def relu_expectations(
     Cost: a few elementwise operations per entry.
     """
     norm = torch.sqrt(q11 * q22)
-    cos = torch.clamp(q12 / norm, -1.0, 1.0)
+    # a zero variance (e.g. a black pixel without bias) means q12 = 0 too: take cos = 0, as
+    # neural-tangents does, instead of 0 / 0
+    cos = torch.clamp(q12 / torch.clamp(norm, min=torch.finfo(norm.dtype).tiny), -1.0, 1.0)
     theta = torch.arccos(cos)
     sin = torch.sqrt(torch.clamp(1.0 - cos * cos, min=0.0))
     kappa1 = norm / (2 * math.pi) * (sin + (math.pi - theta) * cos)

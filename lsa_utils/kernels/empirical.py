@@ -10,7 +10,8 @@ neural tangent kernel"):
 - ``"jacobian"`` (Jacobian contraction): materialise J for every input with ``vmap(jacrev)``,
   then contract. Time O((n1 + n2) k [backward pass] + n1 n2 k^2 P), memory O((n1 + n2) k P).
 - ``"ntk_vp"`` (NTK-vector products): for each output of x2 form J(x2)^T e with ``vjp``, then push
-  it through ``jvp`` at x1. Time O(n2 k [vjp + batched jvp over n1]), memory O(P + n1 k).
+  it through ``jvp`` at x1, ``VP_CHUNK`` outputs at a time. Time O(n2 k [vjp + batched jvp over
+  n1]), memory O(VP_CHUNK P + n1 k) on top of the network's activations.
 
 ``"auto"`` takes the Jacobian contraction when the Jacobians of both batches fit the memory
 budget, else NTK-vector products.
@@ -29,6 +30,7 @@ from ..validation import check_choice, check_positive_int
 
 METHODS = ("auto", "jacobian", "ntk_vp")
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+VP_CHUNK = 16  # NTK-vector products evaluated together (memory O(VP_CHUNK * P))
 
 
 def _parameters(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -64,7 +66,7 @@ def _ntk_vp_block(f, params, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor
         (tangent,) = pullback(cotangent)
         return jvp(lambda p: f(p, x1), (params,), (tangent,))[1]  # (n1, k)
 
-    cols = vmap(column)(basis)  # (n2 * k, n1, k)
+    cols = vmap(column, chunk_size=VP_CHUNK)(basis)  # (n2 * k, n1, k), VP_CHUNK columns at a time
     return cols.reshape(n2, k, x1.shape[0], k).permute(2, 0, 3, 1)
 
 
@@ -95,6 +97,8 @@ def empirical_ntk(
     if x2 is not None and x2.shape[1:] != x1.shape[1:]:
         raise ValueError(f"x2 must have trailing shape {tuple(x1.shape[1:])}; got {tuple(x2.shape)}")
     params, f = _parameters(model), _call(model)
+    if x1.shape[0] == 0 or (x2 is not None and x2.shape[0] == 0):
+        raise ValueError("x1 and x2 must hold at least one input each")
     symmetric = x2 is None
     x2 = x1 if symmetric else x2
     k = f(params, x1[:1]).shape[1]

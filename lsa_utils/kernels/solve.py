@@ -11,7 +11,7 @@ import warnings
 
 import torch
 
-from ..validation import check_positive_float, check_positive_int
+from ..validation import check_choice, check_positive_float, check_positive_int
 
 
 def _as_matrix(y: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -141,7 +141,9 @@ def gd_mse_predict(
         )
     step = lr * lam / n
     # (1 - (1 - step)^t) / lam, computed stably, with its limit t * lr / n as lam -> 0.
-    filt = -torch.expm1(steps * torch.log1p(-step))
+    # 1 - (1 - step)^t; stable via expm1/log1p while step < 1, a plain power for 1 <= step < 2
+    safe = torch.clamp(step, max=0.5)
+    filt = torch.where(step < 0.5, -torch.expm1(steps * torch.log1p(-safe)), 1 - torch.pow(1 - step, steps))
     tiny = lam <= 1e-12 * float(lam[-1])
     filt = torch.where(tiny, torch.full_like(lam, steps * lr / n), filt / torch.where(tiny, 1.0, lam))
     coef = vecs @ (filt[:, None] * (vecs.T @ y.to(torch.float64)))
@@ -155,19 +157,22 @@ def one_hot_targets(labels: torch.Tensor, num_classes: int, dtype=torch.float64)
     return torch.nn.functional.one_hot(labels.long(), num_classes).to(dtype)
 
 
-def classification_accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+def classification_accuracy(predictions: torch.Tensor, labels: torch.Tensor, coding: str = "auto") -> float:
     """Fraction of correct predictions.
 
     ``predictions`` of shape ``(n, c)`` with c > 1 are scored by their argmax against integer
-    ``labels``; of shape ``(n,)`` or ``(n, 1)`` by their sign against labels in {-1, +1} (or in
-    {0, 1}, then against ``predictions > 0.5``).
+    ``labels``. Of shape ``(n,)`` or ``(n, 1)``, they are scored by their sign against labels in
+    {-1, +1} (``coding="pm1"``) or against ``predictions > 0.5`` for labels in {0, 1}
+    (``coding="01"``); ``"auto"`` takes "01" when a label 0 occurs and no label -1, else "pm1".
     """
+    check_choice("coding", coding, ("auto", "pm1", "01"))
     if predictions.ndim == 2 and predictions.shape[1] > 1:
         guess = predictions.argmax(1)
     else:
         p = predictions.reshape(-1)
-        binary01 = bool(((labels == 0) | (labels == 1)).all())
-        guess = (p > 0.5).long() if binary01 else torch.where(p >= 0, 1, -1)
+        if coding == "auto":
+            coding = "01" if bool((labels == 0).any()) and not bool((labels == -1).any()) else "pm1"
+        guess = (p > 0.5).long() if coding == "01" else torch.where(p >= 0, 1, -1)
     if guess.shape[0] != labels.shape[0]:
         raise ValueError(f"{guess.shape[0]} predictions but {labels.shape[0]} labels")
     return float((guess.to(labels.device) == labels.long()).double().mean())

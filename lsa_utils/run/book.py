@@ -33,7 +33,9 @@ def _chapter_results(scale: str) -> list[tuple[Any, dict[str, Any] | None]]:
     return out
 
 
-def _fmt(x: float) -> str:
+def _fmt(x: float | None) -> str:
+    if x is None:  # a NaN measurement is stored as null
+        return "n/a"
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
 
 

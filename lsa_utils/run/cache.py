@@ -79,6 +79,8 @@ def _imported_modules(source: str, current: str | None = None, is_package: bool 
             parts = base.split(".")
             found.update(".".join(parts[: i + 1]) for i in range(len(parts)))
             found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == PACKAGE:
+            found.add(f"{PACKAGE}.{node.attr}")  # lsa_utils.name used after `import lsa_utils`
     return found
 
 

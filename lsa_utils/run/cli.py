@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _list() -> None:
     for chapter in CHAPTERS.values():
         print(f"{chapter.name}: {chapter.title} ({chapter.notebook})")
-        print(f"  parameters: {', '.join(chapter.parameter_names)}")
+        params = [n for n in chapter.parameter_names if n != "scale"]
+        print(f"  parameters (-p key=value; the scale with --scale): {', '.join(params)}")
         for scale in SCALES:
             sizes = ", ".join(f"{k}={v}" for k, v in chapter.sizes(scale).items())
             print(f"  {scale} [{chapter.run_time.get(scale, '?')}]: {sizes}")
@@ -85,4 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # a chapter's own failure (papermill's PapermillExecutionError)
+        if type(err).__name__ != "PapermillExecutionError":
+            raise
+        print(f"error: the notebook failed; see the .failed.ipynb next to its output.\n{err}", file=sys.stderr)
+        return 1
     return 0

@@ -104,8 +104,13 @@ class ChapterRun:
         self.figures: list[str] = []
 
     def savefig(self, fig, name: str) -> Path:
-        """Save ``fig`` as ``results/<chapter>/figures/<scale>/<name>.png`` and return the path."""
-        out = figures_dir(self.chapter.name, self.scale) / f"{name}.png"
+        """Save ``fig`` as ``results/<chapter>/figures/<scale>/<name>.png`` and return the path.
+
+        Under the executor the file goes to ``$LSA_FIGURES_DIR`` first; the executor moves the
+        folder into place only when the whole notebook has run.
+        """
+        folder = os.environ.get("LSA_FIGURES_DIR")
+        out = (Path(folder) if folder else figures_dir(self.chapter.name, self.scale)) / f"{name}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=150, bbox_inches="tight")
         self.figures.append(str(out))

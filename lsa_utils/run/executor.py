@@ -7,8 +7,8 @@
    ``results/<chapter>/<scale>.json`` carries the same key and the executed notebook exists;
 3. converts ``notebooks/<NN_name>.py`` to a notebook and executes it with papermill, which
    injects the parameters after the cell tagged ``parameters``, with a progress bar over cells;
-4. on success moves the results JSON (written by the notebook to a temporary path) and the
-   executed notebook into place with ``os.replace``. An interrupted or failed run therefore
+4. on success moves the executed notebook, the figures and the results JSON (all written to
+   temporary paths first) into place with ``os.replace``. An interrupted or failed run therefore
    leaves the previous outputs untouched and never a half-written file; a failed execution keeps
    its partial notebook as ``executed/<scale>/<stem>.failed.ipynb`` for inspection.
 """
@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..devices import resolve_device
 from ..validation import check_choice
 from .cache import cache_key
 from .chapters import SCALES, get_chapter
 from .context import resolve_parameters
-from .paths import executed_notebook_path, notebook_source, results_path
+from .paths import executed_notebook_path, figures_dir, notebook_source, results_path
 from .results import read_json, write_json
 
 
@@ -51,6 +53,20 @@ def is_up_to_date(results: Path, notebook: Path, key: str) -> bool:
         return read_json(results).get("run", {}).get("cache_key") == key
     except (OSError, ValueError):
         return False
+
+
+def replace_folder(source: Path, target: Path) -> None:
+    """Put the folder ``source`` at ``target``, replacing what was there, with renames only at
+    the end (the copy is staged next to ``target`` first)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged, old = target.with_name(f".{target.name}.new"), target.with_name(f".{target.name}.old")
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.copytree(source, staged)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staged, target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[str, str], progress: bool) -> None:
@@ -92,7 +108,11 @@ def run_chapter(
     if not source.is_file():
         raise FileNotFoundError(f"chapter {name!r}: notebook source {source} does not exist")
     text = source.read_text()
-    key = cache_key(text, {"scale": scale, **params}, chapter.extra_inputs)
+    # the key holds the device actually used (LSA_DEVICE and CUDA's presence decide "auto")
+    # and the fusion setting, besides the parameters
+    resolved = {"device_used": str(resolve_device(params["device"])),
+                "LSA_COMPILE": os.environ.get("LSA_COMPILE", "auto")}
+    key = cache_key(text, {"scale": scale, **params, **resolved}, chapter.extra_inputs)
     results, executed = results_path(name, scale), executed_notebook_path(chapter.stem, scale)
     if not force and is_up_to_date(results, executed, key):
         print(f"{name} [{scale}]: up to date ({results}); use --force to rerun")
@@ -102,10 +122,11 @@ def run_chapter(
     executed.parent.mkdir(parents=True, exist_ok=True)
     partial = executed.with_name(f".{executed.stem}.partial.ipynb")
     with tempfile.TemporaryDirectory() as tmp:
-        tmp_results = Path(tmp) / "results.json"
+        tmp_results, tmp_figures = Path(tmp) / "results.json", Path(tmp) / "figures"
+        env = {"LSA_RESULTS_PATH": str(tmp_results), "LSA_FIGURES_DIR": str(tmp_figures)}
         start = time.perf_counter()
         try:
-            _execute(source, partial, {"scale": scale, **params}, {"LSA_RESULTS_PATH": str(tmp_results)}, progress)
+            _execute(source, partial, {"scale": scale, **params}, env, progress)
         except BaseException:
             if partial.exists():
                 os.replace(partial, executed.with_name(f"{executed.stem}.failed.ipynb"))
@@ -118,6 +139,8 @@ def run_chapter(
                 "ChapterRun.finish(claims, values)"
             )
         data = read_json(tmp_results)
+        if tmp_figures.is_dir():
+            replace_folder(tmp_figures, figures_dir(name, scale))
     data["run"] = {
         "cache_key": key,
         "seconds": round(seconds, 2),
