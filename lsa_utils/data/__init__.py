@@ -1,14 +1,16 @@
 """Data: synthetic tasks, image data sets (real or fallback) and the canvas transform."""
 
-from .canvas import place_on_canvas
-from .images import ImageDataset, load_image_dataset, read_idx
-from .synthetic import RegressionTask, toy_regression_1d
+from .._lazy import lazy_exports
 
-__all__ = [
-    "ImageDataset",
-    "RegressionTask",
-    "load_image_dataset",
-    "place_on_canvas",
-    "read_idx",
-    "toy_regression_1d",
-]
+# public name -> module that defines it (imported on first use)
+_EXPORTS = {
+    "place_on_canvas": "lsa_utils.data.canvas",
+    "ImageDataset": "lsa_utils.data.images",
+    "load_image_dataset": "lsa_utils.data.images",
+    "read_idx": "lsa_utils.data.images",
+    "RegressionTask": "lsa_utils.data.synthetic",
+    "toy_regression_1d": "lsa_utils.data.synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,7 +16,7 @@ import torch
 
 from ..kernels.empirical import empirical_ntk
 from ..kernels.reference import max_relative_error, ours, stax_kernel_fn, to_nchw
-from ..kernels.serial import serial
+from ..kernels.composition import serial
 from ..models.ntk_layers import NHWCFlatten, NTKConv, NTKDense
 
 R, F, GAP = ("relu",), ("flatten",), ("gap",)

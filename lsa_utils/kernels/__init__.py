@@ -7,23 +7,33 @@ Analytic kernels (``serial`` of layers, in the spirit of neural-tangents' ``stax
     gram = kernel(x)  # (n, n) NTK; kernel(x1, x2, get="nngp") for the NNGP
 """
 
-from .alignment import kernel_target_alignment, rayleigh_quotients
-from .arccos import relu_expectations, two_layer_relu_kernel
-from .empirical import LinearizedModel, empirical_ntk, linearize
-from .layers import AvgPool, Conv, Dense, Erf, Flatten, GlobalAvgPool, GlobalSumPool, Relu
-from .serial import SerialKernel, serial
-from .solve import (
-    cholesky_solve_psd,
-    classification_accuracy,
-    gd_mse_predict,
-    kernel_ridge_predict,
-    one_hot_targets,
-)
+from .._lazy import lazy_exports
 
-__all__ = [
-    "AvgPool", "Conv", "Dense", "Erf", "Flatten", "GlobalAvgPool", "GlobalSumPool",
-    "LinearizedModel", "Relu", "SerialKernel", "cholesky_solve_psd", "classification_accuracy",
-    "empirical_ntk", "gd_mse_predict", "kernel_ridge_predict", "kernel_target_alignment",
-    "linearize", "one_hot_targets", "rayleigh_quotients", "relu_expectations", "serial",
-    "two_layer_relu_kernel",
-]
+# public name -> module that defines it (imported on first use)
+_EXPORTS = {
+    "kernel_target_alignment": "lsa_utils.kernels.alignment",
+    "rayleigh_quotients": "lsa_utils.kernels.alignment",
+    "relu_expectations": "lsa_utils.kernels.arccos",
+    "two_layer_relu_kernel": "lsa_utils.kernels.arccos",
+    "LinearizedModel": "lsa_utils.kernels.empirical",
+    "empirical_ntk": "lsa_utils.kernels.empirical",
+    "linearize": "lsa_utils.kernels.empirical",
+    "AvgPool": "lsa_utils.kernels.layers",
+    "Conv": "lsa_utils.kernels.layers",
+    "Dense": "lsa_utils.kernels.layers",
+    "Erf": "lsa_utils.kernels.layers",
+    "Flatten": "lsa_utils.kernels.layers",
+    "GlobalAvgPool": "lsa_utils.kernels.layers",
+    "GlobalSumPool": "lsa_utils.kernels.layers",
+    "Relu": "lsa_utils.kernels.layers",
+    "SerialKernel": "lsa_utils.kernels.composition",
+    "serial": "lsa_utils.kernels.composition",
+    "cholesky_solve_psd": "lsa_utils.kernels.solve",
+    "classification_accuracy": "lsa_utils.kernels.solve",
+    "gd_mse_predict": "lsa_utils.kernels.solve",
+    "kernel_ridge_predict": "lsa_utils.kernels.solve",
+    "one_hot_targets": "lsa_utils.kernels.solve",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -30,9 +30,11 @@ def package_dir() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def _lazy_exports() -> dict[str, str]:
-    """The ``_EXPORTS`` table of ``lsa_utils/__init__.py``: public name -> defining module."""
-    tree = ast.parse((package_dir() / "__init__.py").read_text())
+def _lazy_exports(init_file: Path) -> dict[str, str]:
+    """The literal ``_EXPORTS`` table of a package's ``__init__.py``: name -> defining module."""
+    if not init_file.is_file():
+        return {}
+    tree = ast.parse(init_file.read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "_EXPORTS":
             return ast.literal_eval(node.value)
@@ -42,7 +44,8 @@ def _lazy_exports() -> dict[str, str]:
 def _resolve(module: str) -> tuple[str, Path] | None:
     """``(module, file)`` of an ``lsa_utils`` module name, or ``None`` if it is not one.
 
-    ``lsa_utils.NAME`` for a lazily exported NAME resolves to the module that defines it.
+    ``package.NAME`` for a name that the package exports lazily (``lsa_utils._lazy``) resolves
+    to the module that defines it.
     """
     parts = module.split(".")
     if parts[0] != PACKAGE:
@@ -51,9 +54,9 @@ def _resolve(module: str) -> tuple[str, Path] | None:
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
             return module, candidate
-    exports = _lazy_exports()
-    if len(parts) == 2 and parts[1] in exports:
-        return _resolve(exports[parts[1]])
+    exports = _lazy_exports(package_dir().joinpath(*parts[1:-1], "__init__.py"))
+    if parts[-1] in exports:
+        return _resolve(exports[parts[-1]])
     return None
 
 
