@@ -95,3 +95,26 @@ def test_a_nan_measurement_shows_as_not_available():
     from lsa_utils.run.book import _fmt
 
     assert _fmt(None) == "n/a" and _fmt(0.5) == "0.5"
+
+
+def test_editing_a_module_changes_only_the_keys_of_chapters_that_import_it(tmp_path, monkeypatch):
+    from lsa_utils.run.chapters import CHAPTERS
+    from lsa_utils.run.context import resolve_parameters
+    from lsa_utils.run.executor import chapter_cache_key
+
+    package = tmp_path / "lsa_utils"
+    shutil.copytree(cache.package_dir(), package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "package_dir", lambda: package)
+
+    def keys():
+        return {name: chapter_cache_key(ch, "smoke", resolve_parameters(ch, "smoke", {}))
+                for name, ch in CHAPTERS.items()}
+
+    before = keys()
+    assert keys() == before  # nothing edited, nothing stale
+    (package / "kernels" / "empirical.py").write_text((package / "kernels" / "empirical.py").read_text() + "# e\n")
+    after = keys()
+    assert after["kernels"] != before["kernels"] and after["lazy_vs_rich"] == before["lazy_vs_rich"]
+    (package / "train.py").write_text((package / "train.py").read_text() + "# e\n")
+    last = keys()
+    assert last["lazy_vs_rich"] != after["lazy_vs_rich"] and last["kernels"] == after["kernels"]

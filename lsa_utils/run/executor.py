@@ -27,7 +27,7 @@ from typing import Any
 from ..devices import resolve_device
 from ..validation import check_choice
 from .cache import cache_key
-from .chapters import SCALES, get_chapter
+from .chapters import SCALES, Chapter, get_chapter
 from .context import resolve_parameters
 from .paths import executed_notebook_path, figures_dir, notebook_source, results_path
 from .results import read_json, write_json
@@ -93,6 +93,16 @@ def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[s
                     os.environ[k] = v
 
 
+def chapter_cache_key(chapter: Chapter, scale: str, params: dict[str, Any]) -> str:
+    """The cache key of ``chapter`` at ``scale`` with resolved ``params``: besides the
+    parameters it holds the device actually used (``LSA_DEVICE`` and CUDA's presence decide
+    ``"auto"``) and the fusion setting ``LSA_COMPILE``."""
+    resolved = {"device_used": str(resolve_device(params["device"])),
+                "LSA_COMPILE": os.environ.get("LSA_COMPILE", "auto")}
+    text = notebook_source(chapter.notebook).read_text()
+    return cache_key(text, {"scale": scale, **params, **resolved}, chapter.extra_inputs)
+
+
 def run_chapter(
     name: str,
     scale: str = "default",
@@ -107,12 +117,7 @@ def run_chapter(
     source = notebook_source(chapter.notebook)
     if not source.is_file():
         raise FileNotFoundError(f"chapter {name!r}: notebook source {source} does not exist")
-    text = source.read_text()
-    # the key holds the device actually used (LSA_DEVICE and CUDA's presence decide "auto")
-    # and the fusion setting, besides the parameters
-    resolved = {"device_used": str(resolve_device(params["device"])),
-                "LSA_COMPILE": os.environ.get("LSA_COMPILE", "auto")}
-    key = cache_key(text, {"scale": scale, **params, **resolved}, chapter.extra_inputs)
+    key = chapter_cache_key(chapter, scale, params)
     results, executed = results_path(name, scale), executed_notebook_path(chapter.stem, scale)
     if not force and is_up_to_date(results, executed, key):
         print(f"{name} [{scale}]: up to date ({results}); use --force to rerun")
