@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Real MNIST and CIFAR-10: ../shared/datasets when it exists, unless LSA_DATA_DIR is set;
+# without either the chapters fall back to scikit-learn's digits and say so.
+ifneq ($(wildcard ../shared/datasets),)
+export LSA_DATA_DIR ?= $(abspath ../shared/datasets)
+endif
 
 .PHONY: book test smoke bench venv clean
 

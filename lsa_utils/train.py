@@ -63,3 +63,71 @@ def train_full_batch_gd(
         loss.backward()
         optimizer.step()
     return history
+
+
+def step_decay(milestones: tuple[float, ...] = (0.4, 0.5, 0.6), factor: float = 0.2):
+    """Learning-rate multiplier as a function of the fraction of training done: ``factor`` to
+    the power of the number of ``milestones`` passed (Karp et al.'s CNN recipe: x0.2 at 40%, 50%
+    and 60%)."""
+
+    def multiplier(fraction: float) -> float:
+        return factor ** sum(fraction >= m for m in milestones)
+
+    return multiplier
+
+
+def train_minibatch(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    batch_size: int,
+    lr_multiplier=None,
+    loss_fn=None,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    desc: str = "minibatch training",
+) -> History:
+    """Minibatch training, reshuffled every epoch; the loss is recorded once per epoch.
+
+    Args:
+        model: maps ``(n, ...)`` to outputs; trained in place (on the device of ``x``).
+        x: inputs ``(n, ...)``. y: targets (class indices for the default cross-entropy loss).
+        optimizer: a torch optimizer over the model's trainable parameters; its initial learning
+            rate is multiplied by ``lr_multiplier(fraction of training done)`` at every step.
+        epochs, batch_size: passes over the data and examples per step (the last batch of an
+            epoch may be smaller).
+        loss_fn: ``loss_fn(outputs, targets)``; cross-entropy by default.
+        generator: the shuffling's randomness.
+
+    Returns:
+        The mean training loss of every epoch (``History.steps`` are epoch numbers).
+    """
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"x and y must have the same number of examples; got {x.shape[0]} and {y.shape[0]}")
+    loss_fn = loss_fn or nn.functional.cross_entropy
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    n = x.shape[0]
+    steps_per_epoch = -(-n // batch_size)
+    total = epochs * steps_per_epoch
+    history = History()
+    step = 0
+    for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress, mininterval=2.0):
+        order = torch.randperm(n, generator=generator).to(x.device)
+        running = 0.0
+        for start in range(0, n, batch_size):
+            if lr_multiplier is not None:
+                for group, lr in zip(optimizer.param_groups, base_lrs):
+                    group["lr"] = lr * lr_multiplier(step / total)
+            idx = order[start:start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            running += float(loss.detach()) * len(idx)
+            step += 1
+        history.record(epoch, running / n)
+    return history

@@ -4,8 +4,9 @@ Each image of shape ``(C, h, w)`` is pasted (its pixels replace the background's
 of shape ``(C, H, W)`` whose background is one of
 
 - ``"gaussian"``: i.i.d. N(0, noise_std^2) pixels (``noise_std = 0`` gives a black canvas);
-- ``"photo"``: random H x W crops of the natural photographs that scikit-learn ships
-  (``load_sample_images``), grey for one channel, scaled to [0, 1], times ``noise_std``;
+- ``"photo"``: random H x W crops of the photographs that scikit-image ships (astronaut,
+  chelsea, coffee, rocket in colour; grass and gravel in grey), standing in for the paper's
+  ImageNet plant images; grey for one channel, scaled to [0, 1], times ``noise_std``;
 - ``"tiles"``: a grid of other images (``tiles``, shape ``(M, C, th, tw)``), drawn at random,
   times ``noise_std`` (the paper's "blocks" background of CIFAR-10 animals behind vehicles).
 
@@ -27,12 +28,20 @@ BACKGROUNDS = ("gaussian", "photo", "tiles")
 LOCATIONS = ("random", "random_corner", "fixed")
 
 
+PHOTOGRAPHS = ("astronaut", "chelsea", "coffee", "rocket", "grass", "gravel")
+
+
 @lru_cache(maxsize=1)
 def natural_photographs() -> tuple[np.ndarray, ...]:
-    """scikit-learn's sample photographs as float32 arrays ``(H, W, 3)`` in [0, 1]."""
-    from sklearn.datasets import load_sample_images
+    """The photographs scikit-image ships in its wheel (no download), as float32 arrays
+    ``(H, W, 3)`` in [0, 1]; grey ones repeated over the three channels."""
+    from skimage import data
 
-    return tuple(np.asarray(img, dtype=np.float32) / 255.0 for img in load_sample_images().images)
+    out = []
+    for name in PHOTOGRAPHS:
+        img = np.asarray(getattr(data, name)(), dtype=np.float32) / 255.0
+        out.append(np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img)
+    return tuple(out)
 
 
 def _photo_crops(n: int, channels: int, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:

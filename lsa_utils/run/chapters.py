@@ -68,6 +68,38 @@ CHAPTERS: dict[str, Chapter] = {
             run_time={"smoke": "15 s", "default": "2 min", "paper": "GPU: about 10 min"},
         ),
         Chapter(
+            name="lsa",
+            notebook="01_lsa.py",
+            title="Local signal adaptivity: a CNN thresholds out the noise, its NTK cannot",
+            scales={
+                "smoke": dict(
+                    k=1000, d=10, noise_levels=[0.5, 1.0, 1.5], seeds=1, steps=600, batch=500,
+                    lr=0.1, eval_every=50, n_eval=2000, kernel_n=[8, 16, 32], kernel_test=32,
+                    kernel_noise_levels=[0.5, 1.0],
+                    n_train=300, n_test=300, gaussian_strengths=[0.0, 2.0], image_strengths=[0.0, 1.0],
+                    image_seeds=1, cnn_epochs=30, lin_epochs=15, wide_factor=2, architecture="simple",
+                ),
+                "default": dict(
+                    k=1000, d=10, noise_levels=[0.25, 0.5, 1.0, 1.5], seeds=2, steps=1500, batch=500,
+                    lr=0.1, eval_every=50, n_eval=5000, kernel_n=[8, 16, 32, 64], kernel_test=64,
+                    kernel_noise_levels=[0.5, 1.0],
+                    n_train=1000, n_test=500, gaussian_strengths=[0.0, 1.0, 2.0],
+                    image_strengths=[0.0, 0.5, 1.0], image_seeds=2, cnn_epochs=60, lin_epochs=30,
+                    wide_factor=4, architecture="simple",
+                ),
+                "paper": dict(
+                    k=1000, d=10, noise_levels=[0.25, 0.5, 0.75, 1.0, 1.25, 1.5], seeds=3, steps=10000,
+                    batch=500, lr=0.1, eval_every=100, n_eval=5000,
+                    kernel_n=[16, 32, 64, 128, 256, 512], kernel_test=256,
+                    kernel_noise_levels=[0.25, 0.5, 0.75, 1.0, 1.25, 1.5],
+                    n_train=20000, n_test=5000, gaussian_strengths=[0.0, 0.5, 1.0, 1.5, 2.0],
+                    image_strengths=[0.0, 0.25, 0.5, 0.75, 1.0], image_seeds=3, cnn_epochs=100,
+                    lin_epochs=50, wide_factor=10, architecture="wrn",
+                ),
+            },
+            run_time={"smoke": "2 min", "default": "15 min", "paper": "GPU: several hours"},
+        ),
+        Chapter(
             name="kernels",
             notebook="90_kernels.py",
             title="Appendix: the kernels",

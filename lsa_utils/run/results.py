@@ -1,7 +1,7 @@
 """A chapter's recorded numbers: claims with measured values, written atomically as JSON.
 
 ``results/<chapter>/<scale>.json`` holds ``{"chapter", "scale", "parameters", "values",
-"claims": [{"claim", "measured", "criterion", "passed"}], "environment", "run"}``; the
+"claims": [{"claim", "measured", "criterion", "passed", "expected"}], "environment", "run"}``; the
 executor adds ``run`` (wall time, cache key) after a successful execution. Tests and the
 scorecard page read these files.
 """
@@ -19,16 +19,23 @@ from typing import Any
 
 @dataclass
 class Claim:
-    """One claim of a paper, the number measured for it, the criterion, and whether it held."""
+    """One claim of a paper, the number measured for it, the criterion, and whether it held.
+
+    ``expected`` is False when the run's sizes are too small for the criterion to be expected
+    to hold (e.g. a smoke-scale run of an effect that needs thousands of samples): the claim is
+    still measured and shown, but the scorecard and the tests do not count it.
+    """
 
     claim: str
     measured: float
     criterion: str
     passed: bool
+    expected: bool = True
 
     def __post_init__(self) -> None:
         self.measured = float(self.measured)
         self.passed = bool(self.passed)
+        self.expected = bool(self.expected)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

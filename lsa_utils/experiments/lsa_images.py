@@ -1,0 +1,243 @@
+"""Chapter 1, Part B: images on noisy backgrounds (Karp et al. 2021, Figures 4 and 6).
+
+A *setting* names a data set, a background and a label set. For each background strength
+(``noise_std`` of ``place_on_canvas``) and seed, the same images are pasted at the same places
+on backgrounds that differ only by their strength, and four predictors are fitted:
+
+- ``CNN``: the paper's small CNN (or WRN-10-10 on CIFAR at the paper scale), SGD with momentum
+  0.9, learning rate 0.1 times 0.2 at 40%, 50% and 60% of training, weight decay 5e-4, batch 128,
+  cross-entropy;
+- ``NTK``: kernel regression with the CNN's infinite-width NTK on one-hot targets,
+  ``diag_reg = 1e-5 trace(K) / n`` (the paper's value);
+- ``linearized CNN (w=...)``: f0 + J (theta - theta0) of the small CNN at width factor 1 and a wide
+  one, trained with Adam at learning rate 1e-3, batch 50, cross-entropy (the paper's recipe).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..data.canvas import place_on_canvas
+from ..data.images import load_image_dataset
+from ..kernels.empirical import linearize
+from ..kernels.solve import classification_accuracy, kernel_ridge_predict, one_hot_targets
+from ..models.cnn import SimpleCNN, WideResNet, simple_cnn_kernel
+from ..train import step_decay, train_minibatch
+from ..validation import check_choice
+
+CIFAR_ANIMALS = (2, 3, 4, 5, 6, 7)
+CIFAR_VEHICLES = (0, 1, 8, 9)
+METHODS = ("CNN", "NTK", "linearized CNN (w=1)", "linearized CNN (wide)")
+
+
+@dataclass(frozen=True)
+class CanvasSetting:
+    """One experiment of Part B. ``labels``: ``"all"``, ``"animal_vs_vehicle"`` or ``"vehicles"``;
+    ``tiles``: the classes whose images tile a ``"tiles"`` background."""
+
+    key: str
+    title: str
+    dataset: str
+    background: str
+    labels: str
+    image_size: int
+    canvas_size: int
+    location: str
+    tiles: tuple[int, ...] = ()
+
+
+SETTINGS = {
+    s.key: s
+    for s in [
+        CanvasSetting("mnist_gaussian", "MNIST on Gaussian noise", "mnist", "gaussian", "all", 28, 42, "random"),
+        CanvasSetting("cifar_gaussian", "CIFAR-10 animal vs vehicle on Gaussian noise", "cifar10", "gaussian",
+                      "animal_vs_vehicle", 16, 32, "random"),
+        CanvasSetting("cifar_photo", "CIFAR-10 animal vs vehicle on photographs", "cifar10", "photo",
+                      "animal_vs_vehicle", 16, 32, "random"),
+        CanvasSetting("cifar_blocks", "CIFAR-10 vehicles on blocks of animals", "cifar10", "tiles", "vehicles",
+                      16, 32, "random_corner", CIFAR_ANIMALS),
+    ]
+}
+# Without real data every setting runs on scikit-learn's 8x8 digits on a 24x24 canvas; the blocks
+# setting classifies digits 0-4 on tiles of digits 5-9.
+FALLBACK_LABELS = {"all": "all", "animal_vs_vehicle": "all", "vehicles": "low_digits"}
+
+
+@dataclass
+class CanvasData:
+    """Base images (before the canvas) and labels of one setting, for train and test."""
+
+    setting: CanvasSetting
+    train_images: torch.Tensor  # (n, C, h, w) in [0, 1]
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    tiles: torch.Tensor | None  # (M, C, h, w) for the tiles background
+    classes: list[str]
+    source: str
+    canvas_size: int
+    fallback: bool
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def _relabel(labels: torch.Tensor, scheme: str, class_names: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """(keep mask, new labels, class names) of a label scheme."""
+    if scheme == "all":
+        return torch.ones_like(labels, dtype=torch.bool), labels, class_names
+    if scheme == "animal_vs_vehicle":
+        animal = torch.isin(labels, torch.tensor(CIFAR_ANIMALS))
+        return torch.ones_like(labels, dtype=torch.bool), animal.long(), ["vehicle", "animal"]
+    kept = CIFAR_VEHICLES if scheme == "vehicles" else (0, 1, 2, 3, 4)
+    keep = torch.isin(labels, torch.tensor(kept))
+    lookup = torch.full((10,), -1, dtype=torch.long)
+    lookup[list(kept)] = torch.arange(len(kept))
+    return keep, lookup[labels], [class_names[c] for c in kept]
+
+
+def _downsample(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Area-average resize to ``size x size`` (32 -> 16 averages 2x2 blocks)."""
+    return images if images.shape[-1] == size else F.adaptive_avg_pool2d(images, size)
+
+
+def load_canvas_data(setting: CanvasSetting, n_train: int, n_test: int, seed: int = 0,
+                     data_dir=None) -> CanvasData:
+    """Images of ``setting`` from ``LSA_DATA_DIR`` (or the digits fallback), at most ``n_train``
+    and ``n_test`` of them after filtering the label set, drawn with ``seed``."""
+    train = load_image_dataset(setting.dataset, "train", data_dir, verbose=False)
+    test = load_image_dataset(setting.dataset, "test", data_dir, verbose=False)
+    fallback = train.name == "digits"
+    scheme = FALLBACK_LABELS[setting.labels] if fallback else setting.labels
+    image_size = train.images.shape[-1] if fallback else setting.image_size
+    canvas = 24 if fallback else setting.canvas_size
+    rng = np.random.default_rng(seed)
+
+    def pick(ds, n):
+        keep, labels, names = _relabel(ds.labels, scheme, ds.classes)
+        idx = np.flatnonzero(keep.numpy())
+        idx = np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
+        return _downsample(ds.images[idx], image_size), labels[idx], names
+
+    x_tr, y_tr, names = pick(train, n_train)
+    x_te, y_te, _ = pick(test, n_test)
+    tiles = None
+    if setting.background == "tiles":
+        tile_classes = (5, 6, 7, 8, 9) if fallback else setting.tiles
+        mask = torch.isin(train.labels, torch.tensor(tile_classes)).numpy()
+        tiles = _downsample(train.images[np.flatnonzero(mask)], canvas // 2 if not fallback else image_size)
+    return CanvasData(setting, x_tr, y_tr, x_te, y_te, tiles, names, train.source, canvas, fallback)
+
+
+def canvases(data: CanvasData, strength: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train and test canvases at background ``strength``. With one ``seed``, every strength
+    gets the same positions and the same background pattern, only scaled."""
+    location = data.setting.location
+    out = []
+    for offset, images in [(0, data.train_images), (1, data.test_images)]:
+        g = torch.Generator().manual_seed(1000 * seed + offset)
+        x, _ = place_on_canvas(images, data.canvas_size, data.setting.background, strength, location,
+                               data.tiles, g)
+        out.append(x)
+    return out[0], out[1]
+
+
+def _accuracy(model, x, y, batch: int = 1000) -> float:
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    model.train()
+    return classification_accuracy(logits, y)
+
+
+def train_cnn(model, x, y, epochs: int, seed: int, lr: float = 0.1, progress: bool = False):
+    """The paper's CNN recipe (module docstring); trains ``model`` in place."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    return train_minibatch(model, x, y, optimizer, epochs, 128, step_decay(),
+                           generator=torch.Generator().manual_seed(seed), progress=progress, desc="CNN")
+
+
+def train_linearized(model, x, y, epochs: int, seed: int, progress: bool = False):
+    """The paper's linearized-network recipe: Adam, learning rate 1e-3, batch 50."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return train_minibatch(model, x, y, optimizer, epochs, 50, generator=torch.Generator().manual_seed(seed),
+                           progress=progress, desc="linearized CNN")
+
+
+def ntk_accuracy(x_tr, y_tr, x_te, y_te, num_classes: int, diag_reg: float = 1e-5) -> tuple[float, float]:
+    """Accuracy of kernel regression with the small CNN's infinite NTK, and the seconds the two
+    Gram matrices took."""
+    kernel = simple_cnn_kernel()
+    start = time.perf_counter()
+    k_train = kernel(x_tr.double())
+    k_test = kernel(x_te.double(), x_tr.double())
+    seconds = time.perf_counter() - start
+    pred = kernel_ridge_predict(k_train, k_test, one_hot_targets(y_tr, num_classes), diag_reg, relative_reg=True)
+    return classification_accuracy(pred, y_te), seconds
+
+
+def run_setting(
+    data: CanvasData, strengths: list[float], seeds: int, cnn_epochs: int, lin_epochs: int,
+    wide_factor: int, architecture: str = "simple", device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> tuple[list[dict], dict]:
+    """Fit the four predictors at every strength and seed.
+
+    Returns:
+        ``(rows, models)``: one row per (strength, seed, method) with ``accuracy`` and ``seconds``
+        (the NTK row also ``gram_seconds``), and the CNN trained at each strength with seed 0,
+        keyed by strength (for the activation-map figure).
+    """
+    check_choice("architecture", architecture, ("simple", "wrn"))
+    device = torch.device(device)
+    rows, models = [], {}
+    channels, classes = data.train_images.shape[1], data.num_classes
+    jobs = [(s, seed) for seed in range(seeds) for s in strengths]
+    bar = tqdm(jobs, desc=data.setting.key, disable=not progress)
+    for strength, seed in bar:
+        x_tr, x_te = canvases(data, strength, seed)
+        x_tr, x_te = x_tr.to(device), x_te.to(device)
+        y_tr, y_te = data.train_labels.to(device), data.test_labels.to(device)
+        base = dict(setting=data.setting.key, strength=strength, seed=seed)
+
+        torch.manual_seed(seed)
+        if architecture == "wrn" and data.setting.dataset == "cifar10" and not data.fallback:
+            cnn = WideResNet(channels, classes, 10, 10)
+        else:
+            cnn = SimpleCNN(channels, classes, data.canvas_size)
+        cnn = cnn.to(device)
+        start = time.perf_counter()
+        train_cnn(cnn, x_tr, y_tr, cnn_epochs, seed)
+        rows.append(dict(base, method="CNN", accuracy=_accuracy(cnn, x_te, y_te),
+                         seconds=time.perf_counter() - start))
+        if seed == 0:
+            models[strength] = cnn.cpu()
+
+        start = time.perf_counter()
+        acc, gram = ntk_accuracy(x_tr, y_tr, x_te, y_te, classes)
+        rows.append(dict(base, method="NTK", accuracy=acc, seconds=time.perf_counter() - start, gram_seconds=gram))
+
+        for width, name in [(1, METHODS[2]), (wide_factor, METHODS[3])]:
+            torch.manual_seed(seed)
+            lin = linearize(SimpleCNN(channels, classes, data.canvas_size, width)).to(device)
+            start = time.perf_counter()
+            train_linearized(lin, x_tr, y_tr, lin_epochs, seed)
+            rows.append(dict(base, method=name, accuracy=_accuracy(lin, x_te, y_te),
+                             seconds=time.perf_counter() - start, width=width))
+        bar.set_postfix(strength=strength, seed=seed)
+    return rows, models
+
+
+def first_layer_activity(model, x: torch.Tensor) -> torch.Tensor:
+    """Mean over channels of ReLU(first convolution), shape ``(n, H', W')``: where the CNN's
+    first layer responds."""
+    conv = model.first_layer
+    with torch.no_grad():
+        return torch.relu(conv(x)).mean(1)
