@@ -70,7 +70,7 @@ def test_claim_coerces_numpy_values():
     import numpy as np
 
     c = Claim("x", np.float32(0.5), "> 0", np.bool_(True))
-    assert json.dumps(c.__dict__) == '{"claim": "x", "measured": 0.5, "criterion": "> 0", "passed": true}'
+    assert json.dumps(c.__dict__) == '{"claim": "x", "measured": 0.5, "criterion": "> 0", "passed": true, "expected": true}'
 
 
 def test_cache_key_covers_declared_input_files(tmp_path, monkeypatch):

@@ -1,0 +1,103 @@
+"""Chapter 1, Part B: canvases of the settings, the CNNs, their NTK, the training recipes."""
+
+import numpy as np
+import pytest
+import torch
+
+from lsa_utils.experiments.lsa_images import SETTINGS, canvases, load_canvas_data, ntk_accuracy, run_setting
+from lsa_utils.models.cnn import SimpleCNN, WideResNet, simple_cnn_kernel
+from lsa_utils.train import step_decay, train_minibatch
+
+
+def test_step_decay_multiplies_by_0_2_at_40_50_60_percent():
+    m = step_decay()
+    assert [m(f) for f in (0.0, 0.39, 0.4, 0.55, 0.6, 0.99)] == pytest.approx([1, 1, 0.2, 0.04, 0.008, 0.008])
+
+
+def test_train_minibatch_fits_a_separable_problem_and_validates():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 5, generator=g)
+    y = (x[:, 0] > 0).long()
+    model = torch.nn.Linear(5, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    history = train_minibatch(model, x, y, opt, epochs=30, batch_size=32, generator=g, progress=False)
+    assert history.steps == list(range(1, 31)) and history.loss[-1] < 0.5 * history.loss[0]
+    assert (model(x).argmax(1) == y).float().mean() > 0.95
+    with pytest.raises(ValueError, match="same number"):
+        train_minibatch(model, x, y[:10], opt, 1, 8, progress=False)
+
+
+@pytest.mark.parametrize("size,channels", [(42, 1), (32, 3), (24, 1)])
+def test_simple_cnn_shapes(size, channels):
+    net = SimpleCNN(channels, 10, size, width_factor=2)
+    assert net(torch.zeros(3, channels, size, size)).shape == (3, 10)
+    assert net.first_layer.out_channels == 16
+    with pytest.raises(ValueError, match="image_size"):
+        SimpleCNN(1, 10, 5)
+
+
+def test_wide_resnet_10_shapes():
+    net = WideResNet(3, 4, depth=10, width=1)
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 4)
+    with pytest.raises(ValueError, match="depth"):
+        WideResNet(3, 4, depth=12)
+
+
+def test_simple_cnn_kernel_agrees_with_neural_tangents():
+    nt_reference = pytest.importorskip("nt_reference")
+    x = torch.rand(5, 1, 13, 13, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ours = simple_cnn_kernel()(x).numpy()
+    spec = [("conv", 1, 3, 2, "VALID", 1.0, None), ("relu",), ("conv", 1, 3, 2, "VALID", 1.0, None),
+            ("relu",), ("flatten",), ("dense", 1, 1.0, None)]
+    reference = nt_reference.stax_kernel(spec, np.moveaxis(x.numpy(), 1, -1), None, "ntk")
+    assert np.max(np.abs(ours - reference)) / np.max(np.abs(reference)) < 1e-5
+
+
+def test_fallback_settings_use_digits_and_say_so(monkeypatch):
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    blocks = load_canvas_data(SETTINGS["cifar_blocks"], 50, 20, seed=0)
+    assert blocks.fallback and "FALLBACK" in blocks.source and blocks.canvas_size == 24
+    assert blocks.num_classes == 5 and int(blocks.train_labels.max()) <= 4
+    x_tr, x_te = canvases(blocks, 1.0, seed=0)
+    assert x_tr.shape == (50, 1, 24, 24) and x_te.shape == (20, 1, 24, 24)
+
+
+def test_strengths_share_positions_and_background_pattern(monkeypatch):
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    data = load_canvas_data(SETTINGS["mnist_gaussian"], 30, 10, seed=0)
+    a, _ = canvases(data, 1.0, seed=3)
+    b, _ = canvases(data, 2.0, seed=3)
+    zero, _ = canvases(data, 0.0, seed=3)
+    background = zero == 0  # pixels outside the pasted digit (and the digit's own zeros)
+    assert torch.allclose(2 * a[background], b[background])
+    assert torch.equal(a[~background], zero[~background])
+
+
+def test_real_settings_load_the_stated_label_sets(shared_data, monkeypatch):
+    monkeypatch.setenv("LSA_DATA_DIR", str(shared_data))
+    photo = load_canvas_data(SETTINGS["cifar_photo"], 100, 50, seed=0)
+    assert not photo.fallback and photo.classes == ["vehicle", "animal"]
+    assert photo.train_images.shape[1:] == (3, 16, 16)
+    x, _ = canvases(photo, 0.5, seed=0)
+    assert x.shape == (100, 3, 32, 32)
+    blocks = load_canvas_data(SETTINGS["cifar_blocks"], 100, 50, seed=0)
+    assert blocks.classes == ["airplane", "automobile", "ship", "truck"]
+    assert blocks.tiles is not None and blocks.tiles.shape[1:] == (3, 16, 16)
+    mnist = load_canvas_data(SETTINGS["mnist_gaussian"], 100, 50, seed=0)
+    assert mnist.num_classes == 10 and mnist.canvas_size == 42
+
+
+def test_run_setting_with_centred_digits_learns_them(monkeypatch):
+    """Fallback digits pasted at the centre of a black canvas: the NTK and the CNN are far above
+    chance (0.1). (At random places 300 images are too few for either: no pooling.)"""
+    from dataclasses import replace
+
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    data = load_canvas_data(replace(SETTINGS["mnist_gaussian"], location="fixed"), 300, 200, seed=0)
+    rows, models = run_setting(data, [0.0], seeds=1, cnn_epochs=30, lin_epochs=15, wide_factor=2, progress=False)
+    acc = {r["method"]: r["accuracy"] for r in rows}
+    assert acc["NTK"] > 0.8 and acc["CNN"] > 0.5 and acc["linearized CNN (wide)"] > 0.2, acc
+    assert set(models) == {0.0}
+    x_tr, x_te = canvases(data, 0.0, 0)
+    again, _ = ntk_accuracy(x_tr, data.train_labels, x_te, data.test_labels, data.num_classes)
+    assert again == pytest.approx(acc["NTK"])
