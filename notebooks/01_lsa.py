@@ -302,7 +302,7 @@ for ax, setting in zip(axes, settings):
         mean_with_band(ax, table.columns.to_numpy(), table.to_numpy(), method_colors[method],
                        labels.get(method, method))
     ax.axhline(1 / datasets[setting.key].num_classes, color="0.7", lw=1, ls=":", label="chance")
-    ax.set(title=setting.title, xlabel="background strength", ylabel="test accuracy")
+    ax.set(title=setting.title.replace(" on ", "\non "), xlabel="background strength", ylabel="test accuracy")
 axes[0].legend(fontsize=7)
 fig.tight_layout()
 run.savefig(fig, "images_accuracy")
