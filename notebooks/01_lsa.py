@@ -60,7 +60,6 @@ architecture = None  # "simple" (the paper's small CNN) or "wrn" (WRN-10-10 on C
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
 from lsa_utils.data.patches import noise_std
 from lsa_utils.experiments.lsa_images import METHODS, SETTINGS, first_layer_activity, load_canvas_data, canvases, run_setting

@@ -74,3 +74,16 @@ def test_book_builds_with_every_page_and_figure(smoke_root, monkeypatch, tmp_pat
     references = (html / "book" / "references.html").read_text()
     references = references.lower()  # the bibliography style lower-cases titles
     assert "local signal adaptivity" in references and "neural tangents" in references
+
+
+def test_scorecard_escapes_pipes_in_claims(tmp_path, monkeypatch):
+    """A claim text with ``||w||`` stays one table row with its measured number."""
+    from lsa_utils.run import book
+    from lsa_utils.run.chapters import CHAPTERS
+
+    chapter = CHAPTERS["lsa"]
+    data = {"claims": [{"claim": "noise s||w|| below -b", "measured": 0.095, "criterion": "s||w|| < -b",
+                        "passed": True, "expected": True}]}
+    monkeypatch.setattr(book, "_chapter_results", lambda scale: [(chapter, data)])
+    row = [line for line in book.scorecard_markdown("smoke").splitlines() if "below" in line][0]
+    assert row == r"| noise s\|\|w\|\| below -b | 0.095 | s\|\|w\|\| < -b | pass |"

@@ -39,6 +39,11 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
 
 
+def _table_cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell: a literal ``|`` (as in ``||w||``) is escaped."""
+    return str(text).replace("|", "\\|")
+
+
 def scorecard_markdown(scale: str) -> str:
     """The reproduction scorecard page: every chapter's claims, measured values and verdicts."""
     results = _chapter_results(scale)
@@ -62,7 +67,8 @@ def scorecard_markdown(scale: str) -> str:
             verdict = "pass" if c["passed"] else "**FAIL**"
             if not c.get("expected", True):
                 verdict = f"{'holds' if c['passed'] else 'not met'}, not expected at this scale"
-            lines.append(f"| {c['claim']} | {_fmt(c['measured'])} | {c['criterion']} | {verdict} |")
+            cells = [c["claim"], _fmt(c["measured"]), c["criterion"], verdict]
+            lines.append("| " + " | ".join(_table_cell(v) for v in cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
