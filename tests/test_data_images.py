@@ -127,12 +127,26 @@ def test_real_mnist(shared_data):
     assert float(train.images.mean()) == pytest.approx(0.1307, abs=1e-3)
 
 
-def test_real_cifar10_test_batch_only(shared_data):
+def test_real_cifar10_training_subset_and_test_batch(shared_data):
     train = load_image_dataset("cifar10", "train", data_dir=shared_data, verbose=False)
     test = load_image_dataset("cifar10", "test", data_dir=shared_data, verbose=False)
-    assert (len(train), len(test)) == (8_000, 2_000)
-    assert "no train split" in train.source
-    assert np.bincount(np.concatenate([train.labels, test.labels])).tolist() == [1000] * 10
+    assert (len(train), len(test)) == (8_068, 10_000)
+    assert "cifar10_train_subset.npz" in train.source and "test split" in test.source
+    assert np.bincount(test.labels.numpy()).tolist() == [1000] * 10
+    assert train.images.shape[1:] == (3, 32, 32)
+    # CIFAR-10's training-set channel means (0.491, 0.482, 0.447), to sampling error of 8k images
+    assert train.images.mean((0, 2, 3)).tolist() == pytest.approx([0.491, 0.482, 0.447], abs=0.01)
+
+
+def test_cifar10_training_subset_npz_is_channel_first(tmp_path):
+    write_cifar(tmp_path, batches=("test_batch",))
+    images = np.zeros((3, 32, 32, 3), np.uint8)
+    images[:, 0, 1, 2] = 255  # row 0, column 1, blue channel
+    np.savez(tmp_path / "cifar-10-batches-py" / "cifar10_train_subset.npz", images=images,
+             labels=np.array([4, 5, 6]))
+    train = load_image_dataset("cifar10", "train", data_dir=tmp_path, verbose=False)
+    assert len(train) == 3 and train.labels.tolist() == [4, 5, 6]
+    assert float(train.images[0, 2, 0, 1]) == 1.0 and float(train.images.sum()) == 3.0
 
 
 def test_cifar10_with_some_training_batches_says_how_many(tmp_path):

@@ -5,6 +5,9 @@ does (``MNIST/raw/*-idx?-ubyte[.gz]``, ``cifar-10-batches-py/{data_batch_1..5,te
 the raw files directly in the folder work too. Nothing is downloaded. Partial sets are accepted:
 when only one split is present (e.g. MNIST's 10k test images, or CIFAR-10's ``test_batch``), both
 splits are carved from it by a fixed permutation, 80% train and 20% test, and the loader says so.
+A subset of CIFAR-10's training images stored as ``cifar10_train_subset.npz`` (arrays ``images``,
+uint8 ``(N, 32, 32, 3)``, and ``labels``) serves as the train split when the training batches are
+absent.
 Without the folder, or without the data set in it, the loader falls back to scikit-learn's 8x8
 digits, which ship with scikit-learn, and says that too.
 """
@@ -99,15 +102,28 @@ def _read_mnist(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     return x[:, None].astype(np.float32) / 255.0, y.astype(np.int64)
 
 
+CIFAR10_TRAIN_SUBSET = "cifar10_train_subset.npz"
+
+
 def _cifar10_files(root: Path, split: str) -> list[Path] | None:
     names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
     paths = [p for name in names if (p := _find(root, [name])) is not None]
+    if not paths and split == "train" and (subset := _find(root, [CIFAR10_TRAIN_SUBSET])) is not None:
+        paths = [subset]
     return paths or None
 
 
 def _read_cifar10(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     parts = []
     for path in files:
+        if path.name == CIFAR10_TRAIN_SUBSET:
+            with np.load(path) as arrays:
+                images, labels = arrays["images"], arrays["labels"]
+            if images.ndim != 4 or images.shape[1:] != (32, 32, 3) or labels.shape != (images.shape[0],):
+                raise ValueError(f"{path}: expected images (N, 32, 32, 3) and labels (N,); got "
+                                 f"{images.shape} and {labels.shape}")
+            parts.append((images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0, labels.astype(np.int64)))
+            continue
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
             batch = pickle.load(f, encoding="latin1")
@@ -132,7 +148,9 @@ def _load_real(name: str, root: Path, split: str) -> tuple[np.ndarray, np.ndarra
     mine, theirs = locate(root, split), locate(root, other)
     if mine is not None and theirs is not None:
         note = ""
-        if name == "cifar10" and split == "train" and len(mine) < 5:
+        if name == "cifar10" and split == "train" and mine[0].name == CIFAR10_TRAIN_SUBSET:
+            note = f" ({mine[0].name}: a subset of the 50,000 training images)"
+        elif name == "cifar10" and split == "train" and len(mine) < 5:
             note = f" (only {len(mine)} of the 5 training batches)"
         return *read(mine), f"{label} {split} split from {root}{note}"
     present, missing = (split, other) if mine is not None else (other, split)

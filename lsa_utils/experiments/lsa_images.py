@@ -164,9 +164,9 @@ def train_cnn(model, x, y, epochs: int, seed: int, lr: float = 0.1, progress: bo
                            generator=torch.Generator().manual_seed(seed), progress=progress, desc="CNN")
 
 
-def train_linearized(model, x, y, epochs: int, seed: int, progress: bool = False):
-    """The paper's linearized-network recipe: Adam, learning rate 1e-3, batch 50."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+def train_linearized(model, x, y, epochs: int, seed: int, lr: float = 1e-3, progress: bool = False):
+    """The paper's linearized-network recipe: Adam, learning rate 1e-3 (``lr``), batch 50."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     return train_minibatch(model, x, y, optimizer, epochs, 50, generator=torch.Generator().manual_seed(seed),
                            progress=progress, desc="linearized CNN")
 
@@ -186,9 +186,9 @@ def ntk_accuracy(x_tr, y_tr, x_te, y_te, num_classes: int, diag_reg: float = 1e-
 def run_setting(
     data: CanvasData, strengths: list[float], seeds: int, cnn_epochs: int, lin_epochs: int,
     wide_factor: int, architecture: str = "simple", device: torch.device | str = "cpu",
-    progress: bool = True,
+    progress: bool = True, lin_lr: float = 1e-3, methods: tuple[str, ...] = METHODS,
 ) -> tuple[list[dict], dict]:
-    """Fit the four predictors at every strength and seed.
+    """Fit the predictors in ``methods`` (all four by default) at every strength and seed.
 
     Returns:
         ``(rows, models)``: one row per (strength, seed, method) with ``accuracy`` and ``seconds``
@@ -196,6 +196,8 @@ def run_setting(
         keyed by strength (for the activation-map figure).
     """
     check_choice("architecture", architecture, ("simple", "wrn"))
+    for method in methods:
+        check_choice("method", method, METHODS)
     device = torch.device(device)
     rows, models = [], {}
     channels, classes = data.train_images.shape[1], data.num_classes
@@ -205,7 +207,7 @@ def run_setting(
         x_tr, x_te = canvases(data, strength, seed)
         x_tr, x_te = x_tr.to(device), x_te.to(device)
         y_tr, y_te = data.train_labels.to(device), data.test_labels.to(device)
-        base = dict(setting=data.setting.key, strength=strength, seed=seed)
+        base = dict(setting=data.setting.key, strength=strength, seed=seed, n_train=len(y_tr))
 
         torch.manual_seed(seed)
         if architecture == "wrn" and data.setting.dataset == "cifar10" and not data.fallback:
@@ -220,19 +222,49 @@ def run_setting(
         if seed == 0:
             models[strength] = cnn.cpu()
 
-        start = time.perf_counter()
-        acc, gram = ntk_accuracy(x_tr, y_tr, x_te, y_te, classes)
-        rows.append(dict(base, method="NTK", accuracy=acc, seconds=time.perf_counter() - start, gram_seconds=gram))
+        if METHODS[1] in methods:
+            start = time.perf_counter()
+            acc, gram = ntk_accuracy(x_tr, y_tr, x_te, y_te, classes)
+            rows.append(dict(base, method="NTK", accuracy=acc, seconds=time.perf_counter() - start,
+                             gram_seconds=gram))
 
         for width, name in [(1, METHODS[2]), (wide_factor, METHODS[3])]:
+            if name not in methods:
+                continue
             torch.manual_seed(seed)
             lin = linearize(SimpleCNN(channels, classes, data.canvas_size, width)).to(device)
             start = time.perf_counter()
-            train_linearized(lin, x_tr, y_tr, lin_epochs, seed)
+            train_linearized(lin, x_tr, y_tr, lin_epochs, seed, lr=lin_lr)
             rows.append(dict(base, method=name, accuracy=_accuracy(lin, x_te, y_te),
                              seconds=time.perf_counter() - start, width=width))
         bar.set_postfix(strength=strength, seed=seed)
     return rows, models
+
+
+def accuracy_against_n(
+    setting: CanvasSetting, sizes: list[int], strengths: list[float], n_test: int, epochs: int,
+    kernel_max_n: int, seed: int = 0, device: torch.device | str = "cpu", data_dir=None,
+) -> list[dict]:
+    """The CNN, and its NTK where ``n <= kernel_max_n``, at each training-set size in ``sizes``
+    and each background strength (one seed). The CNN's robustness to the background is learned,
+    so it depends on n; the NTK's Gram matrix costs O(n^2), hence the cap.
+
+    Returns rows as ``run_setting`` does, each with its ``n_train``.
+    """
+    rows = []
+    for n in tqdm(sizes, desc=f"{setting.key}: sizes"):
+        data = load_canvas_data(setting, n, n_test, seed=seed, data_dir=data_dir)
+        methods = METHODS[:2] if n <= kernel_max_n else METHODS[:1]
+        rows += run_setting(data, strengths, 1, epochs, 1, 1, device=device, progress=False, methods=methods)[0]
+    return rows
+
+
+def relative_drop(accuracy_by_strength, chance: float) -> float:
+    """``(acc(weakest) - acc(loudest)) / (acc(weakest) - chance)``: 0 when the background does
+    not hurt, 1 when it pushes the predictor to chance. ``accuracy_by_strength``: a pandas
+    Series indexed by strength (sorted here)."""
+    acc = accuracy_by_strength.sort_index()
+    return float((acc.iloc[0] - acc.iloc[-1]) / max(acc.iloc[0] - chance, 1e-9))
 
 
 def first_layer_activity(model, x: torch.Tensor) -> torch.Tensor:

@@ -78,6 +78,7 @@ CHAPTERS: dict[str, Chapter] = {
                     kernel_noise_levels=[0.5, 1.0],
                     n_train=300, n_test=300, gaussian_strengths=[0.0, 2.0], image_strengths=[0.0, 1.0],
                     image_seeds=1, cnn_epochs=30, lin_epochs=15, wide_factor=2, architecture="simple",
+                    lin_lr=1e-2, scaling_n=[300, 1000], scaling_kernel_max_n=300,
                 ),
                 "default": dict(
                     k=1000, d=10, noise_levels=[0.25, 0.5, 1.0, 1.5], seeds=2, steps=1500, batch=500,
@@ -85,7 +86,8 @@ CHAPTERS: dict[str, Chapter] = {
                     kernel_noise_levels=[0.5, 1.0],
                     n_train=1000, n_test=500, gaussian_strengths=[0.0, 1.0, 2.0],
                     image_strengths=[0.0, 0.5, 1.0], image_seeds=2, cnn_epochs=60, lin_epochs=30,
-                    wide_factor=4, architecture="simple",
+                    wide_factor=4, architecture="simple", lin_lr=1e-2, scaling_n=[1000, 3000, 10000],
+                    scaling_kernel_max_n=1000,
                 ),
                 "paper": dict(
                     k=1000, d=10, noise_levels=[0.25, 0.5, 0.75, 1.0, 1.25, 1.5], seeds=3, steps=10000,
@@ -94,7 +96,8 @@ CHAPTERS: dict[str, Chapter] = {
                     kernel_noise_levels=[0.25, 0.5, 0.75, 1.0, 1.25, 1.5],
                     n_train=20000, n_test=5000, gaussian_strengths=[0.0, 0.5, 1.0, 1.5, 2.0],
                     image_strengths=[0.0, 0.25, 0.5, 0.75, 1.0], image_seeds=3, cnn_epochs=100,
-                    lin_epochs=50, wide_factor=10, architecture="wrn",
+                    lin_epochs=50, wide_factor=10, architecture="wrn", lin_lr=1e-3,
+                    scaling_n=[1000, 3000, 10000, 30000, 60000], scaling_kernel_max_n=20000,
                 ),
             },
             run_time={"smoke": "2 min", "default": "15 min", "paper": "GPU: several hours"},
