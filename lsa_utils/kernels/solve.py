@@ -103,6 +103,50 @@ def kernel_ridge_predict(
     return pred[:, 0] if was_vector else pred
 
 
+def ridge_path_coefficients(gram: torch.Tensor, rhs: torch.Tensor, ridges, relative: bool = True) -> torch.Tensor:
+    """Solutions of ``(gram + lambda I) alpha = rhs`` for every ``lambda`` in ``ridges`` (times
+    ``mean(diag gram)`` when ``relative``), from one eigendecomposition.
+
+    With a kernel, ``gram = K(X, X)`` and ``rhs = y``, and predictions are ``K(X*, X) alpha``;
+    with features Phi, ``gram = Phi^T Phi``, ``rhs = Phi^T y`` and predictions ``Phi* alpha``.
+
+    Args:
+        gram: symmetric PSD, shape ``(p, p)``. rhs: shape ``(p,)``.
+
+    Returns:
+        float64, shape ``(p, len(ridges))``. Cost: one O(p^3) eigendecomposition, then
+        O(p^2 len(ridges)).
+    """
+    p = gram.shape[0]
+    if gram.shape != (p, p) or rhs.shape != (p,):
+        raise ValueError(f"gram must be square and rhs a vector of its size; got {tuple(gram.shape)} "
+                         f"and {tuple(rhs.shape)}")
+    lams = torch.as_tensor([check_positive_float("ridge", r) for r in ridges], dtype=torch.float64,
+                           device=gram.device)
+    g64 = gram.to(torch.float64)
+    if relative:
+        lams = lams * torch.diagonal(g64).mean()
+    values, vectors = torch.linalg.eigh(g64)
+    coef = vectors.T @ rhs.to(torch.float64)
+    return vectors @ (coef[:, None] / (values.clamp(min=0)[:, None] + lams[None, :]))
+
+
+def ridge_path_predict(
+    gram: torch.Tensor,
+    rhs: torch.Tensor,
+    evals: list[torch.Tensor],
+    ridges,
+    relative: bool = True,
+) -> list[torch.Tensor]:
+    """``E @ alpha`` for each ``E`` in ``evals`` (shape ``(n_e, p)``) and each ridge's ``alpha``
+    of ``ridge_path_coefficients``; one float64 tensor per ``E``, shape ``(len(ridges), n_e)``."""
+    for e in evals:
+        if e.ndim != 2 or e.shape[1] != gram.shape[0]:
+            raise ValueError(f"every evaluation matrix must have shape (n, {gram.shape[0]}); got {tuple(e.shape)}")
+    alphas = ridge_path_coefficients(gram, rhs, ridges, relative)
+    return [(e.to(torch.float64) @ alphas).T for e in evals]
+
+
 def gd_mse_predict(
     k_train: torch.Tensor,
     k_test_train: torch.Tensor,

@@ -40,7 +40,7 @@ def check_size(name: str, value: Any, like: Any) -> Any:
     if isinstance(like, int):
         return check_positive_int(name, value)
     if isinstance(like, float):
-        return check_positive_float(name, value)
+        return check_positive_float(name, value, allow_zero=like == 0)  # a default of 0 allows 0
     if isinstance(like, list) and all(isinstance(v, int) for v in like):
         return check_positive_ints(name, value)
     if isinstance(like, list):

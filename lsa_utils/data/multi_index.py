@@ -1,0 +1,155 @@
+"""Multi-index targets f*(x) = g(Ux) built from Hermite polynomials (Damian et al. 2022, Sec. 2).
+
+Inputs are ``x ~ N(0, I_d)``; ``U`` (shape ``(r, d)``) has orthonormal rows, so ``z = U x`` is
+``N(0, I_r)``. The link ``g`` is a combination of products of normalised probabilists' Hermite
+polynomials ``h_k = He_k / sqrt(k!)``, which are orthonormal under ``N(0, 1)``:
+
+    g(z) = sum_t c_t prod_i h_{alpha_t,i}(z_i) / sqrt(sum_t c_t^2),    so E[g(z)^2] = 1.
+
+By Stein's lemma the expected Hessian of f* only sees the degree-2 terms:
+``E[d^2 g / dz_i^2] = sqrt(2) c_{2 e_i}`` and ``E[d^2 g / dz_i dz_j] = c_{e_i + e_j}`` (i != j),
+divided by the same norm, and ``E[grad^2 f*] = U^T E[grad^2 g] U``. The paper's theorem needs
+this matrix to have rank r.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..validation import check_positive_int
+
+
+def hermite(z: torch.Tensor, k: int) -> torch.Tensor:
+    """Normalised probabilists' Hermite polynomial ``h_k(z) = He_k(z) / sqrt(k!)``, elementwise.
+
+    Uses ``He_{j+1} = z He_j - j He_{j-1}``; ``E[h_j(z) h_k(z)] = 1[j = k]`` for ``z ~ N(0, 1)``.
+    """
+    if k < 0:
+        raise ValueError(f"k={k} is not allowed; the degree must be >= 0")
+    prev, cur = torch.ones_like(z), z
+    if k == 0:
+        return prev
+    for j in range(1, k):
+        prev, cur = cur, z * cur - j * prev
+    return cur / math.sqrt(math.factorial(k))
+
+
+def random_orthonormal_rows(r: int, d: int, generator: torch.Generator | None = None,
+                            dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """``U``, shape ``(r, d)``, with orthonormal rows spanning a uniformly random r-dim subspace."""
+    check_positive_int("r", r)
+    check_positive_int("d", d)
+    if r > d:
+        raise ValueError(f"r={r} is not allowed; it must be <= d={d}")
+    q, rr = torch.linalg.qr(torch.randn(d, r, generator=generator, dtype=dtype))
+    return (q * torch.sign(torch.diagonal(rr))).T.contiguous()
+
+
+@dataclass(frozen=True)
+class HermiteLink:
+    """``g(z)`` as a sum of ``coefficient * prod_i h_{degrees[i]}(z_i)`` terms, normalised to
+    ``E[g^2] = 1``. ``terms``: tuples ``(coefficient, degrees)`` with ``len(degrees) = r``."""
+
+    terms: tuple[tuple[float, tuple[int, ...]], ...]
+
+    def __post_init__(self) -> None:
+        if not self.terms:
+            raise ValueError("a HermiteLink needs at least one term")
+        r = len(self.terms[0][1])
+        seen = set()
+        for coef, degrees in self.terms:
+            if len(degrees) != r or any(k < 0 for k in degrees):
+                raise ValueError(f"every term needs {r} non-negative degrees; got {degrees}")
+            if degrees in seen:
+                raise ValueError(f"the multi-index {degrees} appears twice")
+            seen.add(degrees)
+        if self.norm == 0:
+            raise ValueError("all coefficients are zero")
+
+    @property
+    def r(self) -> int:
+        return len(self.terms[0][1])
+
+    @property
+    def degree(self) -> int:
+        return max(sum(degrees) for _, degrees in self.terms)
+
+    @property
+    def norm(self) -> float:
+        return math.sqrt(sum(c * c for c, _ in self.terms))
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        """``g(z)`` for ``z`` of shape ``(n, r)``; returns shape ``(n,)``."""
+        if z.ndim != 2 or z.shape[1] != self.r:
+            raise ValueError(f"z must have shape (n, {self.r}); got {tuple(z.shape)}")
+        out = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+        for coef, degrees in self.terms:
+            term = torch.full_like(out, coef)
+            for i, k in enumerate(degrees):
+                if k:
+                    term = term * hermite(z[:, i], k)
+            out = out + term
+        return out / self.norm
+
+    def expected_hessian(self) -> torch.Tensor:
+        """``E[grad^2 g(z)]``, shape ``(r, r)``, in closed form (module docstring)."""
+        h = torch.zeros(self.r, self.r, dtype=torch.float64)
+        for coef, degrees in self.terms:
+            if sum(degrees) != 2:
+                continue
+            nonzero = [i for i, k in enumerate(degrees) if k]
+            if len(nonzero) == 1:
+                h[nonzero[0], nonzero[0]] += math.sqrt(2) * coef
+            else:
+                i, j = nonzero
+                h[i, j] += coef
+                h[j, i] += coef
+        return h / self.norm
+
+
+# The chapter's two links for r = 2: degree 4, with He_2 parts in both directions and cross terms,
+# so E[grad^2 g] = [[1.5 sqrt 2, 0.5], [0.5, 1.5 sqrt 2]] / sqrt 7.75 has rank 2 (eigenvalues 0.94
+# and 0.58; 61% of the variance is in the degree-2 part, 39% in degree 4); and a different
+# target for the transfer experiment (same U).
+SOURCE_LINK = HermiteLink(((1.5, (2, 0)), (1.5, (0, 2)), (0.5, (1, 1)), (1.0, (4, 0)), (1.0, (0, 4)),
+                           (1.0, (2, 2))))
+TARGET_LINK = HermiteLink(((1.0, (2, 0)), (-1.0, (0, 2)), (1.0, (3, 1)), (-1.0, (1, 3)), (1.0, (2, 2)),
+                           (0.5, (1, 1))))
+
+
+@dataclass
+class MultiIndexTask:
+    """``f*(x) = link(U x)`` with ``x ~ N(0, I_d)`` and additive label noise ``noise_std``."""
+
+    u: torch.Tensor  # (r, d), orthonormal rows
+    link: HermiteLink
+    noise_std: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.u.ndim != 2 or self.u.shape[0] != self.link.r:
+            raise ValueError(f"U must have shape ({self.link.r}, d); got {tuple(self.u.shape)}")
+
+    @property
+    def d(self) -> int:
+        return self.u.shape[1]
+
+    def target(self, x: torch.Tensor) -> torch.Tensor:
+        """Noiseless ``f*(x)``, ``(n, d) -> (n,)``."""
+        return self.link(x @ self.u.T.to(x))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` pairs ``(x, y)``: ``x`` shape ``(n, d)``, ``y = f*(x) + noise``, shape ``(n,)``."""
+        check_positive_int("n", n)
+        x = torch.randn(n, self.d, generator=generator, dtype=self.u.dtype)
+        y = self.target(x)
+        if self.noise_std:
+            y = y + self.noise_std * torch.randn(n, generator=generator, dtype=self.u.dtype)
+        return x.to(self.u.device), y.to(self.u.device)
+
+    def expected_hessian(self) -> torch.Tensor:
+        """``E[grad^2 f*(x)] = U^T E[grad^2 g] U``, shape ``(d, d)``."""
+        u = self.u.to(torch.float64).cpu()
+        return u.T @ self.link.expected_hessian() @ u

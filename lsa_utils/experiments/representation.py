@@ -1,0 +1,275 @@
+"""Chapter 2: one gradient step learns the subspace of f*(x) = g(Ux) (Damian, Lee and
+Soltanolkotabi 2022, Algorithm 1), against random features and the NTK.
+
+The network is ``f(x) = sum_j a_j ReLU(<w_j, x> + b_j)`` of width m, with a symmetric start:
+rows ``w_j`` uniform on the unit sphere, ``b_j = 0``, ``a_j = +-1`` and the second half of the
+neurons a copy of the first with ``a`` negated, so ``f = 0`` at initialisation. The algorithm:
+
+1. one full-batch gradient step on W for ``L = 1/(2n) sum_i (f(x_i) - y_i)^2`` with weight
+   decay ``1/eta``, which leaves ``W_1 = -eta grad_W L``; at a zero network
+   ``grad_{w_j} L = -(a_j / n) sum_i y_i 1[<w_j, x_i> > 0] x_i`` (paper, eq. 4);
+2. fresh biases ``b_j ~ N(0, bias_std^2)``;
+3. the readout ``a`` by ridge regression on the features ``ReLU(W_1 x + b)`` (a convex problem).
+
+``eta`` sets the size of the learned rows; ``row_norm`` instead picks ``eta`` so that their
+mean norm is ``row_norm`` (1 by default, matching ``b ~ N(0, 1)``).
+
+Baselines: random features (the same network with W frozen at initialisation, the same fresh
+biases and ridge) and the infinite-width NTK of the two-layer ReLU network with bias (kernel
+ridge regression). Every method picks its ridge from ``RIDGES`` on a held-out validation set.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from ..data.multi_index import HermiteLink, MultiIndexTask, random_orthonormal_rows
+from ..kernels.arccos import two_layer_relu_kernel
+from ..kernels.solve import ridge_path_coefficients
+from ..validation import check_positive_float, check_positive_int
+
+RIDGES = tuple(10.0 ** k for k in range(-6, 4))  # relative to the mean diagonal of the Gram matrix
+METHODS = ("network", "random features", "NTK")
+
+
+def symmetric_init(m: int, d: int, generator: torch.Generator | None = None,
+                   dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(W, a)``: W shape ``(m, d)`` with unit rows, a shape ``(m,)`` in {-1, +1}; rows
+    ``m/2 + j`` repeat row j with a negated, so the network is 0 at initialisation."""
+    check_positive_int("m", m)
+    if m % 2:
+        raise ValueError(f"m={m} is not allowed; a symmetric initialisation needs an even width")
+    w = torch.randn(m // 2, d, generator=generator, dtype=dtype)
+    w = w / w.norm(dim=1, keepdim=True)
+    a = torch.where(torch.rand(m // 2, generator=generator, dtype=dtype) < 0.5, -1.0, 1.0).to(dtype)
+    return torch.cat([w, w]), torch.cat([a, -a])
+
+
+def first_layer_gradient(w: torch.Tensor, a: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+                         chunk: int = 8192) -> torch.Tensor:
+    """``grad_W L`` at a network that outputs 0 (no bias), shape ``(m, d)``:
+    ``-(a_j / n) sum_i y_i 1[<w_j, x_i> > 0] x_i``. Memory O(chunk * m)."""
+    grad = torch.zeros_like(w)
+    for start in range(0, x.shape[0], chunk):
+        xs, ys = x[start:start + chunk], y[start:start + chunk]
+        active = (xs @ w.T > 0).to(x.dtype)  # (chunk, m)
+        grad -= (active * ys[:, None]).T @ xs
+    return grad * (a[:, None] / x.shape[0])
+
+
+def one_step_features(w0: torch.Tensor, a0: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+                      eta: float | None = None, row_norm: float = 1.0) -> tuple[torch.Tensor, float]:
+    """Step 1 of the algorithm: ``W_1 = -eta grad_W L`` (weight decay 1/eta removes ``W_0``).
+
+    Returns ``(W_1, eta)``; with ``eta=None``, eta makes the mean row norm of ``W_1`` equal to
+    ``row_norm``.
+    """
+    grad = first_layer_gradient(w0, a0, x, y)
+    if eta is None:
+        check_positive_float("row_norm", row_norm)
+        eta = row_norm / float(grad.norm(dim=1).mean())
+    check_positive_float("eta", eta)
+    return -eta * grad, eta
+
+
+def relu_features(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``ReLU(x W^T + b)``, shape ``(n, m)``."""
+    return torch.relu(x @ w.T + b)
+
+
+@dataclass
+class Split:
+    """Training, validation and test samples of one task."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    f_test: torch.Tensor  # noiseless targets: the test MSE measures the error in f*
+
+    @classmethod
+    def draw(cls, task: MultiIndexTask, n: int, n_val: int, n_test: int, generator: torch.Generator) -> "Split":
+        x, y = task.sample(n + n_val, generator)
+        x_test, _ = task.sample(n_test, generator)
+        return cls(x[:n], y[:n], x[n:], y[n:], x_test, task.target(x_test))
+
+
+def fit_ridge(embed, split: Split, kernel: bool, chunk: int = 8192) -> tuple[float, float]:
+    """Ridge regression with the ridge picked on the validation set, tested in chunks.
+
+    ``embed(x)`` maps inputs ``(n, d)`` to a matrix: ReLU features ``(n, m)`` (``kernel=False``)
+    or kernel columns ``K(x, X_train)`` (``kernel=True``). The test set can be large (the
+    degree-4 targets are heavy-tailed, so a test MSE needs many samples); it is evaluated
+    ``chunk`` rows at a time. Returns ``(test MSE against f*, chosen relative ridge)``.
+    """
+    train = embed(split.x_train)
+    gram, rhs = (train, split.y_train) if kernel else (train.T @ train, train.T @ split.y_train)
+    alphas = ridge_path_coefficients(gram, rhs, RIDGES)  # (p, len(RIDGES))
+    del train, gram
+    val_mse = ((embed(split.x_val).to(torch.float64) @ alphas - split.y_val[:, None]) ** 2).mean(0)
+    best = int(torch.argmin(val_mse))
+    alpha = alphas[:, best]
+    sq = sum(float(((embed(split.x_test[i:i + chunk]).to(torch.float64) @ alpha - split.f_test[i:i + chunk]) ** 2).sum())
+             for i in range(0, split.x_test.shape[0], chunk))
+    return sq / split.x_test.shape[0], RIDGES[best]
+
+
+def evaluate_features(w: torch.Tensor, bias: torch.Tensor, split: Split) -> tuple[float, float]:
+    """Ridge on ``ReLU(W x + b)`` features; ``(test MSE, ridge)``."""
+    return fit_ridge(lambda x: relu_features(w, bias, x), split, kernel=False)
+
+
+def evaluate_ntk(split: Split, bias_std: float = 1.0) -> tuple[float, float, float]:
+    """Kernel ridge with the two-layer ReLU NTK (``W_std = 1``, ``b_std = bias_std``): a network
+    whose pre-activations ``<w, x>`` with unit-variance ``w / sqrt(d)`` match the unit rows and
+    ``N(0, bias_std^2)`` biases used here. Returns ``(test MSE, ridge, seconds of the training
+    Gram matrix)``."""
+    start = time.perf_counter()
+    two_layer_relu_kernel(split.x_train, b_std=bias_std)
+    seconds = time.perf_counter() - start
+    return (*fit_ridge(lambda x: two_layer_relu_kernel(x, split.x_train, b_std=bias_std), split, kernel=True),
+            seconds)
+
+
+def run_methods(task: MultiIndexTask, n: int, m: int, seed: int, n_val: int, n_test: int,
+                eta: float | None = None, row_norm: float = 1.0, bias_std: float = 1.0,
+                methods: tuple[str, ...] = METHODS, device: torch.device | str = "cpu",
+                keep_weights: bool = False, fixed_features: dict | None = None) -> dict:
+    """The methods on one draw of ``n`` training samples (and fresh validation and test sets).
+
+    Returns a row: the test MSE per method (key: the method's name) and its ridge
+    (``<method>_ridge``); for the network also ``eta``, the representation metrics of ``W_1``
+    (``representation_metrics``) and, with ``keep_weights``, ``w1`` and ``bias``; for the NTK
+    ``gram_seconds``. ``fixed_features`` maps a name to ``(W, b)``: ridge on those ReLU features
+    too, on the same samples.
+    """
+    g = torch.Generator().manual_seed(seed)
+    split = Split.draw(task, n, n_val, n_test, g)
+    split = Split(*(t.to(device) for t in vars(split).values()))
+    w0, a0 = (t.to(device) for t in symmetric_init(m, task.d, g, task.u.dtype))
+    bias = (bias_std * torch.randn(m, generator=g, dtype=task.u.dtype)).to(device)
+    row = dict(n=n, d=task.d, m=m, seed=seed)
+    if "network" in methods:
+        w1, row["eta"] = one_step_features(w0, a0, split.x_train, split.y_train, eta, row_norm)
+        row["network"], row["network_ridge"] = evaluate_features(w1, bias, split)
+        row.update(representation_metrics(w1, split.x_train, split.y_train, task.u))
+        if keep_weights:
+            row["w1"], row["bias"] = w1, bias
+    if "random features" in methods:
+        row["random features"], row["random features_ridge"] = evaluate_features(w0, bias, split)
+    if "NTK" in methods:
+        row["NTK"], row["NTK_ridge"], row["gram_seconds"] = evaluate_ntk(split, bias_std)
+    for name, (w, b) in (fixed_features or {}).items():
+        row[name], row[f"{name}_ridge"] = evaluate_features(w, b, split)
+    return row
+
+
+def subspace_energy(w: torch.Tensor, u: torch.Tensor) -> float:
+    """``||W U^T||_F^2 / ||W||_F^2``: the share of the rows' energy inside span(U)."""
+    u = u.to(w)
+    return float((w @ u.T).norm() ** 2 / w.norm() ** 2)
+
+
+def principal_angles(basis: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Principal angles (radians, ascending) between span of ``basis`` rows ``(r, d)`` and
+    span(U); both with orthonormal rows."""
+    cos = torch.linalg.svdvals(basis.to(torch.float64) @ u.to(torch.float64).T)
+    return torch.arccos(torch.clamp(cos, -1.0, 1.0))  # svdvals descend, so the angles ascend
+
+
+def top_right_singular(w: torch.Tensor, r: int) -> torch.Tensor:
+    """The top-r right singular vectors of ``W`` as rows, shape ``(r, d)``."""
+    return torch.linalg.svd(w.to(torch.float64), full_matrices=False).Vh[:r]
+
+
+def empirical_hessian(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Stein's estimate of ``E[grad^2 f*]``: ``(1/n) sum_i y_i (x_i x_i^T - I)``, shape ``(d, d)``."""
+    n, d = x.shape
+    return (x.T * y) @ x / n - y.mean() * torch.eye(d, dtype=x.dtype, device=x.device)
+
+
+def top_eigenvectors(h: torch.Tensor, r: int) -> torch.Tensor:
+    """The r eigenvectors of the symmetric ``h`` with the largest |eigenvalue|, as rows."""
+    values, vectors = torch.linalg.eigh(h.to(torch.float64))
+    order = torch.argsort(values.abs(), descending=True)[:r]
+    return vectors[:, order].T
+
+
+def representation_metrics(w1: torch.Tensor, x: torch.Tensor, y: torch.Tensor, u: torch.Tensor) -> dict:
+    """Energy in span(U) and largest principal angle (degrees) of the top-r singular subspace of
+    ``W_1``, and the largest angle of the Hessian estimate's top-r eigenspace from the same data."""
+    r = u.shape[0]
+    return dict(
+        energy=subspace_energy(w1, u),
+        angle_w=math.degrees(float(principal_angles(top_right_singular(w1, r), u)[-1])),
+        angle_hessian=math.degrees(float(principal_angles(top_eigenvectors(empirical_hessian(x, y), r), u)[-1])),
+    )
+
+
+def sample_complexity(d_values: list[int], n_per_d: dict[int, list[int]], link: HermiteLink, m: int,
+                      seeds: int, n_val: int, n_test: int, kernel_max_n: int, row_norm: float = 1.0,
+                      noise_std: float = 0.0, seed: int = 0, device: torch.device | str = "cpu",
+                      progress: bool = True) -> list[dict]:
+    """Experiments 1 and 2: for each d, training-set size n and seed, the test MSE of the three
+    methods (the NTK only while ``n <= kernel_max_n``) and the representation metrics of W_1.
+
+    Every (d, seed) has its own U; the sizes for dimension d are ``n_per_d[d]``.
+    """
+    jobs = [(d, s, n) for d in d_values for s in range(seeds) for n in n_per_d[d]]
+    rows = []
+    for d, s, n in tqdm(jobs, desc="sample complexity", disable=not progress):
+        u = random_orthonormal_rows(link.r, d, torch.Generator().manual_seed(10_000 * seed + 100 * d + s))
+        task = MultiIndexTask(u.to(device), link, noise_std)
+        methods = METHODS if n <= kernel_max_n else METHODS[:2]
+        rows.append(run_methods(task, n, m, seed=10_000 * seed + 1_000 * s + n, n_val=n_val, n_test=n_test,
+                                row_norm=row_norm, methods=methods, device=device))
+    return rows
+
+
+def transfer(d: int, source: HermiteLink, target: HermiteLink, n_source: int, n_targets: list[int], m: int,
+             seeds: int, n_val: int, n_test: int, row_norm: float = 1.0, noise_std: float = 0.0,
+             seed: int = 0, device: torch.device | str = "cpu", progress: bool = True) -> list[dict]:
+    """Experiment 3: learn ``W_1`` on ``source`` with ``n_source`` samples, then fit only the
+    readout on ``target`` (same U) with each of ``n_targets`` samples.
+
+    Rows per (seed, target size): test MSE of the transferred features (``"transfer"``), of the
+    one-step network trained on the target samples alone (``"network"``), of random features and
+    of the NTK, all with the ridge picked on ``n_val`` target validation samples.
+    """
+    rows = []
+    for s in tqdm(range(seeds), desc="transfer", disable=not progress):
+        g = torch.Generator().manual_seed(20_000 * seed + s)
+        u = random_orthonormal_rows(source.r, d, g).to(device)
+        source_task, target_task = MultiIndexTask(u, source, noise_std), MultiIndexTask(u, target, noise_std)
+        x_src, y_src = source_task.sample(n_source, g)
+        w0, a0 = (t.to(device) for t in symmetric_init(m, d, g, u.dtype))
+        w1, _ = one_step_features(w0, a0, x_src, y_src, row_norm=row_norm)
+        bias = torch.randn(m, generator=g, dtype=u.dtype).to(device)
+        for n in n_targets:
+            row = run_methods(target_task, n, m, seed=20_000 * seed + 1_000 * s + n, n_val=n_val, n_test=n_test,
+                              row_norm=row_norm, device=device, fixed_features={"transfer": (w1, bias)})
+            row.update(source_energy=subspace_energy(w1, u), seed=s)
+            rows.append(row)
+    return rows
+
+
+def width_step_sweep(d: int, n: int, link: HermiteLink, widths: list[int], row_norms: list[float], seeds: int,
+                     n_val: int, n_test: int, noise_std: float = 0.0, seed: int = 0,
+                     device: torch.device | str = "cpu", progress: bool = True) -> list[dict]:
+    """Experiment 4: the network's test MSE for each width m and step size, the step set through
+    the mean row norm of ``W_1`` it produces (``eta`` is proportional to it; the rows report it)."""
+    jobs = [(s, m, rn) for s in range(seeds) for m in widths for rn in row_norms]
+    rows = []
+    for s, m, rn in tqdm(jobs, desc="width and step", disable=not progress):
+        u = random_orthonormal_rows(link.r, d, torch.Generator().manual_seed(30_000 * seed + s))
+        task = MultiIndexTask(u.to(device), link, noise_std)
+        row = run_methods(task, n, m, seed=30_000 * seed + 1_000 * s, n_val=n_val, n_test=n_test,
+                          row_norm=rn, methods=("network",), device=device)
+        rows.append(dict(row, row_norm=rn))
+    return rows

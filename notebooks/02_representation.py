@@ -1,0 +1,319 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Learning a representation with one gradient step
+#
+# Damian, Lee and Soltanolkotabi {cite}`damian2022neural` prove that gradient descent
+# lets a two-layer network **find the low-dimensional subspace** a target depends on, and that
+# this is what separates it from kernels. The target is
+#
+# $$ f^*(x) = g(Ux), \qquad x \sim \mathcal N(0, I_d), \quad U \in \mathbb R^{r \times d},\ UU^\top = I_r, $$
+#
+# with $g$ a polynomial of degree $p$ in $r \ll d$ variables. A kernel method (the NTK, or random
+# features) cannot exploit the subspace: it needs about $d^p$ samples to learn a degree-$p$
+# polynomial in $d$ dimensions. The paper's network needs about $d^2 r + d r^p$ (Theorem 1):
+# the $d^2$ part to find $U$, the $d\,r^p$ part to fit $g$ on it.
+#
+# The mechanism is a single gradient step. At a network that outputs zero, the gradient of the
+# squared loss for neuron $j$ is, in expectation, dominated by $\mathbb E[\nabla^2 f^*]\,w_j$
+# (paper, Section 4), and $H = \mathbb E[\nabla^2 f^*] = U^\top \mathbb E[\nabla^2 g]\, U$ lives in
+# span($U$). One step therefore moves every first-layer weight into the subspace, and what is
+# left is a random-features problem in $r$ dimensions instead of $d$.
+#
+# This chapter turns the theorems into experiments you can rerun: the sample complexity of
+# the network against random features and the NTK (Theorem 1 against the kernel lower bound),
+# the learned subspace itself, transfer of the learned features to a new target (the paper's
+# Section 5), and how the width and the step size matter.
+
+# %% tags=["parameters"]
+# Parameters: any of these can be overridden, e.g.
+#   python -m lsa_utils run representation --scale paper -p "d_values=[64, 128]" -p m=8192
+# Sizes left as None take the values of the chosen scale (lsa_utils/run/chapters.py).
+scale = "default"
+seed = 0
+device = "auto"
+d_values = None  # input dimensions of the sample-complexity experiment
+n_points = None  # training-set sizes per d, log-spaced from d to n_max_factor d^2
+n_max_factor = None  # the largest training set is this many times d^2
+m = None  # width of the network and number of random features
+seeds = None  # seeds per point: a new U, new data and a new initialisation each
+n_val = None  # validation samples that pick every method's ridge
+n_test = None  # test samples
+kernel_max_n = None  # the NTK is fitted up to this many training samples
+row_norm = None  # mean norm of the rows after the step; it sets the step size eta
+noise_std = None  # label noise
+transfer_d = None  # dimension of the transfer experiment
+n_source_factor = None  # source samples, in units of d^2
+n_targets = None  # target training-set sizes
+transfer_seeds = None  # seeds of the transfer experiment
+sweep_d = None  # dimension of the width and step sweep
+sweep_n_factor = None  # its training samples, in units of d^2
+widths = None  # widths m of the sweep
+row_norms = None  # step sizes of the sweep, as mean row norms after the step
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from lsa_utils.data.multi_index import SOURCE_LINK, TARGET_LINK
+from lsa_utils.experiments.representation import METHODS, sample_complexity, transfer, width_step_sweep
+from lsa_utils.plotting import ROLE_COLORS, figure_grid, mean_with_band
+from lsa_utils.run.context import start_chapter
+from lsa_utils.run.results import Claim
+
+run = start_chapter(
+    "representation", scale, seed=seed, device=device, d_values=d_values, n_points=n_points,
+    n_max_factor=n_max_factor, m=m, seeds=seeds, n_val=n_val, n_test=n_test,
+    kernel_max_n=kernel_max_n, row_norm=row_norm, noise_std=noise_std, transfer_d=transfer_d,
+    n_source_factor=n_source_factor, n_targets=n_targets, transfer_seeds=transfer_seeds, sweep_d=sweep_d,
+    sweep_n_factor=sweep_n_factor, widths=widths, row_norms=row_norms,
+)
+p = run.p
+r, deg = SOURCE_LINK.r, SOURCE_LINK.degree
+method_colors = {"network": ROLE_COLORS["network"], "random features": ROLE_COLORS["random_features"],
+                 "NTK": ROLE_COLORS["kernel"], "transfer": ROLE_COLORS["mean_field"]}
+
+# %% [markdown]
+# ## The target
+#
+# $g$ is built from normalised probabilists' Hermite polynomials $h_k = \mathrm{He}_k/\sqrt{k!}$,
+# which are orthonormal under $\mathcal N(0, 1)$, so $\mathbb E[f^*(x)^2] = 1$ exactly and a
+# test MSE of 1 is what predicting 0 gets. With $r = 2$ and $p = 4$:
+#
+# $$ g(z) \propto \tfrac32 h_2(z_1) + \tfrac32 h_2(z_2) + \tfrac12 z_1 z_2 + h_4(z_1) + h_4(z_2) + h_2(z_1) h_2(z_2). $$
+#
+# Its degree-2 part gives $\mathbb E[\nabla^2 g] = \begin{pmatrix}1.5\sqrt2 & 1/2 \\ 1/2 & 1.5\sqrt2\end{pmatrix}/\sqrt{7.75}$,
+# of rank 2 as the theorem needs (eigenvalues 0.94 and 0.58). The degree-2 part carries 61% of
+# the variance: a kernel learns it from about $d^2$ samples. The degree-4 part (39%) is what
+# separates the methods: the kernel needs about $d^4$ samples for it, the network about
+# $d^2 r + d r^p$. The
+# transfer experiment's second target uses the same $U$ and a different polynomial,
+# $h_2(z_1) - h_2(z_2) + h_3(z_1)z_2 - z_1 h_3(z_2) + h_2(z_1)h_2(z_2) + \tfrac12 z_1 z_2$.
+
+# %%
+h = SOURCE_LINK.expected_hessian().numpy()
+print("E[grad^2 g] =", np.round(h, 3).tolist(), "eigenvalues", np.round(np.linalg.eigvalsh(h), 3).tolist())
+
+# %% [markdown]
+# ## The algorithm
+#
+# The network is $f(x) = \sum_{j=1}^m a_j\,\mathrm{ReLU}(\langle w_j, x\rangle + b_j)$, started
+# symmetrically (rows $w_j$ uniform on the unit sphere, $b_j = 0$, $a_j = \pm1$, the second
+# half of the neurons a copy of the first with $a$ negated, so $f = 0$). The paper's
+# Algorithm 1, in `lsa_utils.experiments.representation`:
+#
+# 1. one full-batch gradient step on $W$ with weight decay $1/\eta$, which leaves
+#    $W_1 = -\eta\,\nabla_W L(W_0)$;
+# 2. fresh biases $b_j \sim \mathcal N(0, 1)$;
+# 3. the readout $a$ by ridge regression on the features $\mathrm{ReLU}(W_1 x + b)$.
+#
+# $\eta$ only sets the scale of $W_1$; we choose it so that the rows have mean norm
+# `row_norm` (1, the scale of the biases) and sweep it at the end. **Random features** are the
+# same network with $W$ frozen at $W_0$; the **NTK** is the infinite-width kernel of the same
+# two-layer ReLU network with bias (the kernel engine's `two_layer_relu_kernel`). Every method
+# picks its ridge from $10^{-6}, 10^{-5}, \dots, 10^{3}$ (times the mean diagonal of its Gram matrix) on
+# `n_val` fresh validation samples, and the test MSE is measured against the noiseless $f^*$ on
+# `n_test` samples. Those are many because a degree-4 target is heavy-tailed: its squared error
+# is dominated by rare inputs with large $|Ux|$, and with a few thousand test points the
+# measured MSE of one predictor moved by 30% between two test sets.
+
+# %% [markdown]
+# ## 1. Sample complexity
+#
+# Test MSE against the number of training samples $n$ (log-spaced from $d$ to
+# `n_max_factor` $\cdot d^2$, plus $d^2$ and $4d^2$), for each input dimension $d$ (mean over
+# seeds, band: $\pm1$ standard deviation). Vertical lines mark $n = d^2$ (dotted) and the
+# theorem's $n = d^2 r + d r^p$ (dashed); the kernels' $n = d^p$ is beyond the right edge for
+# every $d$ here.
+
+# %%
+n_per_d = {d: sorted({int(round(v)) for v in np.geomspace(d, p.n_max_factor * d * d, p.n_points)}
+                     | {d * d, 4 * d * d}) for d in p.d_values}
+rows = pd.DataFrame(sample_complexity(
+    p.d_values, n_per_d, SOURCE_LINK, p.m, p.seeds, p.n_val, p.n_test, p.kernel_max_n,
+    row_norm=p.row_norm, noise_std=p.noise_std, seed=p.seed, device=run.device))
+largest_gram = rows.dropna(subset=["NTK"]).sort_values("n").iloc[-1]
+print(f"NTK Gram matrices at the largest n = {int(largest_gram.n):,} (d = {int(largest_gram.d)}): "
+      f"{largest_gram.gram_seconds:.2f} s")
+
+# %%
+fig, axes = figure_grid(len(p.d_values), width=4.4, height=3.6, sharey=True)
+for ax, d in zip(axes, p.d_values):
+    sub = rows[rows.d == d]
+    for method in METHODS:
+        table = sub.pivot(index="seed", columns="n", values=method).dropna(axis=1)
+        mean_with_band(ax, table.columns.to_numpy(), table.to_numpy(), method_colors[method], method)
+    ax.axvline(d * d, color="0.5", ls=":", lw=1, label="n = d²")
+    ax.axvline(d * d * r + d * r**deg, color="0.3", ls="--", lw=1, label="n = d²r + dr^p")
+    ax.axhline(1.0, color="0.7", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="training samples n", title=f"d = {d} (d^p = {d**deg:,})")
+axes[0].set_ylabel("test MSE (predicting 0: 1)")
+axes[0].legend(fontsize=7)
+fig.tight_layout()
+run.savefig(fig, "sample_complexity")
+plt.show()
+
+# %% [markdown]
+# The same data on one axis, $n$ rescaled by $d^2$: if the network's threshold moves like $d^2$,
+# its curves for different $d$ fall on top of each other, while the kernel's keep drifting right.
+
+# %%
+fig, axes = figure_grid(2, width=5.2)
+shades = np.linspace(0.35, 1.0, len(p.d_values))
+for ax, method in zip(axes, ["network", "NTK"]):
+    for shade, d in zip(shades, p.d_values):
+        sub = rows[rows.d == d].dropna(subset=[method]).groupby("n")[method].mean()
+        ax.plot(sub.index / d**2, sub.values, "o-", color=method_colors[method], alpha=shade, label=f"d = {d}")
+    ax.set(xscale="log", yscale="log", xlabel="n / d²", ylabel="test MSE", title=method)
+    ax.legend(fontsize=8)
+fig.tight_layout()
+run.savefig(fig, "rescaled")
+plt.show()
+
+# %% [markdown]
+# ## 2. The learned representation
+#
+# Left: the share of the first layer's energy inside span($U$),
+# $\|W_1 U^\top\|_F^2 / \|W_1\|_F^2$ (about $r/d$ for random rows). Right: the largest principal
+# angle between span($U$) and the top-$r$ right singular subspace of $W_1$ (solid), and the top-$r$
+# eigenspace of Stein's estimate $\hat H = \frac1n \sum_i y_i (x_i x_i^\top - I)$ of the Hessian
+# from the same samples (dashed). The step follows $\hat H$: $W_1 \approx -\eta\,c\,\hat H W_0$.
+
+# %%
+fig, axes = figure_grid(2, width=5.2)
+for shade, d in zip(shades, p.d_values):
+    sub = rows[rows.d == d].groupby("n")
+    color = method_colors["network"]
+    axes[0].plot(sub.energy.mean().index / d**2, sub.energy.mean(), "o-", color=color, alpha=shade, label=f"d = {d}")
+    axes[1].plot(sub.angle_w.mean().index / d**2, sub.angle_w.mean(), "o-", color=color, alpha=shade,
+                 label=f"W₁, d = {d}")
+    axes[1].plot(sub.angle_hessian.mean().index / d**2, sub.angle_hessian.mean(), "s--", color="0.4",
+                 alpha=shade, label=f"Ĥ, d = {d}")
+axes[0].set(xscale="log", xlabel="n / d²", ylabel="‖W₁Uᵀ‖² / ‖W₁‖²", ylim=(0, 1.02),
+            title="energy of the first layer in span(U)")
+axes[1].set(xscale="log", xlabel="n / d²", ylabel="largest principal angle (degrees)", ylim=(0, 91),
+            title="subspace of W₁ and of the Hessian estimate")
+for ax in axes:
+    ax.axvline(1.0, color="0.5", ls=":", lw=1)
+    ax.legend(fontsize=7)
+fig.tight_layout()
+run.savefig(fig, "representation")
+plt.show()
+
+# %% [markdown]
+# ## 3. Transfer learning
+#
+# Section 5 of the paper: features learned on one task serve another with the same $U$. We
+# take $W_1$ from the source target with `n_source_factor` $\cdot d^2$ samples, keep it and its
+# biases, and fit only the readout on the second target with few samples. The theorem's
+# target-sample cost is about $r^p$ ({eval}`r**deg` here), independent of $d$; random features,
+# the NTK and the one-step network trained on the target samples alone all need samples that
+# grow with $d$.
+
+# %%
+transfer_rows = pd.DataFrame(transfer(
+    p.transfer_d, SOURCE_LINK, TARGET_LINK, p.n_source_factor * p.transfer_d**2, p.n_targets, p.m, p.transfer_seeds,
+    p.n_val, p.n_test, row_norm=p.row_norm, noise_std=p.noise_std, seed=p.seed, device=run.device))
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+for method in ["transfer", *METHODS]:
+    table = transfer_rows.pivot(index="seed", columns="n", values=method)
+    label = {"transfer": "transferred features", "network": "one step on the target alone"}.get(method, method)
+    mean_with_band(ax, table.columns.to_numpy(), table.to_numpy(), method_colors[method], label)
+ax.axvline(r**deg, color="0.3", ls="--", lw=1, label="n = r^p")
+ax.axhline(1.0, color="0.7", lw=1)
+ax.set(xscale="log", yscale="log", xlabel="target training samples n", ylabel="test MSE on the target",
+       title=f"transfer, d = {p.transfer_d}, source n = {p.n_source_factor * p.transfer_d**2:,}")
+ax.legend(fontsize=7)
+fig.tight_layout()
+run.savefig(fig, "transfer")
+plt.show()
+
+# %% [markdown]
+# ## 4. Width and step size
+#
+# Test MSE of the network at $d$ = `sweep_d` and $n$ = `sweep_n_factor` $\cdot d^2$ for each width
+# $m$ and step size (set through the mean row norm of $W_1$; $\eta$ is proportional to it).
+# Too small a step leaves the neurons' pre-activations small against the $\mathcal N(0, 1)$
+# biases, so the features are nearly linear; too large a step makes the biases negligible and
+# the ReLU features nearly homogeneous. Width helps until the features cover the
+# $r$-dimensional subspace.
+
+# %%
+sweep = pd.DataFrame(width_step_sweep(
+    p.sweep_d, p.sweep_n_factor * p.sweep_d**2, SOURCE_LINK, p.widths, p.row_norms, p.seeds, p.n_val,
+    p.n_test, noise_std=p.noise_std, seed=p.seed, device=run.device))
+grid = sweep.groupby(["m", "row_norm"]).network.mean().unstack()
+fig, ax = plt.subplots(figsize=(6.0, 4.0))
+image = ax.imshow(np.log10(grid.to_numpy()), cmap="viridis_r", aspect="auto", origin="lower")
+ax.set_xticks(range(len(grid.columns)), [f"{v:g}" for v in grid.columns])
+ax.set_yticks(range(len(grid.index)), [str(v) for v in grid.index])
+for (i, j), value in np.ndenumerate(grid.to_numpy()):
+    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color="w")
+ax.set(xlabel="mean row norm of W₁ (step size)", ylabel="width m",
+       title=f"network test MSE, d = {p.sweep_d}, n = {p.sweep_n_factor * p.sweep_d**2:,}")
+fig.colorbar(image, ax=ax, label="log10 test MSE")
+fig.tight_layout()
+run.savefig(fig, "width_step")
+plt.show()
+
+# %% [markdown]
+# ## Scorecard
+#
+# - **Sample complexity.** At the largest $d$ and $n = 4d^2$, the
+#   network's test MSE must be at most 0.7 times both random features' and the NTK's (mean over
+#   seeds). The kernels have learned most of the degree-2 part by then (61% of the variance), so
+#   the whole gap comes from the degree-4 part; in our runs the ratio was 0.4 to 0.6, and the
+#   seed-to-seed spread of the ratio about 0.1.
+# - **Representation.** The first layer's energy in span($U$) must be below 0.5 at $n = d$
+#   and at least 0.7 at the largest $n$ ($16 d^2$) for every $d$. It does not reach 1 on this
+#   grid: the sampling noise of the gradient carries energy of order $d/n$ outside span($U$),
+#   and the step also has a component along each neuron's own initial direction, of relative
+#   size about $\sqrt{r/d}$ (Stein's lemma applied to the ReLU's step function).
+# - **Transfer.** At $n = 4 r^p$ target samples, the transferred features' MSE must be at most
+#   0.8 times the best of random features, the NTK and the one-step network trained on the
+#   target alone. With so few samples every method is still far from zero error; the margin
+#   grows with $d$, since only the transferred features do not depend on it.
+
+# %%
+big_d = max(p.d_values)
+sub = rows[rows.d == big_d]
+n_claim = 4 * big_d**2
+at = sub[sub.n == n_claim][list(METHODS)].mean()
+ratio_rf, ratio_ntk = at["network"] / at["random features"], at["network"] / at["NTK"]
+energy = rows.groupby(["d", "n"]).energy.mean()
+energy_low = max(energy[d].iloc[0] for d in p.d_values)
+energy_high = min(energy[d].iloc[-1] for d in p.d_values)
+n_transfer = 4 * r**deg
+t_at = transfer_rows[transfer_rows.n == n_transfer][["transfer", *METHODS]].mean() if n_transfer in p.n_targets else None
+t_ratio = float(t_at["transfer"] / t_at[list(METHODS)].min()) if t_at is not None else float("nan")
+claims = [
+    Claim(f"d = {big_d}, n = {n_claim:,}: network MSE / random-features MSE", ratio_rf, "<= 0.7", ratio_rf <= 0.7),
+    Claim(f"d = {big_d}, n = {n_claim:,}: network MSE / NTK MSE", ratio_ntk, "<= 0.7", ratio_ntk <= 0.7),
+    Claim("energy of W1 in span(U) at n = d, largest over d", energy_low, "< 0.5", energy_low < 0.5),
+    Claim(f"energy of W1 in span(U) at n = {p.n_max_factor} d^2, smallest over d", energy_high, ">= 0.7",
+          energy_high >= 0.7),
+    Claim(f"transfer at n = 4 r^p = {n_transfer}: transferred MSE / best other method", t_ratio, "<= 0.8",
+          t_ratio <= 0.8),
+]
+values = {
+    "mse": rows.groupby(["d", "n"])[list(METHODS)].mean().reset_index().to_dict("records"),
+    "energy": {f"{d},{n}": v for (d, n), v in energy.items()},
+    "transfer_mse": transfer_rows.groupby("n")[["transfer", *METHODS]].mean().reset_index().to_dict("records"),
+    "sweep_mse": sweep.groupby(["m", "row_norm"]).network.mean().reset_index().to_dict("records"),
+    "largest_gram_n": int(largest_gram.n), "largest_gram_seconds": float(largest_gram.gram_seconds),
+}
+run.finish(claims, values)
