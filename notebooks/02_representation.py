@@ -155,7 +155,7 @@ fig, axes = figure_grid(len(p.d_values), width=4.4, height=3.6, sharey=True)
 for ax, d in zip(axes, p.d_values):
     sub = rows[rows.d == d]
     for method in METHODS:
-        table = sub.pivot(index="seed", columns="n", values=method).dropna(axis=1)
+        table = sub.pivot(index="rep", columns="n", values=method).dropna(axis=1)
         mean_with_band(ax, table.columns.to_numpy(), table.to_numpy(), method_colors[method], method)
     ax.axvline(d * d, color="0.5", ls=":", lw=1, label="n = d²")
     ax.axvline(d * d * r + d * r**deg, color="0.3", ls="--", lw=1, label="n = d²r + dr^p")
@@ -220,7 +220,7 @@ plt.show()
 # Section 5 of the paper: features learned on one task serve another with the same $U$. We
 # take $W_1$ from the source target with `n_source_factor` $\cdot d^2$ samples, keep it and its
 # biases, and fit only the readout on the second target with few samples. The theorem's
-# target-sample cost is about $r^p$ ({eval}`r**deg` here), independent of $d$; random features,
+# target-sample cost is about $r^p$ (16 here), independent of $d$; random features,
 # the NTK and the one-step network trained on the target samples alone all need samples that
 # grow with $d$.
 
@@ -230,7 +230,7 @@ transfer_rows = pd.DataFrame(transfer(
     p.n_val, p.n_test, row_norm=p.row_norm, noise_std=p.noise_std, seed=p.seed, device=run.device))
 fig, ax = plt.subplots(figsize=(6.2, 4.0))
 for method in ["transfer", *METHODS]:
-    table = transfer_rows.pivot(index="seed", columns="n", values=method)
+    table = transfer_rows.pivot(index="rep", columns="n", values=method)
     label = {"transfer": "transferred features", "network": "one step on the target alone"}.get(method, method)
     mean_with_band(ax, table.columns.to_numpy(), table.to_numpy(), method_colors[method], label)
 ax.axvline(r**deg, color="0.3", ls="--", lw=1, label="n = r^p")

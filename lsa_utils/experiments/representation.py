@@ -219,7 +219,8 @@ def sample_complexity(d_values: list[int], n_per_d: dict[int, list[int]], link: 
     """Experiments 1 and 2: for each d, training-set size n and seed, the test MSE of the three
     methods (the NTK only while ``n <= kernel_max_n``) and the representation metrics of W_1.
 
-    Every (d, seed) has its own U; the sizes for dimension d are ``n_per_d[d]``.
+    Every (d, repetition) has its own U; the sizes for dimension d are ``n_per_d[d]``. Rows
+    carry ``rep``, the repetition index (``seed`` is the seed of the draw).
     """
     jobs = [(d, s, n) for d in d_values for s in range(seeds) for n in n_per_d[d]]
     rows = []
@@ -227,8 +228,9 @@ def sample_complexity(d_values: list[int], n_per_d: dict[int, list[int]], link: 
         u = random_orthonormal_rows(link.r, d, torch.Generator().manual_seed(10_000 * seed + 100 * d + s))
         task = MultiIndexTask(u.to(device), link, noise_std)
         methods = METHODS if n <= kernel_max_n else METHODS[:2]
-        rows.append(run_methods(task, n, m, seed=10_000 * seed + 1_000 * s + n, n_val=n_val, n_test=n_test,
-                                row_norm=row_norm, methods=methods, device=device))
+        row = run_methods(task, n, m, seed=10_000 * seed + 1_000 * s + n, n_val=n_val, n_test=n_test,
+                          row_norm=row_norm, methods=methods, device=device)
+        rows.append(dict(row, rep=s))
     return rows
 
 
@@ -254,7 +256,7 @@ def transfer(d: int, source: HermiteLink, target: HermiteLink, n_source: int, n_
         for n in n_targets:
             row = run_methods(target_task, n, m, seed=20_000 * seed + 1_000 * s + n, n_val=n_val, n_test=n_test,
                               row_norm=row_norm, device=device, fixed_features={"transfer": (w1, bias)})
-            row.update(source_energy=subspace_energy(w1, u), seed=s)
+            row.update(source_energy=subspace_energy(w1, u), rep=s)
             rows.append(row)
     return rows
 
@@ -271,5 +273,5 @@ def width_step_sweep(d: int, n: int, link: HermiteLink, widths: list[int], row_n
         task = MultiIndexTask(u.to(device), link, noise_std)
         row = run_methods(task, n, m, seed=30_000 * seed + 1_000 * s, n_val=n_val, n_test=n_test,
                           row_norm=rn, methods=("network",), device=device)
-        rows.append(dict(row, row_norm=rn))
+        rows.append(dict(row, row_norm=rn, rep=s))
     return rows
