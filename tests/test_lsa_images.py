@@ -101,3 +101,56 @@ def test_run_setting_with_centred_digits_learns_them(monkeypatch):
     x_tr, x_te = canvases(data, 0.0, 0)
     again, _ = ntk_accuracy(x_tr, data.train_labels, x_te, data.test_labels, data.num_classes)
     assert again == pytest.approx(acc["NTK"])
+
+
+def test_accuracy_against_n_reuses_the_rows_it_is_given(monkeypatch):
+    """A size already fitted by run_setting (run seed 0, same data) is taken from its rows; the
+    other sizes are fitted, the NTK only up to kernel_max_n."""
+    import lsa_utils.experiments.lsa_images as images
+
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    setting = SETTINGS["mnist_gaussian"]
+    data = load_canvas_data(setting, 60, 30, seed=0)
+    done, _ = run_setting(data, [0.0, 1.0], seeds=1, cnn_epochs=1, lin_epochs=1, wide_factor=1, progress=False)
+    fitted_sizes = []
+    real_run_setting = images.run_setting
+
+    def counting_run_setting(data, *args, **kwargs):
+        fitted_sizes.append(len(data.train_labels))
+        return real_run_setting(data, *args, **kwargs)
+
+    monkeypatch.setattr(images, "run_setting", counting_run_setting)
+    rows, models = images.accuracy_against_n(setting, [60, 80], [0.0, 1.0], 30, epochs=1, kernel_max_n=60,
+                                             done_rows=done)
+    assert fitted_sizes == [80] and set(models) == {80}
+    reused = [r for r in rows if r["n_train"] == 60]
+    assert sorted((r["method"], r["strength"]) for r in reused) == [("CNN", 0.0), ("CNN", 1.0), ("NTK", 0.0), ("NTK", 1.0)]
+    assert all(r in done for r in reused)
+    assert {r["method"] for r in rows if r["n_train"] == 80} == {"CNN"}
+
+
+def test_first_layer_selectivity_separates_image_and_background_windows():
+    """One channel that copies the centre pixel: its mean response on windows inside the pasted
+    image equals the image's mean there, on the background it is the mean of ReLU(noise)."""
+    from lsa_utils.experiments.lsa_images import first_layer_selectivity
+
+    model = SimpleCNN(1, 2, 9)
+    conv = model.first_layer
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.zero_()
+        conv.weight[:, 0, 1, 1] = 1.0
+    clean = torch.zeros(1, 1, 9, 9)
+    clean[0, 0, :5, :5] = 0.5  # the "image": top-left 5x5, 2x2 windows of stride 2 fit inside
+    loud = clean.clone()
+    noise = torch.randn(1, 1, 9, 9, generator=torch.Generator().manual_seed(0))
+    outside = torch.ones(9, 9, dtype=torch.bool)
+    outside[:5, :5] = False
+    loud[0, 0][outside] = noise[0, 0][outside]
+    on_image, on_background = first_layer_selectivity(model, loud, clean)
+    assert on_image.shape == (8,)
+    assert torch.allclose(on_image, torch.full((8,), 0.5))
+    centres = torch.relu(loud[0, 0, 1::2, 1::2])  # the 4x4 window centres
+    inside = torch.zeros(4, 4, dtype=torch.bool)
+    inside[:2, :2] = True
+    assert torch.allclose(on_background, centres[~inside].mean().expand(8))

@@ -13,7 +13,7 @@ from lsa_utils.experiments.representation import (
     METHODS, empirical_hessian, first_layer_gradient, one_step_features, principal_angles, run_methods,
     subspace_energy, symmetric_init, top_eigenvectors,
 )
-from lsa_utils.kernels.solve import kernel_ridge_predict, ridge_path_predict
+from lsa_utils.kernels.solve import kernel_ridge_predict, ridge_path_coefficients
 
 
 def gen(seed=0):
@@ -97,11 +97,11 @@ def test_ridge_path_matches_kernel_ridge_for_each_ridge():
     y = torch.randn(30, generator=gen(7), dtype=torch.float64)
     k, kt = torch.exp(-torch.cdist(x, x) ** 2), torch.exp(-torch.cdist(xt, x) ** 2)
     ridges = [1e-4, 1e-2, 1.0]
-    (path,) = ridge_path_predict(k, y, [kt], ridges)
-    for row, r in zip(path, ridges):
-        assert torch.allclose(row, kernel_ridge_predict(k, kt, y, r, relative_reg=True), atol=1e-9)
-    with pytest.raises(ValueError, match="shape"):
-        ridge_path_predict(k, y, [kt[:, :5]], ridges)
+    path = kt @ ridge_path_coefficients(k, y, ridges)
+    for column, r in zip(path.T, ridges):
+        assert torch.allclose(column, kernel_ridge_predict(k, kt, y, r, relative_reg=True), atol=1e-9)
+    with pytest.raises(ValueError, match="square"):
+        ridge_path_coefficients(k[:, :5], y, ridges)
 
 
 def test_subspace_metrics():

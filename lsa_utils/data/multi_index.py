@@ -143,11 +143,12 @@ class MultiIndexTask:
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` pairs ``(x, y)``: ``x`` shape ``(n, d)``, ``y = f*(x) + noise``, shape ``(n,)``."""
         check_positive_int("n", n)
-        x = torch.randn(n, self.d, generator=generator, dtype=self.u.dtype)
+        # drawn on the CPU (a CPU generator gives the same samples on every device), used on U's
+        x = torch.randn(n, self.d, generator=generator, dtype=self.u.dtype).to(self.u.device)
         y = self.target(x)
         if self.noise_std:
-            y = y + self.noise_std * torch.randn(n, generator=generator, dtype=self.u.dtype)
-        return x.to(self.u.device), y.to(self.u.device)
+            y = y + self.noise_std * torch.randn(n, generator=generator, dtype=self.u.dtype).to(y.device)
+        return x, y
 
     def expected_hessian(self) -> torch.Tensor:
         """``E[grad^2 f*(x)] = U^T E[grad^2 g] U``, shape ``(d, d)``."""

@@ -244,19 +244,31 @@ def run_setting(
 def accuracy_against_n(
     setting: CanvasSetting, sizes: list[int], strengths: list[float], n_test: int, epochs: int,
     kernel_max_n: int, seed: int = 0, device: torch.device | str = "cpu", data_dir=None,
-) -> list[dict]:
+    done_rows: list[dict] = (),
+) -> tuple[list[dict], dict]:
     """The CNN, and its NTK where ``n <= kernel_max_n``, at each training-set size in ``sizes``
     and each background strength (one seed). The CNN's robustness to the background is learned,
     so it depends on n; the NTK's Gram matrix costs O(n^2), hence the cap.
 
-    Returns rows as ``run_setting`` does, each with its ``n_train``.
+    ``done_rows``: rows of a ``run_setting`` call on the same data (same ``seed``, ``n_test`` and
+    ``epochs``); a size they already cover at run seed 0 is taken from them, not refitted.
+
+    Returns ``(rows, models)``: rows as ``run_setting`` does, each with its ``n_train``, and the
+    CNN trained at the loudest strength for each size fitted here, keyed by n.
     """
-    rows = []
+    rows, models = [], {}
     for n in tqdm(sizes, desc=f"{setting.key}: sizes"):
-        data = load_canvas_data(setting, n, n_test, seed=seed, data_dir=data_dir)
         methods = METHODS[:2] if n <= kernel_max_n else METHODS[:1]
-        rows += run_setting(data, strengths, 1, epochs, 1, 1, device=device, progress=False, methods=methods)[0]
-    return rows
+        known = [r for r in done_rows if r["setting"] == setting.key and r["seed"] == 0 and r["n_train"] == n
+                 and r["strength"] in strengths and r["method"] in methods]
+        if len(known) == len(strengths) * len(methods):
+            rows += known
+            continue
+        data = load_canvas_data(setting, n, n_test, seed=seed, data_dir=data_dir)
+        new_rows, cnns = run_setting(data, strengths, 1, epochs, 1, 1, device=device, progress=False, methods=methods)
+        rows += new_rows
+        models[n] = cnns[max(strengths)]
+    return rows, models
 
 
 def relative_drop(accuracy_by_strength, chance: float) -> float:
@@ -268,8 +280,20 @@ def relative_drop(accuracy_by_strength, chance: float) -> float:
 
 
 def first_layer_activity(model, x: torch.Tensor) -> torch.Tensor:
-    """Mean over channels of ReLU(first convolution), shape ``(n, H', W')``: where the CNN's
-    first layer responds."""
-    conv = model.first_layer
+    """ReLU(first convolution), shape ``(n, C, H', W')``: where each first-layer channel responds."""
     with torch.no_grad():
-        return torch.relu(conv(x)).mean(1)
+        return torch.relu(model.first_layer(x))
+
+
+def first_layer_selectivity(model, x_loud: torch.Tensor, x_clean: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean first-layer response of each channel on the image and on the background.
+
+    ``x_loud`` and ``x_clean`` are the same canvases (``canvases`` with one seed) with a loud and
+    a zero background; the pixels where they agree are the pasted image. A window counts as
+    "image" when all its pixels are. Returns ``(on_image, on_background)``, each shape ``(C,)``.
+    """
+    conv = model.first_layer
+    inside = (x_loud == x_clean).all(1, keepdim=True).to(x_loud.dtype)
+    windows = F.avg_pool2d(inside, conv.kernel_size, conv.stride)[:, 0] > 1 - 1e-6  # (n, H', W')
+    activity = first_layer_activity(model, x_loud).transpose(0, 1)  # (C, n, H', W')
+    return activity[:, windows].mean(1), activity[:, ~windows].mean(1)

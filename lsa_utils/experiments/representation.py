@@ -25,6 +25,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -35,6 +36,12 @@ from ..validation import check_positive_float, check_positive_int
 
 RIDGES = tuple(10.0 ** k for k in range(-6, 4))  # relative to the mean diagonal of the Gram matrix
 METHODS = ("network", "random features", "NTK")
+
+
+def derived_seed(*parts: int) -> int:
+    """A seed for one draw, from the chapter's seed and the draw's coordinates (d, repetition,
+    n, ...): distinct tuples give unrelated seeds, unlike sums such as ``1000 s + n``."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
 def symmetric_init(m: int, d: int, generator: torch.Generator | None = None,
@@ -100,15 +107,18 @@ class Split:
         return cls(x[:n], y[:n], x[n:], y[n:], x_test, task.target(x_test))
 
 
-def fit_ridge(embed, split: Split, kernel: bool, chunk: int = 8192) -> tuple[float, float]:
+def fit_ridge(embed, split: Split, kernel: bool, chunk: int = 8192) -> tuple[float, float, float]:
     """Ridge regression with the ridge picked on the validation set, tested in chunks.
 
     ``embed(x)`` maps inputs ``(n, d)`` to a matrix: ReLU features ``(n, m)`` (``kernel=False``)
     or kernel columns ``K(x, X_train)`` (``kernel=True``). The test set can be large (the
     degree-4 targets are heavy-tailed, so a test MSE needs many samples); it is evaluated
-    ``chunk`` rows at a time. Returns ``(test MSE against f*, chosen relative ridge)``.
+    ``chunk`` rows at a time. Returns ``(test MSE against f*, chosen relative ridge, seconds
+    of embedding the training inputs)`` (for a kernel, the seconds of its Gram matrix).
     """
+    start = time.perf_counter()
     train = embed(split.x_train)
+    embed_seconds = time.perf_counter() - start
     gram, rhs = (train, split.y_train) if kernel else (train.T @ train, train.T @ split.y_train)
     alphas = ridge_path_coefficients(gram, rhs, RIDGES)  # (p, len(RIDGES))
     del train, gram
@@ -117,12 +127,12 @@ def fit_ridge(embed, split: Split, kernel: bool, chunk: int = 8192) -> tuple[flo
     alpha = alphas[:, best]
     sq = sum(float(((embed(split.x_test[i:i + chunk]).to(torch.float64) @ alpha - split.f_test[i:i + chunk]) ** 2).sum())
              for i in range(0, split.x_test.shape[0], chunk))
-    return sq / split.x_test.shape[0], RIDGES[best]
+    return sq / split.x_test.shape[0], RIDGES[best], embed_seconds
 
 
 def evaluate_features(w: torch.Tensor, bias: torch.Tensor, split: Split) -> tuple[float, float]:
     """Ridge on ``ReLU(W x + b)`` features; ``(test MSE, ridge)``."""
-    return fit_ridge(lambda x: relu_features(w, bias, x), split, kernel=False)
+    return fit_ridge(lambda x: relu_features(w, bias, x), split, kernel=False)[:2]
 
 
 def evaluate_ntk(split: Split, bias_std: float = 1.0) -> tuple[float, float, float]:
@@ -130,23 +140,18 @@ def evaluate_ntk(split: Split, bias_std: float = 1.0) -> tuple[float, float, flo
     whose pre-activations ``<w, x>`` with unit-variance ``w / sqrt(d)`` match the unit rows and
     ``N(0, bias_std^2)`` biases used here. Returns ``(test MSE, ridge, seconds of the training
     Gram matrix)``."""
-    start = time.perf_counter()
-    two_layer_relu_kernel(split.x_train, b_std=bias_std)
-    seconds = time.perf_counter() - start
-    return (*fit_ridge(lambda x: two_layer_relu_kernel(x, split.x_train, b_std=bias_std), split, kernel=True),
-            seconds)
+    return fit_ridge(lambda x: two_layer_relu_kernel(x, split.x_train, b_std=bias_std), split, kernel=True)
 
 
 def run_methods(task: MultiIndexTask, n: int, m: int, seed: int, n_val: int, n_test: int,
                 eta: float | None = None, row_norm: float = 1.0, bias_std: float = 1.0,
                 methods: tuple[str, ...] = METHODS, device: torch.device | str = "cpu",
-                keep_weights: bool = False, fixed_features: dict | None = None) -> dict:
+                fixed_features: dict | None = None) -> dict:
     """The methods on one draw of ``n`` training samples (and fresh validation and test sets).
 
     Returns a row: the test MSE per method (key: the method's name) and its ridge
     (``<method>_ridge``); for the network also ``eta``, the representation metrics of ``W_1``
-    (``representation_metrics``) and, with ``keep_weights``, ``w1`` and ``bias``; for the NTK
-    ``gram_seconds``. ``fixed_features`` maps a name to ``(W, b)``: ridge on those ReLU features
+    (``representation_metrics``); for the NTK ``gram_seconds``. ``fixed_features`` maps a name to ``(W, b)``: ridge on those ReLU features
     too, on the same samples.
     """
     g = torch.Generator().manual_seed(seed)
@@ -159,8 +164,6 @@ def run_methods(task: MultiIndexTask, n: int, m: int, seed: int, n_val: int, n_t
         w1, row["eta"] = one_step_features(w0, a0, split.x_train, split.y_train, eta, row_norm)
         row["network"], row["network_ridge"] = evaluate_features(w1, bias, split)
         row.update(representation_metrics(w1, split.x_train, split.y_train, task.u))
-        if keep_weights:
-            row["w1"], row["bias"] = w1, bias
     if "random features" in methods:
         row["random features"], row["random features_ridge"] = evaluate_features(w0, bias, split)
     if "NTK" in methods:
@@ -225,10 +228,10 @@ def sample_complexity(d_values: list[int], n_per_d: dict[int, list[int]], link: 
     jobs = [(d, s, n) for d in d_values for s in range(seeds) for n in n_per_d[d]]
     rows = []
     for d, s, n in tqdm(jobs, desc="sample complexity", disable=not progress):
-        u = random_orthonormal_rows(link.r, d, torch.Generator().manual_seed(10_000 * seed + 100 * d + s))
+        u = random_orthonormal_rows(link.r, d, torch.Generator().manual_seed(derived_seed(1, seed, d, s)))
         task = MultiIndexTask(u.to(device), link, noise_std)
         methods = METHODS if n <= kernel_max_n else METHODS[:2]
-        row = run_methods(task, n, m, seed=10_000 * seed + 1_000 * s + n, n_val=n_val, n_test=n_test,
+        row = run_methods(task, n, m, seed=derived_seed(1, seed, d, s, n), n_val=n_val, n_test=n_test,
                           row_norm=row_norm, methods=methods, device=device)
         rows.append(dict(row, rep=s))
     return rows
@@ -246,18 +249,18 @@ def transfer(d: int, source: HermiteLink, target: HermiteLink, n_source: int, n_
     """
     rows = []
     for s in tqdm(range(seeds), desc="transfer", disable=not progress):
-        g = torch.Generator().manual_seed(20_000 * seed + s)
+        g = torch.Generator().manual_seed(derived_seed(2, seed, s))
         u = random_orthonormal_rows(source.r, d, g).to(device)
         source_task, target_task = MultiIndexTask(u, source, noise_std), MultiIndexTask(u, target, noise_std)
         x_src, y_src = source_task.sample(n_source, g)
         w0, a0 = (t.to(device) for t in symmetric_init(m, d, g, u.dtype))
         w1, _ = one_step_features(w0, a0, x_src, y_src, row_norm=row_norm)
         bias = torch.randn(m, generator=g, dtype=u.dtype).to(device)
+        source_energy = subspace_energy(w1, u)
         for n in n_targets:
-            row = run_methods(target_task, n, m, seed=20_000 * seed + 1_000 * s + n, n_val=n_val, n_test=n_test,
+            row = run_methods(target_task, n, m, seed=derived_seed(2, seed, s, n), n_val=n_val, n_test=n_test,
                               row_norm=row_norm, device=device, fixed_features={"transfer": (w1, bias)})
-            row.update(source_energy=subspace_energy(w1, u), rep=s)
-            rows.append(row)
+            rows.append(dict(row, source_energy=source_energy, rep=s))
     return rows
 
 
@@ -269,9 +272,9 @@ def width_step_sweep(d: int, n: int, link: HermiteLink, widths: list[int], row_n
     jobs = [(s, m, rn) for s in range(seeds) for m in widths for rn in row_norms]
     rows = []
     for s, m, rn in tqdm(jobs, desc="width and step", disable=not progress):
-        u = random_orthonormal_rows(link.r, d, torch.Generator().manual_seed(30_000 * seed + s))
+        u = random_orthonormal_rows(link.r, d, torch.Generator().manual_seed(derived_seed(3, seed, s)))
         task = MultiIndexTask(u.to(device), link, noise_std)
-        row = run_methods(task, n, m, seed=30_000 * seed + 1_000 * s, n_val=n_val, n_test=n_test,
+        row = run_methods(task, n, m, seed=derived_seed(3, seed, s), n_val=n_val, n_test=n_test,
                           row_norm=rn, methods=("network",), device=device)
         rows.append(dict(row, row_norm=rn, rep=s))
     return rows

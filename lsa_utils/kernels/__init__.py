@@ -34,7 +34,6 @@ _EXPORTS = {
     "kernel_ridge_predict": "lsa_utils.kernels.solve",
     "one_hot_targets": "lsa_utils.kernels.solve",
     "ridge_path_coefficients": "lsa_utils.kernels.solve",
-    "ridge_path_predict": "lsa_utils.kernels.solve",
 }
 
 __all__ = sorted(_EXPORTS)

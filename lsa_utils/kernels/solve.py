@@ -131,22 +131,6 @@ def ridge_path_coefficients(gram: torch.Tensor, rhs: torch.Tensor, ridges, relat
     return vectors @ (coef[:, None] / (values.clamp(min=0)[:, None] + lams[None, :]))
 
 
-def ridge_path_predict(
-    gram: torch.Tensor,
-    rhs: torch.Tensor,
-    evals: list[torch.Tensor],
-    ridges,
-    relative: bool = True,
-) -> list[torch.Tensor]:
-    """``E @ alpha`` for each ``E`` in ``evals`` (shape ``(n_e, p)``) and each ridge's ``alpha``
-    of ``ridge_path_coefficients``; one float64 tensor per ``E``, shape ``(len(ridges), n_e)``."""
-    for e in evals:
-        if e.ndim != 2 or e.shape[1] != gram.shape[0]:
-            raise ValueError(f"every evaluation matrix must have shape (n, {gram.shape[0]}); got {tuple(e.shape)}")
-    alphas = ridge_path_coefficients(gram, rhs, ridges, relative)
-    return [(e.to(torch.float64) @ alphas).T for e in evals]
-
-
 def gd_mse_predict(
     k_train: torch.Tensor,
     k_test_train: torch.Tensor,
