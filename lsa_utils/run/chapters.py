@@ -100,7 +100,7 @@ CHAPTERS: dict[str, Chapter] = {
                     scaling_n=[1000, 3000, 10000, 30000, 60000], scaling_kernel_max_n=20000,
                 ),
             },
-            run_time={"smoke": "1.5 min", "default": "13.5 min", "paper": "GPU: several hours (not yet run)"},
+            run_time={"smoke": "1.5 min", "default": "13.5 to 15.5 min", "paper": "GPU: several hours (not yet run)"},
         ),
         Chapter(
             name="representation",
