@@ -62,3 +62,24 @@ def mean_with_band(ax, x, samples, color, label: str, marker: str = "o") -> None
     mean, std = samples.mean(0), samples.std(0)
     ax.plot(x, mean, marker=marker, color=color, label=label)
     ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+
+
+def annotated_heatmap(ax, table, label: str, fmt: str = "{:.2f}", cmap: str = "viridis_r", log: bool = True):
+    """Draw a pandas table (rows: y, columns: x) as a heatmap with each cell's value written in it.
+
+    The colour is ``log10`` of the value when ``log``; the text is black on light cells and white
+    on dark ones, so every number stays readable. Returns the image (for a colorbar).
+    """
+    values = np.asarray(table, dtype=float)
+    shown = np.log10(values) if log else values
+    image = ax.imshow(shown, cmap=cmap, aspect="auto", origin="lower")
+    ax.grid(False)
+    ax.set_xticks(range(len(table.columns)), [f"{v:g}" for v in table.columns])
+    ax.set_yticks(range(len(table.index)), [f"{v:g}" for v in table.index])
+    for (i, j), value in np.ndenumerate(values):
+        rgb = image.cmap(image.norm(shown[i, j]))[:3]
+        luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8,
+                color="black" if luminance > 0.5 else "white")
+    ax.figure.colorbar(image, ax=ax, label=("log10 " if log else "") + label)
+    return image

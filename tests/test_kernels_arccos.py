@@ -104,3 +104,20 @@ def test_zero_variance_inputs_give_finite_kernels_like_neural_tangents():
         assert torch.isfinite(ours).all()
         ref = nt_reference.two_layer_relu(x, None, get, 1.0, 0.0, 0.0)
         assert max_rel_err(ours.numpy(), ref) < 1e-5
+
+
+def test_row_blocks_match_one_pass():
+    """A Gram matrix too large for one CPU block is computed in row blocks; the blocks agree
+    with the recursion evaluated on the whole matrix at once."""
+    g = torch.Generator().manual_seed(11)
+    x1 = torch.randn(2000, 7, generator=g, dtype=torch.float64)
+    x2 = torch.randn(4096, 7, generator=g, dtype=torch.float64)  # 768 rows per 24 MiB block
+    for get in ("nngp", "ntk"):
+        blocked = two_layer_relu_kernel(x1, x2, get=get, W_std=1.3, b_std=0.4)
+        s12 = 1.69 * x1 @ x2.T / 7 + 0.16
+        s11 = (1.69 * (x1 * x1).sum(1) / 7 + 0.16)[:, None]
+        s22 = (1.69 * (x2 * x2).sum(1) / 7 + 0.16)[None, :]
+        k1, k0 = relu_expectations(s11, s22, s12)
+        nngp = 1.69 * k1 + 0.16
+        expected = nngp if get == "nngp" else nngp + 1.69 * k0 * s12
+        assert torch.allclose(blocked, expected, rtol=1e-12, atol=1e-12)

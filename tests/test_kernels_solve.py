@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lsa_utils.kernels.arccos import two_layer_relu_kernel
-from lsa_utils.kernels.solve import cholesky_solve_psd, gd_mse_predict, kernel_ridge_predict
+from lsa_utils.kernels.solve import cholesky_solve_psd, gd_mse_predict, kernel_ridge_predict, predict_in_blocks
 
 
 @pytest.fixture
@@ -144,3 +144,13 @@ def test_classification_accuracy_with_all_positive_pm1_labels():
     assert classification_accuracy(torch.tensor([0.3]), torch.tensor([1]), coding="01") == 0.0
     with pytest.raises(ValueError, match="coding='bits' is not allowed"):
         classification_accuracy(torch.tensor([0.3]), torch.tensor([1]), coding="bits")
+
+
+def test_predict_in_blocks_equals_one_product():
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(1000, 5, generator=g, dtype=torch.float64)
+    proj = torch.randn(5, 40, generator=g, dtype=torch.float64)
+    coef = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    embed = lambda z: torch.relu(z @ proj)  # noqa: E731
+    # 3,200 bytes per block: 10 rows of 40 features, so 100 blocks
+    assert torch.allclose(predict_in_blocks(embed, x, coef, max_bytes=3200), embed(x) @ coef, atol=1e-12)

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from ..data.multi_index import HermiteLink, MultiIndexTask, random_orthonormal_rows
 from ..kernels.arccos import two_layer_relu_kernel
-from ..kernels.solve import ridge_path_coefficients
+from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
 from ..validation import check_positive_float, check_positive_int
 
 RIDGES = tuple(10.0 ** k for k in range(-6, 4))  # relative to the mean diagonal of the Gram matrix
@@ -107,14 +107,15 @@ class Split:
         return cls(x[:n], y[:n], x[n:], y[n:], x_test, task.target(x_test))
 
 
-def fit_ridge(embed, split: Split, kernel: bool, chunk: int = 8192) -> tuple[float, float, float]:
-    """Ridge regression with the ridge picked on the validation set, tested in chunks.
+def fit_ridge(embed, split: Split, kernel: bool) -> tuple[float, float, float]:
+    """Ridge regression with the ridge picked on the validation set, tested in blocks.
 
     ``embed(x)`` maps inputs ``(n, d)`` to a matrix: ReLU features ``(n, m)`` (``kernel=False``)
     or kernel columns ``K(x, X_train)`` (``kernel=True``). The test set can be large (the
-    degree-4 targets are heavy-tailed, so a test MSE needs many samples); it is evaluated
-    ``chunk`` rows at a time. Returns ``(test MSE against f*, chosen relative ridge, seconds
-    of embedding the training inputs)`` (for a kernel, the seconds of its Gram matrix).
+    degree-4 targets are heavy-tailed, so a test MSE needs many samples); validation and test
+    inputs are embedded a block of rows at a time (``predict_in_blocks``). Returns ``(test MSE
+    against f*, chosen relative ridge, seconds of embedding the training inputs)`` (for a kernel,
+    the seconds of its Gram matrix).
     """
     start = time.perf_counter()
     train = embed(split.x_train)
@@ -122,12 +123,10 @@ def fit_ridge(embed, split: Split, kernel: bool, chunk: int = 8192) -> tuple[flo
     gram, rhs = (train, split.y_train) if kernel else (train.T @ train, train.T @ split.y_train)
     alphas = ridge_path_coefficients(gram, rhs, RIDGES)  # (p, len(RIDGES))
     del train, gram
-    val_mse = ((embed(split.x_val).to(torch.float64) @ alphas - split.y_val[:, None]) ** 2).mean(0)
+    val_mse = ((predict_in_blocks(embed, split.x_val, alphas) - split.y_val[:, None]) ** 2).mean(0)
     best = int(torch.argmin(val_mse))
-    alpha = alphas[:, best]
-    sq = sum(float(((embed(split.x_test[i:i + chunk]).to(torch.float64) @ alpha - split.f_test[i:i + chunk]) ** 2).sum())
-             for i in range(0, split.x_test.shape[0], chunk))
-    return sq / split.x_test.shape[0], RIDGES[best], embed_seconds
+    test = predict_in_blocks(embed, split.x_test, alphas[:, best:best + 1])[:, 0]
+    return float(((test - split.f_test) ** 2).mean()), RIDGES[best], embed_seconds
 
 
 def evaluate_features(w: torch.Tensor, bias: torch.Tensor, split: Split) -> tuple[float, float]:

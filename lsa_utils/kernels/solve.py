@@ -12,6 +12,7 @@ import warnings
 import torch
 
 from ..validation import check_choice, check_positive_float, check_positive_int
+from .fusion import CPU_BLOCK_BYTES, keep_freed_memory
 
 
 def _as_matrix(y: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -129,6 +130,21 @@ def ridge_path_coefficients(gram: torch.Tensor, rhs: torch.Tensor, ridges, relat
     values, vectors = torch.linalg.eigh(g64)
     coef = vectors.T @ rhs.to(torch.float64)
     return vectors @ (coef[:, None] / (values.clamp(min=0)[:, None] + lams[None, :]))
+
+
+def predict_in_blocks(embed, x: torch.Tensor, coefficients: torch.Tensor, max_bytes: int | None = None) -> torch.Tensor:
+    """``embed(x) @ coefficients`` without holding all of ``embed(x)`` in memory.
+
+    ``embed`` maps inputs ``(n, d)`` to a matrix ``(n, p)`` (features, or kernel columns
+    ``K(x, X_train)``); ``coefficients`` has shape ``(p, k)``. Rows are embedded a block at a time,
+    each block at most ``max_bytes`` (default: the engine's CPU block size, which keeps freed
+    blocks reusable; see ``fusion.py``). Returns float64, shape ``(n, k)``.
+    """
+    keep_freed_memory()
+    width = coefficients.shape[0]
+    rows = max(1, (max_bytes or CPU_BLOCK_BYTES) // (8 * width))
+    coefficients = coefficients.to(torch.float64)
+    return torch.cat([embed(x[i:i + rows]).to(torch.float64) @ coefficients for i in range(0, x.shape[0], rows)])
 
 
 def gd_mse_predict(

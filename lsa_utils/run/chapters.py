@@ -109,25 +109,25 @@ CHAPTERS: dict[str, Chapter] = {
             scales={
                 "smoke": dict(
                     d_values=[8, 24], n_points=6, n_max_factor=16, m=512, seeds=2, n_val=5000,
-                    n_test=50000, transfer_seeds=6, kernel_max_n=2304, row_norm=1.0, noise_std=0.0, transfer_d=24,
+                    n_test=50000, transfer_seeds=6, kernel_max_n=2304, row_norm=0.5, noise_std=0.0, transfer_d=24,
                     n_source_factor=16, n_targets=[8, 16, 32, 64, 128], sweep_d=8, sweep_n_factor=16,
                     widths=[64, 256, 1024], row_norms=[0.25, 1.0, 4.0],
                 ),
                 "default": dict(
                     d_values=[16, 24, 32], n_points=8, n_max_factor=16, m=2048, seeds=3, n_val=10000,
-                    n_test=50000, transfer_seeds=6, kernel_max_n=4096, row_norm=1.0, noise_std=0.0, transfer_d=32,
+                    n_test=50000, transfer_seeds=6, kernel_max_n=4096, row_norm=0.5, noise_std=0.0, transfer_d=32,
                     n_source_factor=16, n_targets=[8, 16, 32, 64, 128, 256, 512], sweep_d=16,
                     sweep_n_factor=16, widths=[64, 256, 1024], row_norms=[0.25, 0.5, 1.0, 2.0, 4.0],
                 ),
                 "paper": dict(
                     d_values=[64, 128, 256], n_points=10, n_max_factor=16, m=8192, seeds=5, n_val=20000,
-                    n_test=200000, transfer_seeds=20, kernel_max_n=40000, row_norm=1.0, noise_std=0.0, transfer_d=256,
+                    n_test=200000, transfer_seeds=20, kernel_max_n=40000, row_norm=0.5, noise_std=0.0, transfer_d=256,
                     n_source_factor=16, n_targets=[8, 16, 32, 64, 128, 256, 512, 1024], sweep_d=64,
                     sweep_n_factor=16, widths=[64, 256, 1024, 4096, 16384],
                     row_norms=[0.125, 0.25, 0.5, 1.0, 2.0, 4.0],
                 ),
             },
-            run_time={"smoke": "1.5 min", "default": "not yet measured", "paper": "GPU, not yet run"},
+            run_time={"smoke": "45 s", "default": "7 min", "paper": "GPU, not yet run"},
         ),
         Chapter(
             name="kernels",
