@@ -22,7 +22,7 @@ def test_parse_override():
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["run", "nope"], "chapter='nope' is not allowed; choose one of: 'lazy_vs_rich', 'lsa', 'representation', 'kernels'"),
+        (["run", "nope"], "chapter='nope' is not allowed; choose one of: 'lazy_vs_rich', 'lsa', 'representation', 'gaussian_mixture', 'kernels'"),
         (["run", "lazy_vs_rich", "--scale", "huge"], "scale='huge' is not allowed; choose one of: 'smoke', 'default', 'paper'"),
         (["run", "lazy_vs_rich", "-p", "seeds=-1"], "seeds=-1 is not allowed; it must be a whole number >= 1"),
         (["run", "lazy_vs_rich", "-p", "widths=[64, 0]"], "widths entry=0 is not allowed"),

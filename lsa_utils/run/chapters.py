@@ -130,6 +130,35 @@ CHAPTERS: dict[str, Chapter] = {
             run_time={"smoke": "45 s", "default": "7 min", "paper": "GPU, not yet run"},
         ),
         Chapter(
+            name="gaussian_mixture",
+            notebook="03_gaussian_mixture.py",
+            title="An XOR mixture that networks learn and kernels cannot",
+            scales={
+                "smoke": dict(
+                    dim=400, hidden=16, inverse_snrs=[0.05, 0.2, 0.4, 0.5, 0.7, 1.0, 2.0, 5.0], seeds=3,
+                    t_max=200.0, switch_time=120.0, lr=0.5, lr_final=0.05, weight_decay=0.01, init_std=0.1,
+                    time_points=25, base_samples=4096, ode_dt=1.0, dynamics_inverse_snrs=[0.5, 1.0],
+                    hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=4, n_factor=4,
+                    rf_gammas=[0.5, 1.0, 2.0], rf_online_t_max=20.0, rf_dims=[100, 200, 400],
+                ),
+                "default": dict(
+                    dim=1000, hidden=16, inverse_snrs=[0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0, 5.0],
+                    seeds=3, t_max=400.0, switch_time=250.0, lr=0.5, lr_final=0.05, weight_decay=0.01,
+                    init_std=0.1, time_points=40, base_samples=4096, ode_dt=1.0, dynamics_inverse_snrs=[0.5, 1.0],
+                    hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=6, n_factor=4,
+                    rf_gammas=[0.5, 1.0, 2.0], rf_online_t_max=50.0, rf_dims=[250, 500, 1000, 2000],
+                ),
+                "paper": dict(
+                    dim=2000, hidden=16, inverse_snrs=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0],
+                    seeds=10, t_max=1000.0, switch_time=600.0, lr=0.5, lr_final=0.05, weight_decay=0.01,
+                    init_std=0.1, time_points=60, base_samples=32768, ode_dt=0.5, dynamics_inverse_snrs=[0.5, 1.0],
+                    hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=20, n_factor=8,
+                    rf_gammas=[0.5, 1.0, 2.0, 4.0], rf_online_t_max=100.0, rf_dims=[500, 1000, 2000, 4000],
+                ),
+            },
+            run_time={"smoke": "1 min", "default": "7 min", "paper": "GPU, not yet run"},
+        ),
+        Chapter(
             name="kernels",
             notebook="90_kernels.py",
             title="Appendix: the kernels",

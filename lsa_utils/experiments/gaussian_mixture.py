@@ -1,0 +1,224 @@
+"""Chapter 3's experiments: networks, random features and kernels on the XOR mixture.
+
+Refinetti, Goldt, Krzakala and Zdeborova (ICML 2021). The network and its training are in
+``lsa_utils.models.committee``, the order-parameter ODEs in ``xor_ode``, the data and the oracle
+in ``lsa_utils.data.xor_mixture``. Here:
+
+- ``simulate_networks``: many networks (noise levels x seeds) trained at once, with the
+  population error (exact, from the order parameters) at log-spaced times ``t = steps / D``;
+- random features ``z = relu(F^T x / sqrt(D))`` with ``p = gamma D`` columns of norm ``sqrt(D)``,
+  readout by ridge regression (``ridge_classifier``) or by online SGD (``train_readout_online``);
+- the kernel limit of those features, ``E_f[relu(f.x / sqrt(D)) relu(f.x' / sqrt(D))]`` with
+  ``f ~ N(0, I_D)``: the arc-cosine kernel of degree 1 of ``x.x' / D``, which is the NNGP of the
+  two-layer ReLU network (``two_layer_relu_kernel(get="nngp", b_std=0)``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.xor_mixture import delta_from_inverse_snr, sample_xor_mixture
+from ..kernels.arccos import two_layer_relu_kernel
+from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
+from ..models.committee import Committee, StepSchedule, init_committee, train_online_sgd
+from ..validation import check_positive_float, check_positive_int
+from .xor_ode import OrderParameters, order_parameters, population_errors
+
+RIDGES = [10.0**e for e in range(-6, 3)]  # relative to the mean diagonal of the Gram matrix
+
+
+def log_times(t_max: float, points: int, t_min: float = 0.05) -> list[float]:
+    """``0`` and ``points`` log-spaced times from ``t_min`` to ``t_max``."""
+    check_positive_float("t_max", t_max)
+    check_positive_int("points", points)
+    return [0.0] + [float(t) for t in np.geomspace(min(t_min, t_max), t_max, points)]
+
+
+@dataclass
+class Simulation:
+    """Networks trained together. Per run (length ``B``): ``inverse_snr``, ``hidden`` (its
+    number of units ``K``) and ``seed``; ``times``: length ``T``; ``error``, ``mse``:
+    population errors, shape ``(T, B)``; ``start``: the order parameters at ``t = 0``; ``net``:
+    the final networks (units beyond a run's ``K`` are zero); ``samples_per_second``: SGD
+    samples (over all runs) per second of wall time."""
+
+    inverse_snr: list[float]
+    hidden: list[int]
+    seed: list[int]
+    times: list[float]
+    error: torch.Tensor
+    mse: torch.Tensor
+    start: OrderParameters
+    net: Committee
+    samples_per_second: float
+
+    @property
+    def delta(self) -> torch.Tensor:
+        return torch.tensor([delta_from_inverse_snr(s) for s in self.inverse_snr], dtype=torch.float64)
+
+    def runs(self, inverse_snr: float | None = None, hidden: int | None = None) -> list[int]:
+        """Indices of the runs at that noise level and width (``None``: any)."""
+        return [i for i, (s, k) in enumerate(zip(self.inverse_snr, self.hidden))
+                if (inverse_snr is None or s == inverse_snr) and (hidden is None or k == hidden)]
+
+
+def simulate_networks(
+    configs: list[tuple[float, int]], seeds: int, dim: int, times: list[float],
+    schedule: StepSchedule, weight_decay: float, init_std: float, base: torch.Tensor, seed: int = 0,
+    device: torch.device | str = "cpu", progress: bool = True,
+) -> Simulation:
+    """Train ``seeds`` networks for each ``(inverse_snr, K)`` of ``configs`` by one-pass SGD, batched.
+
+    Runs are ordered config first, then seed; each starts from its own random initialisation
+    (``init_std``). Networks narrower than the widest are padded with zero units, which stay
+    zero (a unit with ``w = 0`` and ``v = 0`` gets no gradient), so all runs share one tensor.
+    Runs with the same seed index share their random stream (``train_online_sgd``'s
+    ``streams``): each is trained on i.i.d. samples, and the seeds stay independent of each
+    other. The population error is computed at each of ``times`` on the fixed Gaussian sample
+    ``base`` (``xor_ode.gaussian_base``, for the widest ``K``).
+    """
+    inverse = [s for s, _ in configs for _ in range(seeds)]
+    hidden = [k for _, k in configs for _ in range(seeds)]
+    seed_of_run = [s for _ in configs for s in range(seeds)]
+    g = torch.Generator(device=device).manual_seed(seed)
+    net = init_committee(len(inverse), max(hidden), dim, init_std, generator=g, device=device)
+    active = torch.arange(max(hidden), device=device)[None, :] < torch.tensor(hidden, device=device)[:, None]
+    net.w.mul_(active[:, :, None])
+    net.v.mul_(active)
+    delta = torch.tensor([delta_from_inverse_snr(s) for s in inverse], dtype=torch.float32, device=device)
+    streams = torch.tensor(seed_of_run, device=device)
+    start = order_parameters(net)
+    errors = []
+    bar = tqdm(total=int(round(times[-1] * dim)), desc=f"online SGD, {len(inverse)} networks", unit="step",
+               disable=not progress, mininterval=2)
+    done, seconds, t_done = 0, 0.0, 0.0
+    for t in times:
+        for _, end, lr in schedule.segments(t_done, t):
+            steps = int(round(end * dim)) - done
+            if steps > 0:
+                begin = time.perf_counter()
+                train_online_sgd(net, delta, steps, lr, weight_decay, generator=g, streams=streams,
+                                 on_chunk=lambda k, before=done: bar.update(before + k - bar.n))
+                seconds += time.perf_counter() - begin
+                done += steps
+        t_done = max(t_done, t)
+        errors.append(population_errors(order_parameters(net), delta.double().cpu(), base))
+    bar.close()
+    return Simulation(
+        inverse, hidden, seed_of_run, list(times),
+        torch.stack([e["error"] for e in errors]), torch.stack([e["mse"] for e in errors]),
+        start, net, done * len(inverse) / max(seconds, 1e-9),
+    )
+
+
+def random_feature_matrix(dim: int, width: int, generator: torch.Generator | None = None,
+                          dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``F``, shape ``(D, p)``: Gaussian columns rescaled to norm ``sqrt(D)`` (as in the paper's
+    analysis), so every pre-activation ``F_i . x / sqrt(D)`` has the variance of ``|x|^2 / D``."""
+    f = torch.randn(dim, width, generator=generator, dtype=dtype, device=device)
+    return f * (math.sqrt(dim) / f.norm(dim=0, keepdim=True))
+
+
+def random_features(x: torch.Tensor, feature_matrix: torch.Tensor) -> torch.Tensor:
+    """``relu(x F / sqrt(D))``: ``(..., n, D) -> (..., n, p)``."""
+    return torch.relu(x @ feature_matrix.to(x) / math.sqrt(feature_matrix.shape[0]))
+
+
+def mixture_kernel(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """The random features' kernel at infinite width, ``kappa_1(x.x' / D)`` (module docstring)."""
+    return two_layer_relu_kernel(x1, x2, get="nngp", W_std=1.0, b_std=0.0)
+
+
+def ridge_classifier(embed, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor,
+                     y_val: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
+                     kernel: bool) -> dict:
+    """Ridge regression on labels +-1, ridge chosen by validation classification error.
+
+    ``embed`` maps inputs ``(n, D)`` to features ``(n, p)`` (``kernel=False``) or to kernel
+    columns ``K(x, X_train)`` (``kernel=True``). Returns ``error`` (test classification error),
+    ``ridge`` (relative to the Gram matrix's mean diagonal) and ``seconds`` (the fit, excluding
+    validation and test).
+    """
+    begin = time.perf_counter()
+    train = embed(x_train).to(torch.float64)
+    y64 = y_train.to(torch.float64)
+    gram, rhs = (train, y64) if kernel else (train.T @ train, train.T @ y64)
+    alphas = ridge_path_coefficients(gram, rhs, RIDGES)
+    seconds = time.perf_counter() - begin
+    del train, gram
+    val_error = (predict_in_blocks(embed, x_val, alphas) * y_val.to(torch.float64)[:, None] <= 0).double().mean(0)
+    best = int(torch.argmin(val_error))
+    test = predict_in_blocks(embed, x_test, alphas[:, best:best + 1])[:, 0]
+    wrong = ~(test * y_test.to(torch.float64) > 0)  # a tie or a NaN counts as wrong
+    return dict(error=float(wrong.double().mean()), ridge=RIDGES[best], seconds=seconds)
+
+
+def lazy_methods(inverse_snr: float, dim: int, n_train: int, gammas: list[float], kernel: bool,
+                 n_val: int = 2000, n_test: int = 10000, seed: int = 0,
+                 device: torch.device | str = "cpu") -> list[dict]:
+    """Random features (ridge readout) for each ``gamma = p / D``, and the kernel if ``kernel``,
+    all on the same ``n_train`` samples. One row per method: ``method`` ("random features" or
+    "kernel"), ``gamma`` (``inf`` for the kernel), ``error``, ``ridge``, ``seconds``."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    delta = delta_from_inverse_snr(inverse_snr)
+    x, y = sample_xor_mixture(n_train + n_val + n_test, dim, delta, g, torch.float64, device)
+    parts = (x[:n_train], y[:n_train], x[n_train:n_train + n_val], y[n_train:n_train + n_val],
+             x[n_train + n_val:], y[n_train + n_val:])
+    common = dict(inverse_snr=inverse_snr, dim=dim, n_train=n_train, seed=seed)
+    rows = []
+    for gamma in gammas:
+        f = random_feature_matrix(dim, max(1, int(round(gamma * dim))), g, device=device)
+        fit = ridge_classifier(lambda z, f=f: random_features(z, f), *parts, kernel=False)
+        rows.append(dict(common, method="random features", gamma=gamma, **fit))
+    if kernel:
+        x_train = parts[0]
+        fit = ridge_classifier(lambda z: mixture_kernel(z, x_train), *parts, kernel=True)
+        rows.append(dict(common, method="kernel", gamma=math.inf, **fit))
+    return rows
+
+
+def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, times: list[float],
+                         lr: float, weight_decay: float, n_test: int = 10000, seed: int = 0,
+                         chunk: int = 128, device: torch.device | str = "cpu",
+                         progress: bool = True) -> dict:
+    """Random features whose readout ``a`` is trained by one-pass SGD, one run per noise level.
+
+    ``yhat = a . z / sqrt(p)`` with ``z = relu(F^T x / sqrt(D))``; each step takes one fresh
+    sample: ``a <- (1 - lr wd / p) a - lr / sqrt(p) * (yhat - y) z`` (the official code's K = 1
+    linear student on the features). Returns ``times`` and the test classification error,
+    shape ``(T, B)``, on ``n_test`` fixed samples per run. The step changes the output by about
+    ``lr |z|^2 / p ~ lr delta / 2``, so ``lr`` must stay below about ``4 / delta`` for the noisiest run.
+    """
+    g = torch.Generator(device=device).manual_seed(seed)
+    width = max(1, int(round(gamma * dim)))
+    f = random_feature_matrix(dim, width, g, dtype=torch.float32, device=device)
+    delta = torch.tensor([delta_from_inverse_snr(s) for s in inverse_snrs], dtype=torch.float32, device=device)
+    x_test, y_test = sample_xor_mixture(n_test, dim, delta, g, torch.float32, device)
+    z_test = random_features(x_test, f)  # (B, n_test, p)
+    a = torch.zeros(len(inverse_snrs), width, device=device)
+    decay, step = 1 - lr * weight_decay / width, -lr / math.sqrt(width)
+    errors, done = [], 0
+    bar = tqdm(total=int(round(times[-1] * dim)), desc="random features, online SGD", unit="step",
+               disable=not progress, mininterval=2)
+    for t in times:
+        target = int(round(t * dim))
+        while done < target:
+            size = min(chunk, target - done)
+            x, y = sample_xor_mixture(size, dim, delta, g, torch.float32, device)
+            z = random_features(x, f).transpose(0, 1).contiguous()  # (size, B, p)
+            y = y.T.contiguous()
+            for i in range(size):
+                err = (a * z[i]).sum(-1).div_(math.sqrt(width)).sub_(y[i])
+                a.mul_(decay).add_(z[i] * err[:, None], alpha=step)
+            done += size
+            bar.update(size)
+        yhat = (z_test @ a[:, :, None]).squeeze(-1)
+        errors.append((~(yhat * y_test > 0)).float().mean(1).double().cpu())  # NaN counts as wrong
+    bar.close()
+    return dict(times=list(times), error=torch.stack(errors))

@@ -1,0 +1,182 @@
+"""Order parameters of two-layer networks on the XOR mixture and their closed ODEs.
+
+Refinetti et al. (2021, Sec. 3) describe one-pass SGD at large ``D`` by the overlaps
+
+    Q_kl = w_k . w_l / D,    R_kj = w_k . e_j / sqrt(D)  (j = 1, 2),    v_k,
+
+shapes ``(B, K, K)``, ``(B, K, 2)``, ``(B, K)`` for a batch of ``B`` networks. For a sample of
+cluster ``alpha`` (mean ``m_alpha`` in the (x_1, x_2) plane), ``nu = (x_1, x_2)`` and the local
+fields ``lambda_k = w_k . x / sqrt(D)`` are jointly Gaussian, and exactly so at any ``D``:
+
+    nu = m_alpha + sqrt(delta) zeta,    lambda = R nu + sqrt(delta) L xi,    L L^T = Q - R R^T,
+
+with ``zeta ~ N(0, I_2)``, ``xi ~ N(0, I_K)`` independent (``L xi`` is the part of ``x`` outside
+the plane). So the population error of a network is a ``K + 2``-dimensional Gaussian integral of
+its order parameters. We compute every such integral on one fixed quasi-random (scrambled Sobol)
+sample of ``(zeta, xi)``, shared by the simulation's error and the ODE, and report the error of
+that choice by changing the sample's seed.
+
+With ``e = yhat - y`` and ``E`` the average over the four clusters, the paper's ODEs (its eq. 9,
+in the official code's scaling; ``eta`` the learning rate, ``kappa`` the weight decay) are
+
+    dv_k/dt  = -eta E[e relu(lambda_k)] - eta kappa v_k,
+    dR_kj/dt = -eta v_k E[e relu'(lambda_k) nu_j] - eta kappa R_kj,
+    dQ_kl/dt = -eta E[e (v_k relu'(lambda_k) lambda_l + v_l relu'(lambda_l) lambda_k)]
+               + eta^2 delta v_k v_l E[e^2 relu'(lambda_k) relu'(lambda_l)] - 2 eta kappa Q_kl,
+
+where the ``eta^2`` term is the SGD noise (``|x|^2 / D -> delta``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ..data.xor_mixture import CLUSTER_LABELS, CLUSTER_MEANS
+from ..models.committee import Committee, StepSchedule
+from ..validation import check_positive_float, check_positive_int
+
+
+@dataclass
+class OrderParameters:
+    """``q`` ``(B, K, K)``, ``r`` ``(B, K, 2)``, ``v`` ``(B, K)``: see the module docstring."""
+
+    q: torch.Tensor
+    r: torch.Tensor
+    v: torch.Tensor
+
+    def combine(self, other: "OrderParameters", scale: float) -> "OrderParameters":
+        """``self + scale * other``, field by field (for the Runge-Kutta steps)."""
+        return OrderParameters(self.q + scale * other.q, self.r + scale * other.r, self.v + scale * other.v)
+
+
+def order_parameters(net: Committee) -> OrderParameters:
+    """The overlaps of a batch of networks, in float64."""
+    w = net.w.to(torch.float64)
+    dim = w.shape[-1]
+    return OrderParameters(w @ w.transpose(-1, -2) / dim, w[..., :2] / math.sqrt(dim),
+                            net.v.to(torch.float64, copy=True))  # a copy: training changes v in place
+
+
+def gaussian_base(samples: int, hidden: int, seed: int = 0) -> torch.Tensor:
+    """A fixed scrambled-Sobol sample of ``N(0, I_{K+2})``, shape ``(samples, K + 2)``, float64.
+
+    Columns ``0, 1`` are ``zeta``, the rest ``xi`` (module docstring).
+    """
+    check_positive_int("samples", samples)
+    check_positive_int("hidden", hidden)
+    engine = torch.quasirandom.SobolEngine(hidden + 2, scramble=True, seed=seed)
+    u = engine.draw(samples, dtype=torch.float64)
+    eps = 0.5 / samples  # keep ndtri finite at the cube's faces
+    return torch.special.ndtri(u.clamp(eps, 1 - eps))
+
+
+@dataclass
+class LocalFields:
+    """Samples of the fields for every cluster: ``nu`` ``(B, 4, N, 2)``, ``lam`` ``(B, 4, N, K)``,
+    labels ``y`` ``(4, 1)``."""
+
+    nu: torch.Tensor
+    lam: torch.Tensor
+    y: torch.Tensor
+
+
+def local_fields(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor) -> LocalFields:
+    """Draw ``(nu, lambda)`` for each cluster from the fixed ``base`` sample (module docstring);
+    ``base`` has at least ``K + 2`` columns and only the first ``K + 2`` are used."""
+    hidden = op.q.shape[-1]
+    if base.shape[-1] < hidden + 2:
+        raise ValueError(f"base must have at least {hidden + 2} columns for K={hidden}; got {base.shape[-1]}")
+    base = base[:, :hidden + 2].to(op.q)  # a wider base serves narrower networks
+    means = torch.tensor(CLUSTER_MEANS, dtype=op.q.dtype, device=op.q.device)  # (4, 2)
+    sd = delta.to(op.q).sqrt()[:, None, None, None]  # (B, 1, 1, 1)
+    nu = means[None, :, None, :] + sd * base[None, None, :, :2]
+    # L with L L^T = Q - R R^T: the symmetric square root, negative round-off clipped
+    evals, evecs = torch.linalg.eigh(op.q - op.r @ op.r.transpose(-1, -2))
+    sqrt_perp = evecs * evals.clamp(min=0).sqrt()[..., None, :] @ evecs.transpose(-1, -2)
+    perp = base[:, 2:] @ sqrt_perp.transpose(-1, -2)[:, None]  # (B, 1, N, K)
+    lam = nu @ op.r.transpose(-1, -2)[:, None] + sd * perp
+    y = torch.tensor(CLUSTER_LABELS, dtype=op.q.dtype, device=op.q.device)[:, None]
+    return LocalFields(nu, lam, y)
+
+
+def population_errors(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Classification error ``P(y yhat <= 0)`` and half mean squared error, each shape ``(B,)``."""
+    f = local_fields(op, delta, base)
+    yhat = torch.relu(f.lam) @ op.v[:, None, :, None]  # (B, 4, N, 1)
+    yhat = yhat.squeeze(-1)
+    return {
+        "error": (~(f.y * yhat > 0)).to(yhat.dtype).mean((1, 2)),  # a tie or a NaN counts as wrong
+        "mse": 0.5 * ((yhat - f.y) ** 2).mean((1, 2)),
+    }
+
+
+def ode_derivative(
+    op: OrderParameters, delta: torch.Tensor, base: torch.Tensor, lr: float, weight_decay: float,
+    train_second_layer: bool = True,
+) -> OrderParameters:
+    """``(dQ/dt, dR/dt, dv/dt)`` of the module docstring, expectations on ``base``."""
+    f = local_fields(op, delta, base)
+    act = torch.relu(f.lam)
+    slope = (f.lam > 0).to(act.dtype)
+    err = (act @ op.v[:, None, :, None]).squeeze(-1) - f.y  # (B, 4, N)
+    n = err.shape[1] * err.shape[2]
+    slope_v = slope * op.v[:, None, None, :]  # v_k relu'(lambda_k)
+    weighted = err[..., None] * slope_v  # e v_k relu'(lambda_k), (B, 4, N, K)
+    flat = lambda t: t.reshape(t.shape[0], n, t.shape[-1])  # noqa: E731 (B, 4N, .)
+    dv = -lr * (err[..., None] * act).mean((1, 2)) - lr * weight_decay * op.v
+    if not train_second_layer:
+        dv = torch.zeros_like(dv)
+    dr = -lr * flat(weighted).transpose(1, 2) @ flat(f.nu) / n - lr * weight_decay * op.r
+    a = flat(weighted).transpose(1, 2) @ flat(f.lam) / n  # E[e v_k relu'_k lambda_l]
+    noise = flat(weighted).transpose(1, 2) @ flat(weighted) / n  # E[e^2 v_k v_l relu'_k relu'_l]
+    dq = -lr * (a + a.transpose(1, 2)) + lr**2 * delta.to(op.q)[:, None, None] * noise - 2 * lr * weight_decay * op.q
+    return OrderParameters(dq, dr, dv)
+
+
+def integrate_ode(
+    start: OrderParameters,
+    delta: torch.Tensor,
+    base: torch.Tensor,
+    schedule: StepSchedule,
+    weight_decay: float,
+    times: list[float],
+    dt: float = 0.5,
+    train_second_layer: bool = True,
+    on_step: Callable[[float], None] | None = None,
+) -> tuple[list[OrderParameters], dict[str, torch.Tensor]]:
+    """Integrate the ODEs from ``start`` with classical Runge-Kutta (order 4), step ``dt``.
+
+    The learning rate follows ``schedule``. Returns the order parameters at each of ``times``
+    (increasing, >= 0) and the population errors there, ``{"error": (len(times), B), "mse": ...}``.
+    """
+    check_positive_float("dt", dt)
+    if sorted(times) != list(times) or times[0] < 0:
+        raise ValueError("times must be increasing and >= 0")
+
+    op, t, saved = start, 0.0, []
+    for target in times:
+        for begin, end, lr in schedule.segments(t, target):
+            t = begin
+            while t < end - 1e-12:
+                h = min(dt, end - t)
+                op = _runge_kutta_step(op, h, lambda o, lr=lr: ode_derivative(
+                    o, delta, base, lr, weight_decay, train_second_layer))
+                t += h
+                if on_step is not None:
+                    on_step(t)
+        t = max(t, target)
+        saved.append(op)
+    errors = [population_errors(o, delta, base) for o in saved]
+    return saved, {key: torch.stack([e[key] for e in errors]) for key in ("error", "mse")}
+
+
+def _runge_kutta_step(op: OrderParameters, h: float, rhs) -> OrderParameters:
+    k1 = rhs(op)
+    k2 = rhs(op.combine(k1, h / 2))
+    k3 = rhs(op.combine(k2, h / 2))
+    k4 = rhs(op.combine(k3, h))
+    return op.combine(k1, h / 6).combine(k2, h / 3).combine(k3, h / 3).combine(k4, h / 6)
