@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.xor_mixture import delta_from_inverse_snr, sample_xor_mixture
+from ..data.xor_mixture import delta_from_inverse_snr, sample_streams, sample_xor_mixture
 from ..kernels.arccos import two_layer_relu_kernel
 from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
 from ..models.committee import Committee, StepSchedule, init_committee, train_online_sgd
@@ -108,7 +108,7 @@ def simulate_networks(
                 seconds += time.perf_counter() - begin
                 done += steps
         t_done = max(t_done, t)
-        errors.append(population_errors(order_parameters(net), delta.double().cpu(), base))
+        errors.append(population_errors(order_parameters(net), delta.double(), base))
     bar.close()
     return Simulation(
         inverse, hidden, seed_of_run, list(times),
@@ -200,6 +200,7 @@ def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, time
     f = random_feature_matrix(dim, width, g, dtype=torch.float32, device=device)
     delta = torch.tensor([delta_from_inverse_snr(s) for s in inverse_snrs], dtype=torch.float32, device=device)
     x_test, y_test = sample_xor_mixture(n_test, dim, delta, g, torch.float32, device)
+    streams = torch.arange(len(inverse_snrs), device=device)
     z_test = random_features(x_test, f)  # (B, n_test, p)
     a = torch.zeros(len(inverse_snrs), width, device=device)
     decay, step = 1 - lr * weight_decay / width, -lr / math.sqrt(width)
@@ -210,9 +211,8 @@ def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, time
         target = int(round(t * dim))
         while done < target:
             size = min(chunk, target - done)
-            x, y = sample_xor_mixture(size, dim, delta, g, torch.float32, device)
-            z = random_features(x, f).transpose(0, 1).contiguous()  # (size, B, p)
-            y = y.T.contiguous()
+            x, y = sample_streams(size, dim, delta, streams, g)  # (size, B, D), (size, B)
+            z = random_features(x, f)  # (size, B, p)
             for i in range(size):
                 err = (a * z[i]).sum(-1).div_(math.sqrt(width)).sub_(y[i])
                 a.mul_(decay).add_(z[i] * err[:, None], alpha=step)

@@ -121,18 +121,18 @@ def ode_derivative(
     """``(dQ/dt, dR/dt, dv/dt)`` of the module docstring, expectations on ``base``."""
     f = local_fields(op, delta, base)
     act = torch.relu(f.lam)
-    slope = (f.lam > 0).to(act.dtype)
     err = (act @ op.v[:, None, :, None]).squeeze(-1) - f.y  # (B, 4, N)
-    n = err.shape[1] * err.shape[2]
-    slope_v = slope * op.v[:, None, None, :]  # v_k relu'(lambda_k)
-    weighted = err[..., None] * slope_v  # e v_k relu'(lambda_k), (B, 4, N, K)
-    flat = lambda t: t.reshape(t.shape[0], n, t.shape[-1])  # noqa: E731 (B, 4N, .)
-    dv = -lr * (err[..., None] * act).mean((1, 2)) - lr * weight_decay * op.v
-    if not train_second_layer:
-        dv = torch.zeros_like(dv)
-    dr = -lr * flat(weighted).transpose(1, 2) @ flat(f.nu) / n - lr * weight_decay * op.r
-    a = flat(weighted).transpose(1, 2) @ flat(f.lam) / n  # E[e v_k relu'_k lambda_l]
-    noise = flat(weighted).transpose(1, 2) @ flat(weighted) / n  # E[e^2 v_k v_l relu'_k relu'_l]
+    batch, n = err.shape[0], err.shape[1] * err.shape[2]
+    # e v_k relu'(lambda_k), flattened over clusters and samples: (B, 4N, K)
+    weighted = (err[..., None] * (f.lam > 0) * op.v[:, None, None, :]).reshape(batch, n, -1)
+    weighted_t = weighted.transpose(1, 2)
+    if train_second_layer:
+        dv = -lr * (err[..., None] * act).mean((1, 2)) - lr * weight_decay * op.v
+    else:
+        dv = torch.zeros_like(op.v)
+    dr = -lr * weighted_t @ f.nu.reshape(batch, n, 2) / n - lr * weight_decay * op.r
+    a = weighted_t @ f.lam.reshape(batch, n, -1) / n  # E[e v_k relu'_k lambda_l]
+    noise = weighted_t @ weighted / n  # E[e^2 v_k v_l relu'_k relu'_l]
     dq = -lr * (a + a.transpose(1, 2)) + lr**2 * delta.to(op.q)[:, None, None] * noise - 2 * lr * weight_decay * op.q
     return OrderParameters(dq, dr, dv)
 
