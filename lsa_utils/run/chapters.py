@@ -140,13 +140,15 @@ CHAPTERS: dict[str, Chapter] = {
                     time_points=25, base_samples=4096, ode_dt=1.0, dynamics_inverse_snrs=[0.5, 1.0],
                     hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=4, n_factor=4,
                     rf_gammas=[0.5, 1.0, 2.0], rf_online_t_max=20.0, rf_dims=[100, 200, 400],
+                    kernel_dims=[100, 200], kernel_n_factors=[2, 4, 8],
                 ),
                 "default": dict(
                     dim=1000, hidden=16, inverse_snrs=[0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0, 5.0],
-                    seeds=3, t_max=400.0, switch_time=250.0, lr=0.5, lr_final=0.05, weight_decay=0.01,
+                    seeds=3, t_max=600.0, switch_time=350.0, lr=0.5, lr_final=0.05, weight_decay=0.01,
                     init_std=0.1, time_points=40, base_samples=4096, ode_dt=1.0, dynamics_inverse_snrs=[0.5, 1.0],
                     hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=6, n_factor=4,
                     rf_gammas=[0.5, 1.0, 2.0], rf_online_t_max=50.0, rf_dims=[250, 500, 1000, 2000],
+                    kernel_dims=[250, 500], kernel_n_factors=[2, 4, 8],
                 ),
                 "paper": dict(
                     dim=2000, hidden=16, inverse_snrs=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0],
@@ -154,9 +156,10 @@ CHAPTERS: dict[str, Chapter] = {
                     init_std=0.1, time_points=60, base_samples=32768, ode_dt=0.5, dynamics_inverse_snrs=[0.5, 1.0],
                     hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=20, n_factor=8,
                     rf_gammas=[0.5, 1.0, 2.0, 4.0], rf_online_t_max=100.0, rf_dims=[500, 1000, 2000, 4000],
+                    kernel_dims=[1000, 2000], kernel_n_factors=[2, 4, 8, 16],
                 ),
             },
-            run_time={"smoke": "1 min", "default": "7 min", "paper": "GPU, not yet run"},
+            run_time={"smoke": "1.5 min", "default": "10 min", "paper": "GPU, not yet run"},
         ),
         Chapter(
             name="kernels",
