@@ -47,6 +47,18 @@ def figure_grid(ncols: int, width: float = 4.6, height: float = 3.6, **kwargs):
     return fig, np.atleast_1d(axes)
 
 
+def log_axis_ticks(ax, values, axis: str = "x") -> None:
+    """Put a log axis's ticks at ``values`` (e.g. the task indices or sample sizes that were run),
+    labelled as plain numbers, without the minor labels matplotlib adds on short log ranges."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, StrMethodFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(list(values)))
+    target.set_major_formatter(StrMethodFormatter("{x:g}"))
+    target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())
+
+
 def power_law_guide(ax, x, y_at_first: float, exponent: float, label: str | None = None) -> None:
     """Draw the reference line ``y = y_at_first * (x / x[0])^exponent`` as a dashed grey line."""
     x = np.asarray(x, dtype=float)

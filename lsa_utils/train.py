@@ -88,6 +88,7 @@ def train_minibatch(
     generator: torch.Generator | None = None,
     progress: bool = True,
     desc: str = "minibatch training",
+    on_epoch=None,
 ) -> History:
     """Minibatch training, reshuffled every epoch; the loss is recorded once per epoch.
 
@@ -100,6 +101,8 @@ def train_minibatch(
             epoch may be smaller).
         loss_fn: ``loss_fn(outputs, targets)``; cross-entropy by default.
         generator: the shuffling's randomness.
+        on_epoch: called as ``on_epoch(epoch)`` after every epoch (epoch 1 is the first), e.g. to
+            measure the model's kernel as it trains.
 
     Returns:
         The mean training loss of every epoch (``History.steps`` are epoch numbers).
@@ -130,4 +133,6 @@ def train_minibatch(
             running += float(loss.detach()) * len(idx)
             step += 1
         history.record(epoch, running / n)
+        if on_epoch is not None:
+            on_epoch(epoch)
     return history

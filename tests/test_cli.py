@@ -22,7 +22,7 @@ def test_parse_override():
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["run", "nope"], "chapter='nope' is not allowed; choose one of: 'lazy_vs_rich', 'lsa', 'representation', 'gaussian_mixture', 'kernels'"),
+        (["run", "nope"], "chapter='nope' is not allowed; choose one of: 'lazy_vs_rich', 'lsa', 'representation', 'gaussian_mixture', 'linearization', 'kernels'"),
         (["run", "lazy_vs_rich", "--scale", "huge"], "scale='huge' is not allowed; choose one of: 'smoke', 'default', 'paper'"),
         (["run", "lazy_vs_rich", "-p", "seeds=-1"], "seeds=-1 is not allowed; it must be a whole number >= 1"),
         (["run", "lazy_vs_rich", "-p", "widths=[64, 0]"], "widths entry=0 is not allowed"),
@@ -31,6 +31,8 @@ def test_parse_override():
         (["run", "lazy_vs_rich", "--seed", "-4"], "seed=-4 is not allowed"),
         (["run", "lazy_vs_rich", "-p", "depth=3"], "parameter 'depth' is not a parameter of chapter 'lazy_vs_rich'; allowed: seed, device, n_train"),
         (["book", "--scale", "tiny"], "scale='tiny' is not allowed"),
+        (["run", "linearization", "-p", "models=['mlp', 'vgg']"], "models entry='vgg' is not allowed; choose one of: 'mlp', 'lenet'"),
+        (["run", "linearization", "-p", "dataset=svhn"], "dataset='svhn' is not allowed; choose one of: 'mnist', 'cifar10'"),
     ],
 )
 def test_bad_parameters_stop_with_a_clear_message(capsys, argv, message):

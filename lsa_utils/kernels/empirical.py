@@ -105,7 +105,8 @@ def empirical_ntk(
     n_params = sum(p.numel() for p in params.values())
     itemsize = next(iter(params.values())).element_size()
     if method == "auto":
-        method = "jacobian" if (x1.shape[0] + x2.shape[0]) * k * n_params * itemsize <= memory_budget else "ntk_vp"
+        jacobian_rows = x1.shape[0] + (0 if symmetric else x2.shape[0])
+        method = "jacobian" if jacobian_rows * k * n_params * itemsize <= memory_budget else "ntk_vp"
 
     n1, n2 = x1.shape[0], x2.shape[0]
     shape = (n1, n2) if trace_outputs else (n1, n2, k, k)

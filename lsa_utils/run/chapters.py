@@ -34,6 +34,8 @@ class Chapter:
     # Files (relative to the project root) the chapter reads besides its parameters; their
     # contents are part of its cache key.
     extra_inputs: tuple[str, ...] = ()
+    # Allowed values of text parameters (or of each entry of a list of texts).
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:
@@ -160,6 +162,33 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
             },
             run_time={"smoke": "1.5 min", "default": "10 min", "paper": "GPU, not yet run"},
+        ),
+        Chapter(
+            name="linearization",
+            notebook="04_linearization.py",
+            title="What linearized networks can say about generalization",
+            scales={
+                "smoke": dict(
+                    dataset="mnist", models=["mlp", "lenet"], n_train=500, n_test=150,
+                    eigen_indices=[2, 4, 8, 16, 32], epochs=20, tracked_index=4, probe_size=128,
+                    rayleigh_count=200, real_datasets=["cifar10", "mnist"], real_sizes=[128, 512], real_test=500,
+                ),
+                "default": dict(
+                    dataset="cifar10", models=["mlp", "lenet"], n_train=2000, n_test=500,
+                    eigen_indices=[2, 3, 5, 8, 13, 22, 36, 60, 100], epochs=30, tracked_index=5, probe_size=256,
+                    rayleigh_count=500, real_datasets=["cifar10", "mnist"], real_sizes=[250, 1000, 4000],
+                    real_test=2000,
+                ),
+                "paper": dict(
+                    dataset="cifar10", models=["mlp", "lenet"], n_train=8000, n_test=2000,
+                    eigen_indices=[2, 3, 5, 8, 13, 22, 36, 60, 100, 170, 300, 500, 1000], epochs=100,
+                    tracked_index=8, probe_size=1000, rayleigh_count=2000, real_datasets=["cifar10", "mnist"],
+                    real_sizes=[500, 2000, 8000], real_test=10000,
+                ),
+            },
+            run_time={"smoke": "1 min", "default": "6 min", "paper": "GPU, not yet run"},
+            choices={"dataset": ("mnist", "cifar10"), "models": ("mlp", "lenet"),
+                     "real_datasets": ("mnist", "cifar10")},
         ),
         Chapter(
             name="kernels",

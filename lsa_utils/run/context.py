@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..devices import device_description, resolve_device
-from ..validation import check_positive_float, check_positive_int, check_positive_ints
+from ..validation import check_choice, check_positive_float, check_positive_int, check_positive_ints
 from .chapters import Chapter, get_chapter
 from .paths import figures_dir, results_path
 from .results import Claim, claims_payload, write_json
@@ -31,8 +31,16 @@ REPORTED_PACKAGES = (
 )
 
 
-def check_size(name: str, value: Any, like: Any) -> Any:
-    """Validate a size override against the type of its scale default ``like``."""
+def check_size(name: str, value: Any, like: Any, choices: tuple[str, ...] | None = None) -> Any:
+    """Validate a size override against the type of its scale default ``like``, and a text
+    parameter (or each entry of a list of texts) against ``choices``."""
+    if choices is not None:
+        entries = value if isinstance(like, list) else [value]
+        if isinstance(like, list) and (not isinstance(value, list | tuple) or not value):
+            raise ValueError(f"{name}={value!r} is not allowed; it must be a non-empty list of {list(choices)}")
+        for entry in entries:
+            check_choice(f"{name} entry" if isinstance(like, list) else name, entry, choices)
+        return list(value) if isinstance(like, list) else value
     if isinstance(like, bool):
         if not isinstance(value, bool):
             raise ValueError(f"{name}={value!r} is not allowed; it must be True or False")
@@ -71,7 +79,7 @@ def resolve_parameters(chapter: Chapter, scale: str, overrides: dict[str, Any]) 
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"seed={value!r} is not allowed; it must be a whole number >= 0")
         elif name in sizes:
-            value = check_size(name, value, sizes[name])
+            value = check_size(name, value, sizes[name], chapter.choices.get(name))
         params[name] = value
     resolve_device(params["device"])  # fails early on an unknown or unavailable device
     return params

@@ -1,0 +1,175 @@
+"""Chapter 4 (Ortiz-Jimenez et al. 2021): the small classifiers, the binary image tasks, NTK
+eigenfunction tasks, and training a network against its linearization."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lsa_utils.data.binary_images import binary_labels, load_binary_images
+from lsa_utils.experiments.linearization import (
+    KernelTracker, eigenfunction_labels, fit_binary, fit_network_and_linearization, linear_decay, ntk_spectrum,
+)
+from lsa_utils.kernels import empirical_ntk, linearize, rayleigh_quotients
+from lsa_utils.models.small_nets import MLP, LeNet, lecun_normal_, make_binary_classifier
+from lsa_utils.train import train_minibatch
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_lecun_normal_has_variance_one_over_fan_in_and_is_truncated():
+    w = torch.empty(400, 50, 5, 5)  # fan_in 1250
+    lecun_normal_(w, torch.Generator().manual_seed(0))
+    assert float(w.var()) == pytest.approx(1 / 1250, rel=0.02)
+    bound = 2 / math.sqrt(1250) / 0.87962566103423978
+    assert float(w.abs().max()) <= bound + 1e-7
+    assert float(w.abs().max()) > 0.95 * bound
+
+
+@pytest.mark.parametrize("image_shape, expected", [((1, 28, 28), 107_021), ((3, 32, 32), 136_121)])
+def test_lenet_shapes_and_parameter_count(image_shape, expected):
+    model = make_binary_classifier("lenet", image_shape, torch.Generator().manual_seed(0))
+    assert n_params(model) == expected  # 6@5x5, 16@5x5, 120, 84, 1 with SAME padding and two pools
+    assert model(torch.randn(5, *image_shape)).shape == (5,)
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+
+
+def test_mlp_parameter_count_and_validation():
+    assert n_params(MLP(784)) == 784 * 100 + 100 + 100 * 100 + 100 + 101
+    assert MLP(12)(torch.randn(3, 3, 2, 2)).shape == (3,)
+    with pytest.raises(ValueError, match="model must be"):
+        make_binary_classifier("resnet", (1, 8, 8))
+    with pytest.raises(ValueError, match="square"):
+        make_binary_classifier("lenet", (1, 8, 12))
+    with pytest.raises(ValueError, match="too small"):
+        LeNet(1, 3)
+
+
+def per_sample_gradient_gram(model, x):
+    rows = []
+    for xi in x:
+        model.zero_grad()
+        model(xi[None]).sum().backward()
+        rows.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
+    jac = torch.stack(rows)
+    return jac @ jac.T
+
+
+def test_empirical_ntk_of_lenet_matches_per_sample_gradients():
+    torch.manual_seed(0)
+    model = LeNet(1, 12).double()
+    x = torch.randn(7, 1, 12, 12, dtype=torch.float64)
+    expected = per_sample_gradient_gram(model, x)
+    assert torch.allclose(empirical_ntk(model, x), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_linearized_model_has_the_initial_ntk_before_and_after_training():
+    torch.manual_seed(1)
+    model = MLP(6, hidden=(16, 16)).double()
+    x = torch.randn(40, 6, dtype=torch.float64)
+    y = (x[:, 0] * x[:, 1] > 0).double()
+    lin = linearize(model)
+    before = empirical_ntk(lin, x[:10])
+    assert torch.allclose(before, empirical_ntk(model, x[:10]), rtol=1e-12)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.5, momentum=0.9)
+    train_minibatch(lin, x, y, opt, 20, 8, loss_fn=nn.functional.binary_cross_entropy_with_logits,
+                    generator=torch.Generator().manual_seed(0), progress=False)
+    assert lin.distance_from_init() > 0.1
+    assert torch.allclose(empirical_ntk(lin, x[:10]), before, rtol=1e-12)
+
+
+def test_ntk_spectrum_rayleigh_quotients_equal_eigenvalues():
+    torch.manual_seed(2)
+    model = MLP(5, hidden=(32, 32))
+    x = torch.randn(60, 5)
+    spectrum = ntk_spectrum(model, x)
+    assert spectrum.gram.dtype == torch.float64
+    assert torch.allclose(spectrum.gram, empirical_ntk(model, x).double())
+    assert bool((spectrum.eigenvalues[:-1] >= spectrum.eigenvalues[1:]).all())
+    quotients = rayleigh_quotients(spectrum.gram, spectrum.eigenvectors)
+    assert float((quotients - spectrum.eigenvalues).abs().max() / spectrum.eigenvalues[0]) < 1e-12
+    assert spectrum.gram_seconds > 0 and spectrum.eigh_seconds > 0
+
+
+def test_eigenfunction_labels_and_binary_labels():
+    assert eigenfunction_labels(torch.tensor([0.3, -0.1, 0.0, 2.0])).tolist() == [1.0, 0.0, 0.0, 1.0]
+    classes = torch.arange(10)
+    assert binary_labels("cifar10", classes).tolist() == [1.0] * 5 + [0.0] * 5
+    assert binary_labels("mnist", classes).tolist() == [1.0, 0.0] * 5
+    with pytest.raises(ValueError, match="no binary task"):
+        binary_labels("imagenet", classes)
+
+
+def test_load_binary_images_standardises_and_nests(tmp_path):
+    data = load_binary_images("digits", 300, 100, seed=0, verbose=False)
+    assert data.x_train.shape == (300, 1, 8, 8) and data.x_test.shape == (100, 1, 8, 8)
+    assert float(data.x_train.mean()) == pytest.approx(0.0, abs=1e-5)
+    assert float(data.x_train.std()) == pytest.approx(1.0, abs=1e-3)
+    assert 0.3 < float(data.y_train.mean()) < 0.7
+    assert data.pooled(50, 20).shape == (70, 1, 8, 8)
+    assert torch.equal(data.pooled(50, 20)[50:], data.x_test[:20])
+
+
+def test_load_binary_images_uses_what_the_fallback_has(capsys):
+    data = load_binary_images("digits", 5000, 50, verbose=True)
+    assert len(data.y_train) == 1437
+    assert "only 1,437 train images" in capsys.readouterr().out
+
+
+def test_train_minibatch_calls_on_epoch_after_every_epoch():
+    seen = []
+    model = nn.Linear(3, 2)
+    x, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+    train_minibatch(model, x, y, torch.optim.SGD(model.parameters(), lr=0.1), 4, 8, progress=False,
+                    on_epoch=seen.append)
+    assert seen == [1, 2, 3, 4]
+
+
+def xor_images(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 4, 4, generator=g)
+    return x, ((x[:, 0, 0, 0] > 0) == (x[:, 0, 1, 1] > 0)).float()
+
+
+def test_fit_binary_network_learns_xor_and_linearization_kernel_stays_fixed():
+    torch.manual_seed(3)
+    model = MLP(16, hidden=(64, 64))
+    x_train, y_train = xor_images(2048, 0)
+    x_test, y_test = xor_images(1000, 1)
+    probe = (x_train[:64], y_train[:64])
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    fits = fit_network_and_linearization(model, x_train, y_train, x_test, y_test, epochs=30, probe=probe)
+    net, lin = fits["network"], fits["linearized"]
+    assert net.test_accuracy > 0.9
+    assert lin.test_accuracy < net.test_accuracy - 0.1  # seen: 0.95 against 0.72
+    assert net.train_accuracy >= net.test_accuracy - 0.05
+    assert net.distance > 0 and lin.distance > 0
+    assert len(net.track.epochs) == 31 and net.track.epochs[0] == 0
+    # the network's kernel moves and aligns with the task; the linearization's does not move
+    assert net.track.change[-1] > 0.1
+    assert net.track.alignment[-1] > 1.2 * net.track.alignment[0]  # seen: 0.106 -> 0.144
+    assert max(lin.track.change) < 1e-5
+    assert max(lin.track.alignment) - min(lin.track.alignment) < 1e-5
+    assert lin.track.alignment[0] == pytest.approx(net.track.alignment[0], rel=1e-5)
+    # the original model is untouched
+    assert all(torch.equal(v, initial[k]) for k, v in model.state_dict().items())
+
+
+def test_fit_binary_validates_labels_and_schedule():
+    model = MLP(4, hidden=(8,))
+    x = torch.randn(10, 4)
+    with pytest.raises(ValueError, match="labels in"):
+        fit_binary(model, x, torch.full((10,), 2.0), x, torch.zeros(10), epochs=1)
+    with pytest.raises(ValueError, match="epochs"):
+        fit_binary(model, x, torch.zeros(10), x, torch.zeros(10), epochs=0)
+    assert linear_decay(0.0) == 1.0 and linear_decay(0.75) == pytest.approx(0.25)
+
+
+def test_kernel_tracker_starts_at_zero_change():
+    model = MLP(4, hidden=(8,))
+    tracker = KernelTracker(model, torch.randn(12, 4), torch.tensor([0.0, 1.0] * 6))
+    assert tracker.track.epochs == [0] and tracker.track.change == [0.0]
+    assert -1 <= tracker.track.alignment[0] <= 1
