@@ -103,7 +103,7 @@ def test_eigenfunction_labels_and_binary_labels():
         binary_labels("imagenet", classes)
 
 
-def test_load_binary_images_standardises_and_nests(tmp_path):
+def test_load_binary_images_standardises_and_nests():
     data = load_binary_images("digits", 300, 100, seed=0, verbose=False)
     assert data.x_train.shape == (300, 1, 8, 8) and data.x_test.shape == (100, 1, 8, 8)
     assert float(data.x_train.mean()) == pytest.approx(0.0, abs=1e-5)
