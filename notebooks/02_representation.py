@@ -307,7 +307,8 @@ claims = [
     Claim(f"d = {big_d}: energy of W1 in span(U) at n = {p.n_max_factor} d^2", energy_high, ">= 0.7",
           energy_high >= 0.7),
     Claim(f"transfer at n = 8 r^p = {n_transfer}: transferred MSE / best other method", t_ratio, "<= 0.8",
-          t_ratio <= 0.8, expected=n_transfer in p.n_targets),
+          t_ratio <= 0.8, expected=n_transfer in p.n_targets,
+          expected_when=f"when n_targets contains 8 r^p = {n_transfer}"),
 ]
 values = {
     "mse": rows.groupby(["d", "n"])[list(METHODS)].mean().reset_index().to_dict("records"),

@@ -9,6 +9,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "datasets"
+# the chapters that read MNIST / CIFAR-10 and fall back to scikit-learn's digits without them
+IMAGE_CHAPTERS = ("lsa", "linearization")
+
+
+def has_shared_data() -> bool:
+    return (SHARED_DATA / "MNIST").is_dir()
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +47,31 @@ def smoke_root(tmp_path_factory):
     root = make_project_copy(tmp_path_factory.mktemp("project"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LSA_ROOT", str(root))
-        if (SHARED_DATA / "MNIST").is_dir():  # CI has the real data; elsewhere the fallback runs
+        if has_shared_data():  # CI has the real data; elsewhere the fallback runs
             mp.setenv("LSA_DATA_DIR", str(SHARED_DATA))
+        else:
+            mp.delenv("LSA_DATA_DIR", raising=False)
         outcomes = {name: run_chapter(name, "smoke", progress=False) for name in CHAPTERS}
+        yield root, outcomes
+
+
+@pytest.fixture(scope="session")
+def fallback_root(smoke_root, tmp_path_factory):
+    """The image chapters executed at the smoke scale on the digits fallback (no data folder).
+
+    Without ``../shared/datasets`` the smoke run above already used the fallback and is reused;
+    with it (as in CI) the image chapters run a second time, in their own project copy, with
+    ``LSA_DATA_DIR`` unset.
+    """
+    from lsa_utils.run.executor import run_chapter
+
+    if not has_shared_data():
+        root, outcomes = smoke_root
+        yield root, {name: outcomes[name] for name in IMAGE_CHAPTERS}
+        return
+    root = make_project_copy(tmp_path_factory.mktemp("fallback"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LSA_ROOT", str(root))
+        mp.delenv("LSA_DATA_DIR", raising=False)
+        outcomes = {name: run_chapter(name, "smoke", progress=False) for name in IMAGE_CHAPTERS}
         yield root, outcomes

@@ -6,6 +6,7 @@ import shutil
 import papermill
 import pytest
 
+from conftest import IMAGE_CHAPTERS, has_shared_data
 from lsa_utils.run.chapters import CHAPTERS
 from lsa_utils.run.executor import run_chapter
 from lsa_utils.run.paths import executed_notebook_path, results_path
@@ -27,6 +28,28 @@ def test_every_chapter_ran_at_smoke_scale_and_recorded_passing_claims(smoke_root
         assert not failed, f"{name}: claims failed at smoke scale: {failed}"
         figures = list((root / "results" / name / "figures" / "smoke").glob("*.png"))
         assert figures, f"{name} saved no figures"
+        if name in IMAGE_CHAPTERS:
+            assert data["values"]["fallback_data"] == (not has_shared_data())
+
+
+def test_image_chapters_run_on_the_digits_fallback_and_say_so(fallback_root):
+    """On scikit-learn's 8x8 digits the image chapters run, count only what the fallback can
+    show (the theory model of chapter 1, the by-construction checks of chapter 4), show the
+    paper's claims about MNIST / CIFAR-10 as not expected, and say so at the top of the page."""
+    root, outcomes = fallback_root
+    for name, outcome in outcomes.items():
+        assert outcome.status == "executed"
+        data = json.loads(outcome.results.read_text())
+        assert data["values"]["fallback_data"] is True
+        assert data["values"]["data_plan"]["fallback"] is True
+        counted = [c for c in data["claims"] if c["expected"]]
+        assert counted, f"{name}: no claim is checked on the fallback"
+        failed = [c["claim"] for c in counted if not c["passed"]]
+        assert not failed, f"{name}: claims failed on the fallback: {failed}"
+        on_real_data = [c for c in data["claims"] if not c["expected"] and "on real" in c["expected_when"]]
+        assert on_real_data, f"{name}: no claim is marked as expected only on the real data"
+        page = outcome.notebook.read_text()
+        assert "ran on scikit-learn&#x27;s 8x8 digits" in page or "ran on scikit-learn's 8x8 digits" in page
 
 
 def test_lazy_vs_rich_smoke_numbers(smoke_root):

@@ -27,7 +27,7 @@ def test_train_minibatch_fits_a_separable_problem_and_validates():
         train_minibatch(model, x, y[:10], opt, 1, 8, progress=False)
 
 
-@pytest.mark.parametrize("size,channels", [(42, 1), (32, 3), (24, 1)])
+@pytest.mark.parametrize("size,channels", [(42, 1), (32, 3), (12, 1), (16, 1)])
 def test_simple_cnn_shapes(size, channels):
     net = SimpleCNN(channels, 10, size, width_factor=2)
     assert net(torch.zeros(3, channels, size, size)).shape == (3, 10)
@@ -56,10 +56,12 @@ def test_simple_cnn_kernel_agrees_with_neural_tangents():
 def test_fallback_settings_use_digits_and_say_so(monkeypatch):
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     blocks = load_canvas_data(SETTINGS["cifar_blocks"], 50, 20, seed=0)
-    assert blocks.fallback and "FALLBACK" in blocks.source and blocks.canvas_size == 24
+    assert blocks.fallback and "FALLBACK" in blocks.source and blocks.canvas_size == 16
     assert blocks.num_classes == 5 and int(blocks.train_labels.max()) <= 4
     x_tr, x_te = canvases(blocks, 1.0, seed=0)
-    assert x_tr.shape == (50, 1, 24, 24) and x_te.shape == (20, 1, 24, 24)
+    assert x_tr.shape == (50, 1, 16, 16) and x_te.shape == (20, 1, 16, 16)
+    mnist = load_canvas_data(SETTINGS["mnist_gaussian"], 50, 20, seed=0)
+    assert mnist.canvas_size == 12  # 8 / 12 = 28 / 42, the real setting's ratio
 
 
 def test_strengths_share_positions_and_background_pattern(monkeypatch):

@@ -70,7 +70,17 @@ def test_claim_coerces_numpy_values():
     import numpy as np
 
     c = Claim("x", np.float32(0.5), "> 0", np.bool_(True))
-    assert json.dumps(c.__dict__) == '{"claim": "x", "measured": 0.5, "criterion": "> 0", "passed": true, "expected": true}'
+    assert json.dumps(c.__dict__) == '{"claim": "x", "measured": 0.5, "criterion": "> 0", "passed": true, "expected": true, "expected_when": ""}'
+
+
+def test_verdict_says_where_a_claim_not_expected_here_is_expected():
+    from lsa_utils.run.results import verdict
+
+    assert verdict({"passed": True, "expected": True}) == "pass"
+    assert verdict({"passed": False, "expected": True}) == "FAIL"
+    text = verdict({"passed": False, "expected": False, "expected_when": "on real MNIST"})
+    assert text == "not met; not expected here, only on real MNIST"
+    assert "at a larger scale" in verdict({"passed": True, "expected": False})
 
 
 def test_cache_key_covers_declared_input_files(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ because ``|a| < |b|`` exactly when ``(a - b)(a + b) < 0`` and ``a - b``, ``a + b
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -75,6 +76,45 @@ def sample_xor_mixture(
     return (x, y) if delta_t.ndim == 1 else (x[0], y[0])
 
 
+@dataclass
+class StreamDraws:
+    """The random numbers of ``steps`` samples on ``G`` streams: standard-normal ``z`` of shape
+    ``(steps, G, D)`` and cluster indices ``cluster`` of shape ``(steps, G)`` (into
+    ``CLUSTER_MEANS``). ``sample(i, delta, streams)`` turns step ``i`` into inputs for ``B``
+    mixtures; drawing once per stream and scaling per mixture is what makes runs that share a
+    stream cheap."""
+
+    z: torch.Tensor
+    cluster: torch.Tensor
+
+    def sample(self, i: int, sd: torch.Tensor, streams: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        """Inputs ``x`` of shape ``(B, D)`` at step ``i``: ``z[i, streams] * sd + mean`` with
+        ``sd`` the noise standard deviations, shape ``(B, 1)``, and ``means`` the cluster mean of
+        each mixture at this step, shape ``(B, 2)`` (added to the first two coordinates)."""
+        x = self.z[i].index_select(0, streams).mul_(sd)
+        x[:, :2] += means
+        return x
+
+
+def draw_streams(steps: int, dim: int, n_streams: int, generator: torch.Generator | None = None,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> StreamDraws:
+    """The random numbers of ``steps`` samples on ``n_streams`` streams (``StreamDraws``)."""
+    z = torch.randn(steps, n_streams, dim, generator=generator, dtype=dtype, device=device)
+    cluster = torch.randint(0, 4, (steps, n_streams), generator=generator, device=device)
+    return StreamDraws(z, cluster)
+
+
+def check_streams(dim: int, delta: torch.Tensor, streams: torch.Tensor) -> None:
+    check_positive_int("dim", dim)
+    if dim < 2:
+        raise ValueError(f"dim must be >= 2 (the means are e1 and e2); got {dim}")
+    if delta.ndim != 1 or streams.shape != delta.shape:
+        raise ValueError(f"delta and streams must both have shape (B,); got {tuple(delta.shape)} "
+                         f"and {tuple(streams.shape)}")
+    if (delta < 0).any():
+        raise ValueError("delta must be >= 0")
+
+
 def sample_streams(
     steps: int,
     dim: int,
@@ -88,23 +128,16 @@ def sample_streams(
     ``[0, G)``): mixtures on the same stream get the same cluster and the same standard-normal
     ``z`` at each step, each scaled by its own ``sqrt(delta)`` (common random numbers). Every
     mixture on its own is an i.i.d. sequence of samples. Dtype and device are ``delta``'s.
+    The same ``generator`` state gives the same samples as ``draw_streams`` + ``StreamDraws.sample``.
 
     Returns:
         ``x`` of shape ``(steps, B, D)`` and labels ``y`` of shape ``(steps, B)``.
     """
     check_positive_int("steps", steps)
-    check_positive_int("dim", dim)
-    if dim < 2:
-        raise ValueError(f"dim must be >= 2 (the means are e1 and e2); got {dim}")
-    if delta.ndim != 1 or streams.shape != delta.shape:
-        raise ValueError(f"delta and streams must both have shape (B,); got {tuple(delta.shape)} "
-                         f"and {tuple(streams.shape)}")
-    if (delta < 0).any():
-        raise ValueError("delta must be >= 0")
+    check_streams(dim, delta, streams)
     dtype, device = delta.dtype, delta.device
-    n_streams = int(streams.max()) + 1
-    z = torch.randn(steps, n_streams, dim, generator=generator, dtype=dtype, device=device)
-    cluster = torch.randint(0, 4, (steps, n_streams), generator=generator, device=device)[:, streams]
-    x = z[:, streams] * delta.sqrt()[:, None]
+    draws = draw_streams(steps, dim, int(streams.max()) + 1, generator, dtype, device)
+    cluster = draws.cluster[:, streams]
+    x = draws.z[:, streams] * delta.sqrt()[:, None]
     x[..., :2] += torch.tensor(CLUSTER_MEANS, dtype=dtype, device=device)[cluster]
     return x, torch.tensor(CLUSTER_LABELS, dtype=dtype, device=device)[cluster]

@@ -29,6 +29,7 @@ from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
 from ..models.committee import Committee, StepSchedule, init_committee, train_online_sgd
 from ..validation import check_positive_float, check_positive_int
 from .xor_ode import OrderParameters, order_parameters, population_errors
+from ..run.data_plan import DataPlan, synthetic_plan
 
 RIDGES = [10.0**e for e in range(-6, 3)]  # relative to the mean diagonal of the Gram matrix
 
@@ -222,3 +223,13 @@ def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, time
         errors.append((~(yhat * y_test > 0)).float().mean(1).double().cpu())  # NaN counts as wrong
     bar.close()
     return dict(times=list(times), error=torch.stack(errors))
+
+
+def plan_data(params: dict, inventories=None) -> DataPlan:
+    """Chapter 3 uses synthetic data: its sizes run as given (``lsa_utils.run.data_plan``)."""
+    return synthetic_plan(params, [
+        ("rf_gammas contains 1.0 (figure 1 and the claims use p = D)", 1.0 in params["rf_gammas"]),
+        ("hidden_values contains K = 8 (the over-parameterisation claim's reference)", 8 in params["hidden_values"]),
+        ("dynamics_inverse_snrs lie in inverse_snrs (figure 2 reads their runs)",
+         set(params["dynamics_inverse_snrs"]) <= set(params["inverse_snrs"])),
+    ])

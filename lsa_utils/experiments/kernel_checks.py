@@ -18,6 +18,7 @@ from ..kernels.empirical import empirical_ntk
 from ..kernels.reference import max_relative_error, ours, stax_kernel_fn, to_nchw
 from ..kernels.composition import serial
 from ..models.ntk_layers import NHWCFlatten, NTKConv, NTKDense
+from ..run.data_plan import DataPlan, synthetic_plan
 
 R, F, GAP = ("relu",), ("flatten",), ("gap",)
 
@@ -168,3 +169,8 @@ def load_benchmark_table(device_type: str = "cpu") -> dict | None:
 
     path = project_root() / "results" / "benchmarks" / f"kernels-{device_type}.json"
     return read_json(path) if path.is_file() else None
+
+
+def plan_data(params: dict, inventories=None) -> DataPlan:
+    """The appendix uses random inputs: its sizes run as given (``lsa_utils.run.data_plan``)."""
+    return synthetic_plan(params)

@@ -22,6 +22,7 @@ from ..kernels.solve import gd_mse_predict
 from ..models.two_layer import PARAMETERIZATIONS, TwoLayerReLU
 from ..train import train_full_batch_gd
 from ..validation import check_choice, check_positive_int, check_positive_ints
+from ..run.data_plan import DataPlan, synthetic_plan
 
 
 @dataclass
@@ -130,3 +131,10 @@ def loglog_slope(x, y) -> float:
     if x.shape != y.shape or x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
         raise ValueError("loglog_slope needs two or more matching positive x and y values")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def plan_data(params: dict, inventories=None) -> DataPlan:
+    """Chapter 0 uses synthetic data: its sizes run as given (``lsa_utils.run.data_plan``)."""
+    return synthetic_plan(params, [
+        ("widths has at least three distinct widths (the fitted slopes)", len(set(params["widths"])) >= 3),
+    ])

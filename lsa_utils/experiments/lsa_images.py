@@ -25,9 +25,11 @@ from tqdm.auto import tqdm
 
 from ..data.canvas import place_on_canvas
 from ..data.images import load_image_dataset
+from ..data.inventory import ImageInventory, image_inventory
 from ..kernels.empirical import linearize
 from ..kernels.solve import classification_accuracy, kernel_ridge_predict, one_hot_targets
 from ..models.cnn import SimpleCNN, WideResNet, simple_cnn_kernel
+from ..run.data_plan import DataPlan, cap_note, capped_sweep
 from ..train import step_decay, train_minibatch
 from ..validation import check_choice
 
@@ -64,9 +66,13 @@ SETTINGS = {
                       16, 32, "random_corner", CIFAR_ANIMALS),
     ]
 }
-# Without real data every setting runs on scikit-learn's 8x8 digits on a 24x24 canvas; the blocks
-# setting classifies digits 0-4 on tiles of digits 5-9.
+# Without real data every setting runs on scikit-learn's 8x8 digits, on a canvas that keeps the
+# setting's ratio of image to canvas (MNIST 28 on 42: digits on 12x12; CIFAR 16 on 32: on 16x16);
+# the blocks setting classifies digits 0-4 on tiles of digits 5-9.
 FALLBACK_LABELS = {"all": "all", "animal_vs_vehicle": "all", "vehicles": "low_digits"}
+FALLBACK_IMAGE_SIZE = 8
+# The classes each label scheme keeps (None: all of them).
+SCHEME_CLASSES = {"all": None, "animal_vs_vehicle": None, "vehicles": CIFAR_VEHICLES, "low_digits": (0, 1, 2, 3, 4)}
 
 
 @dataclass
@@ -89,6 +95,11 @@ class CanvasData:
         return len(self.classes)
 
 
+def fallback_canvas_size(setting: CanvasSetting) -> int:
+    """The canvas of ``setting`` on the 8x8 digits: the real setting's ratio of canvas to image."""
+    return round(FALLBACK_IMAGE_SIZE * setting.canvas_size / setting.image_size)
+
+
 def _relabel(labels: torch.Tensor, scheme: str, class_names: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """(keep mask, new labels, class names) of a label scheme."""
     if scheme == "all":
@@ -96,7 +107,7 @@ def _relabel(labels: torch.Tensor, scheme: str, class_names: list[str]) -> tuple
     if scheme == "animal_vs_vehicle":
         animal = torch.isin(labels, torch.tensor(CIFAR_ANIMALS))
         return torch.ones_like(labels, dtype=torch.bool), animal.long(), ["vehicle", "animal"]
-    kept = CIFAR_VEHICLES if scheme == "vehicles" else (0, 1, 2, 3, 4)
+    kept = SCHEME_CLASSES[scheme]
     keep = torch.isin(labels, torch.tensor(kept))
     lookup = torch.full((10,), -1, dtype=torch.long)
     lookup[list(kept)] = torch.arange(len(kept))
@@ -117,7 +128,7 @@ def load_canvas_data(setting: CanvasSetting, n_train: int, n_test: int, seed: in
     fallback = train.name == "digits"
     scheme = FALLBACK_LABELS[setting.labels] if fallback else setting.labels
     image_size = train.images.shape[-1] if fallback else setting.image_size
-    canvas = 24 if fallback else setting.canvas_size
+    canvas = fallback_canvas_size(setting) if fallback else setting.canvas_size
     rng = np.random.default_rng(seed)
 
     def pick(ds, n):
@@ -297,3 +308,62 @@ def first_layer_selectivity(model, x_loud: torch.Tensor, x_clean: torch.Tensor) 
     windows = F.avg_pool2d(inside, conv.kernel_size, conv.stride)[:, 0] > 1 - 1e-6  # (n, H', W')
     activity = first_layer_activity(model, x_loud).transpose(0, 1)  # (C, n, H', W')
     return activity[:, windows].mean(1), activity[:, ~windows].mean(1)
+
+
+def setting_scheme(setting: CanvasSetting, inventory: ImageInventory) -> str:
+    """The label scheme ``setting`` uses on the data of ``inventory`` (fallback-aware)."""
+    return FALLBACK_LABELS[setting.labels] if inventory.fallback else setting.labels
+
+
+def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None) -> DataPlan:
+    """Chapter 1's sizes on the data at hand (``lsa_utils.run.data_plan``).
+
+    Adds ``n_train_by_setting`` and ``n_test_by_setting`` (setting key -> images of its label set
+    the run uses) and caps ``scaling_n`` at the training images of the MNIST setting, merging
+    sizes that become equal. ``inventories``: data set -> ``ImageInventory`` (default: what
+    ``$LSA_DATA_DIR`` holds).
+    """
+    if inventories is None:
+        inventories = {name: image_inventory(name) for name in ("mnist", "cifar10")}
+    sizes, notes = dict(params), []
+    by_train, by_test = {}, {}
+    for setting in SETTINGS.values():
+        inventory = inventories[setting.dataset]
+        classes = SCHEME_CLASSES[setting_scheme(setting, inventory)]
+        for split, key, target in [("train", "n_train", by_train), ("test", "n_test", by_test)]:
+            available = inventory.count(split, classes)
+            target[setting.key] = min(params[key], available)
+            if available < params[key]:
+                notes.append(cap_note(f"{setting.title}, {split} images", params[key], available,
+                                      f"all the {inventory.name} {split} images of its classes"))
+    mnist = SETTINGS["mnist_gaussian"]
+    available = inventories[mnist.dataset].count("train", SCHEME_CLASSES[setting_scheme(mnist, inventories[mnist.dataset])])
+    sizes["scaling_n"] = capped_sweep(params["scaling_n"], available)
+    if sizes["scaling_n"] != list(params["scaling_n"]):
+        notes.append(f"accuracy against n: n = {sizes['scaling_n']} instead of {list(params['scaling_n'])} "
+                     f"(the {inventories[mnist.dataset].name} training split has {available:,} images)")
+    sizes["n_train_by_setting"], sizes["n_test_by_setting"] = by_train, by_test
+    fallback = any(inventories[name].fallback for name in ("mnist", "cifar10"))
+    digits = next((inv for inv in inventories.values() if inv.fallback), None)
+    effect = ""
+    if digits is not None:
+        mnist_canvas, cifar_canvas = fallback_canvas_size(mnist), fallback_canvas_size(SETTINGS["cifar_gaussian"])
+        effect = (
+            "Every setting of Part B then classifies 8x8 digits, on a canvas with the real setting's ratio "
+            f"of image to canvas: {mnist_canvas}x{mnist_canvas} for the MNIST setting, "
+            f"{cifar_canvas}x{cifar_canvas} for the CIFAR-10 ones (which classify the ten digits, and digits "
+            f"0-4 on tiles of digits 5-9 for the blocks), with at most {digits.count('train'):,} training and "
+            f"{digits.count('test'):,} test images. The CNN is the same small network on a smaller input. "
+            "The claims about MNIST and CIFAR-10 are shown but not counted; Part A (the theory model) uses no "
+            "images and is unchanged."
+        )
+    requirements = [
+        ("kernel_noise_levels lie in noise_levels (the theory claims read both)",
+         set(params["kernel_noise_levels"]) <= set(params["noise_levels"])),
+        ("gaussian_strengths has a weakest and a louder background (the relative drop)",
+         len(set(params["gaussian_strengths"])) >= 2),
+        ("image_strengths has a weakest and a louder background", len(set(params["image_strengths"])) >= 2),
+        ("every setting has training and test images", min(by_train.values()) >= 1 and min(by_test.values()) >= 1),
+    ]
+    sources = {inv.requested: inv.source for inv in inventories.values()}
+    return DataPlan(sizes, notes, sources, fallback, effect, requirements)

@@ -33,6 +33,7 @@ from ..data.multi_index import HermiteLink, MultiIndexTask, random_orthonormal_r
 from ..kernels.arccos import two_layer_relu_kernel
 from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
 from ..validation import check_positive_float, check_positive_int
+from ..run.data_plan import DataPlan, synthetic_plan
 
 RIDGES = tuple(10.0 ** k for k in range(-6, 4))  # relative to the mean diagonal of the Gram matrix
 METHODS = ("network", "random features", "NTK")
@@ -277,3 +278,10 @@ def width_step_sweep(d: int, n: int, link: HermiteLink, widths: list[int], row_n
                           row_norm=rn, methods=("network",), device=device)
         rows.append(dict(row, row_norm=rn, rep=s))
     return rows
+
+
+def plan_data(params: dict, inventories=None) -> DataPlan:
+    """Chapter 2 uses synthetic data: its sizes run as given (``lsa_utils.run.data_plan``)."""
+    return synthetic_plan(params, [
+        ("n_points >= 2 (the sample-size sweep from n = d to its largest n)", params["n_points"] >= 2),
+    ])

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.xor_mixture import sample_streams
+from ..data.xor_mixture import CLUSTER_LABELS, CLUSTER_MEANS, check_streams, draw_streams
 from ..validation import check_positive_float, check_positive_int
 
 
@@ -116,10 +116,14 @@ def train_online_sgd(
             the noise scale (``xor_mixture.sample_streams``). Each network still trains on
             fresh i.i.d. samples; drawing ``G`` instead of ``B`` noise vectors per step is most of
             the cost at ``D = 1000``. Default: every network its own stream.
-        chunk: samples drawn at once per network (memory ``chunk * B * D`` floats).
+        chunk: steps whose random numbers are drawn at once (memory ``chunk * G * D`` floats for
+            ``G`` streams); the weights hold their true values after every chunk.
         on_chunk: called with the number of steps done after each chunk (progress bars).
 
-    Cost: ``O(steps * B * K * D)`` time; one Python iteration per step whatever ``B``.
+    Cost: ``O(steps * B * K * D)`` time; one Python iteration per step whatever ``B``, with two
+    passes over ``w`` (the local fields and the rank-one update; the weight decay is folded into
+    a scalar). About 0.3 ms a step for ``B = 30, K = 16, D = 1000`` on 2 CPU cores (0.75 ms with
+    batched matrix-vector products, which MKL runs slowly on AMD processors).
     """
     check_positive_int("steps", steps)
     check_positive_float("lr", lr)
@@ -132,19 +136,31 @@ def train_online_sgd(
     w_step = -lr / math.sqrt(dim)
     v_step = -lr / dim
     streams = torch.arange(batch, device=net.w.device) if streams is None else streams.to(net.w.device)
+    check_streams(dim, delta, streams)
+    sd = delta.sqrt()[:, None]
+    means = torch.tensor(CLUSTER_MEANS, dtype=net.w.dtype, device=net.w.device)
+    labels = torch.tensor(CLUSTER_LABELS, dtype=net.w.dtype, device=net.w.device)
+    w, v = net.w, net.v
     done = 0
     while done < steps:
         size = min(chunk, steps - done)
-        x, y = sample_streams(size, dim, delta, streams, generator)  # (size, B, D), (size, B)
+        draws = draw_streams(size, dim, int(streams.max()) + 1, generator, net.w.dtype, net.w.device)
+        cluster = draws.cluster[:, streams]  # (size, B)
+        mean_of, label_of = means[cluster], labels[cluster]
+        # The weight decay shrinks all of w every step; instead of a pass over w for it, keep
+        # w = scale * stored and fold the shrinking into scale (stored again at the chunk's end).
+        scale = 1.0
         for i in range(size):
-            xi = x[i]
-            lam = torch.bmm(net.w, xi[:, :, None]).squeeze(-1).mul_(1.0 / math.sqrt(dim))
+            xi = draws.sample(i, sd, streams, mean_of[i])  # (B, D)
+            lam = (w * xi[:, None, :]).sum(-1).mul_(scale / math.sqrt(dim))  # (B, K)
             act = torch.relu(lam)
-            err = (act * net.v).sum(-1).sub_(y[i])
-            coef = (lam > 0).to(lam.dtype).mul_(net.v).mul_(err[:, None])
-            net.w.baddbmm_(coef[:, :, None], xi[:, None, :], beta=decay, alpha=w_step)
+            err = (act * v).sum(-1).sub_(label_of[i])
+            coef = (lam > 0).to(lam.dtype).mul_(v).mul_(err[:, None])
+            scale *= decay
+            w.addcmul_(coef[:, :, None], xi[:, None, :], value=w_step / scale)
             if train_second_layer:
-                net.v.mul_(decay).add_(act.mul_(err[:, None]), alpha=v_step)
+                v.mul_(decay).add_(act.mul_(err[:, None]), alpha=v_step)
+        w.mul_(scale)
         done += size
         if on_chunk is not None:
             on_chunk(done)

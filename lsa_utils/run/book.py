@@ -21,7 +21,7 @@ from typing import Any
 from .chapters import CHAPTERS, SCALES
 from .executor import run_chapter
 from .paths import executed_notebook_path, project_root, results_path
-from .results import read_json
+from .results import read_json, verdict
 from ..validation import check_choice
 
 
@@ -54,7 +54,8 @@ def scorecard_markdown(scale: str) -> str:
         "",
         f"Every claim each chapter checks, with the value measured in the run this book shows "
         f"(scale `{scale}`). **{passed} of {len(claims)} claims hold.** Claims marked 'not expected "
-        f"at this scale' need larger sizes than this run used; they are shown but not counted.",
+        f"here' need larger sizes or other data than this run used (the verdict says which); they are "
+        f"shown but not counted.",
         "",
     ]
     for chapter, data in results:
@@ -64,10 +65,8 @@ def scorecard_markdown(scale: str) -> str:
             continue
         lines += ["| claim | measured | criterion | result |", "|---|---|---|---|"]
         for c in data["claims"]:
-            verdict = "pass" if c["passed"] else "**FAIL**"
-            if not c.get("expected", True):
-                verdict = f"{'holds' if c['passed'] else 'not met'}, not expected at this scale"
-            cells = [c["claim"], _fmt(c["measured"]), c["criterion"], verdict]
+            word = verdict(c)
+            cells = [c["claim"], _fmt(c["measured"]), c["criterion"], "**FAIL**" if word == "FAIL" else word]
             lines.append("| " + " | ".join(_table_cell(v) for v in cells) + " |")
         lines.append("")
     return "\n".join(lines)

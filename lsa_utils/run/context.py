@@ -23,7 +23,7 @@ from ..devices import device_description, resolve_device
 from ..validation import check_choice, check_positive_float, check_positive_int, check_positive_ints
 from .chapters import Chapter, get_chapter
 from .paths import figures_dir, results_path
-from .results import Claim, claims_payload, write_json
+from .results import Claim, claims_payload, verdict, write_json
 
 REPORTED_PACKAGES = (
     "torch", "numpy", "scipy", "jax", "neural-tangents", "matplotlib", "seaborn", "jupyter-book",
@@ -145,13 +145,10 @@ class ChapterRun:
                 "environment": environment(self.device),
             },
         )
-        table = pd.DataFrame(claims_payload(claims))
-        table["passed"] = [
-            ("pass" if ok else "FAIL") if expected else f"{'holds' if ok else 'not met'} (not expected at this scale)"
-            for ok, expected in zip(table["passed"], table["expected"])
-        ]
-        table = table.drop(columns="expected")
-        return table
+        payload = claims_payload(claims)
+        table = pd.DataFrame(payload)
+        table["passed"] = [verdict(c) for c in payload]
+        return table.drop(columns=["expected", "expected_when"])
 
 
 def start_chapter(name: str, scale: str = "default", **overrides: Any) -> ChapterRun:

@@ -167,6 +167,6 @@ def run_chapter(
     counted = [c for c in data["claims"] if c.get("expected", True)]
     passed = sum(c["passed"] for c in counted)
     print(f"{name} [{scale}]: done in {seconds:.1f} s; claims passed {passed}/{len(counted)}"
-          + (f" ({len(data['claims']) - len(counted)} not expected at this scale)"
+          + (f" ({len(data['claims']) - len(counted)} not expected in this run)"
              if len(counted) < len(data["claims"]) else ""))
     return RunOutcome(name, scale, "executed", seconds, results, executed)

@@ -21,9 +21,11 @@ from typing import Any
 class Claim:
     """One claim of a paper, the number measured for it, the criterion, and whether it held.
 
-    ``expected`` is False when the run's sizes are too small for the criterion to be expected
-    to hold (e.g. a smoke-scale run of an effect that needs thousands of samples): the claim is
-    still measured and shown, but the scorecard and the tests do not count it.
+    ``expected`` is False when the run's sizes or data are not those the claim is stated for
+    (a smoke-scale run of an effect that needs thousands of samples, or a claim about MNIST run
+    on the digits fallback): the claim is still measured and shown, but the scorecard and the
+    tests do not count it. ``expected_when`` says in words where it is expected ("from 10,000
+    steps", "on real MNIST"); the scorecard shows it next to a claim that is not expected.
     """
 
     claim: str
@@ -31,11 +33,22 @@ class Claim:
     criterion: str
     passed: bool
     expected: bool = True
+    expected_when: str = ""
 
     def __post_init__(self) -> None:
         self.measured = float(self.measured)
         self.passed = bool(self.passed)
         self.expected = bool(self.expected)
+        self.expected_when = str(self.expected_when)
+
+
+def verdict(claim: dict[str, Any]) -> str:
+    """The scorecard's word for a recorded claim: ``pass``, ``FAIL``, or, for a claim not
+    expected in this run, whether it held and where it is expected."""
+    if claim.get("expected", True):
+        return "pass" if claim["passed"] else "FAIL"
+    where = claim.get("expected_when") or "at a larger scale"
+    return f"{'holds' if claim['passed'] else 'not met'}; not expected here, only {where}"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
