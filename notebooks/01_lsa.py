@@ -308,7 +308,8 @@ plt.show()
 # %% [markdown]
 # ### Accuracy against background strength
 #
-# Mean over seeds with $\pm 1$ standard deviation. The paper's claim: the CNN's accuracy stays
+# Mean over the `image_seeds` seeds, with a band of $\pm 1$ standard deviation when there are
+# several (one at `default`, for time). The paper's claim: the CNN's accuracy stays
 # up as the background gets louder, its NTK's falls.
 
 # %%

@@ -273,7 +273,7 @@ plt.show()
 #   the whole gap comes from the degree-4 part. The ratio to the NTK shrinks as $d$ grows (the
 #   kernel needs about $d^4$ samples for that part). In our runs it was 0.59 and 0.70 at
 #   $d = 24$ with two seed sets of two seeds each (`smoke`, step with row norm 1), and at
-#   $d = 32$ with three seeds (`default`) 0.46 with row norm 1 and 0.36 with row norm 0.5, so
+#   $d = 32$ with three seeds 0.46 with row norm 1 and 0.36 with row norm 0.5, so
 #   0.8 is as tight as the small scales allow.
 # - **Representation.** At the largest $d$, the first layer's energy in span($U$) must be below
 #   0.5 at $n = d$ and at least 0.7 at the largest $n$ ($16 d^2$). At small $d$ the start is
@@ -285,8 +285,8 @@ plt.show()
 #   0.8 times the best of random features, the NTK and the one-step network trained on the
 #   target alone. With so few samples every method is still far from zero error. At
 #   $n = 4 r^p$ the ratio was 0.75 and 0.78 at $d = 24$ with two seed sets, too close to 0.8 to
-#   be a claim; at $8 r^p$ it was 0.62 with both, and 0.56 and 0.59 at $d = 32$ (`default`,
-#   six seeds, row norm 1 and 0.5). The margin grows with $d$, since only the
+#   be a claim; at $8 r^p$ it was 0.62 with both, and 0.56 and 0.59 at $d = 32$ (six
+#   seeds, row norm 1 and 0.5). The margin grows with $d$, since only the
 #   transferred features do not depend on it.
 
 # %%

@@ -61,7 +61,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "smoke": dict(n_train=16, widths=[64, 256, 1024, 4096, 16384], seeds=3, steps=1000, lr=0.5),
                 "default": dict(
                     n_train=16, widths=[32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
-                    seeds=5, steps=2000, lr=0.5,
+                    seeds=3, steps=2000, lr=0.5,
                 ),
                 "paper": dict(
                     n_train=16, widths=[2**k for k in range(5, 19)], seeds=20, steps=4000, lr=0.5,
@@ -83,12 +83,12 @@ CHAPTERS: dict[str, Chapter] = {
                     lin_lr=1e-2, scaling_n=[300, 1000], scaling_kernel_max_n=300,
                 ),
                 "default": dict(
-                    k=1000, d=10, noise_levels=[0.25, 0.5, 1.0, 1.5], seeds=2, steps=1500, batch=500,
+                    k=1000, d=10, noise_levels=[0.25, 0.5, 1.0, 1.5], seeds=2, steps=1000, batch=500,
                     lr=0.1, eval_every=50, n_eval=5000, kernel_n=[8, 16, 32, 64], kernel_test=64,
                     kernel_noise_levels=[0.5, 1.0],
                     n_train=1000, n_test=500, gaussian_strengths=[0.0, 1.0, 2.0],
-                    image_strengths=[0.0, 0.5, 1.0], image_seeds=2, cnn_epochs=60, lin_epochs=30,
-                    wide_factor=4, architecture="simple", lin_lr=1e-2, scaling_n=[1000, 3000, 10000],
+                    image_strengths=[0.0, 0.5, 1.0], image_seeds=1, cnn_epochs=60, lin_epochs=30,
+                    wide_factor=2, architecture="simple", lin_lr=1e-2, scaling_n=[1000, 3000, 10000],
                     scaling_kernel_max_n=1000,
                 ),
                 "paper": dict(
@@ -116,8 +116,8 @@ CHAPTERS: dict[str, Chapter] = {
                     widths=[64, 256, 1024], row_norms=[0.25, 1.0, 4.0],
                 ),
                 "default": dict(
-                    d_values=[16, 24, 32], n_points=8, n_max_factor=16, m=2048, seeds=3, n_val=10000,
-                    n_test=50000, transfer_seeds=6, kernel_max_n=4096, row_norm=0.5, noise_std=0.0, transfer_d=32,
+                    d_values=[16, 24, 32], n_points=6, n_max_factor=16, m=2048, seeds=2, n_val=10000,
+                    n_test=50000, transfer_seeds=4, kernel_max_n=4096, row_norm=0.5, noise_std=0.0, transfer_d=32,
                     n_source_factor=16, n_targets=[8, 16, 32, 64, 128, 256, 512], sweep_d=16,
                     sweep_n_factor=16, widths=[64, 256, 1024], row_norms=[0.25, 0.5, 1.0, 2.0, 4.0],
                 ),
@@ -145,12 +145,12 @@ CHAPTERS: dict[str, Chapter] = {
                     kernel_dims=[100, 200], kernel_n_factors=[2, 4, 8],
                 ),
                 "default": dict(
-                    dim=1000, hidden=16, inverse_snrs=[0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0, 5.0],
+                    dim=1000, hidden=16, inverse_snrs=[0.05, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0],
                     seeds=3, t_max=600.0, switch_time=350.0, lr=0.5, lr_final=0.05, weight_decay=0.01,
                     init_std=0.1, time_points=40, base_samples=4096, ode_dt=1.0, dynamics_inverse_snrs=[0.5, 1.0],
-                    hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=6, n_factor=4,
+                    hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=4, n_factor=4,
                     rf_gammas=[0.5, 1.0, 2.0], rf_online_t_max=50.0, rf_dims=[250, 500, 1000, 2000],
-                    kernel_dims=[250, 500], kernel_n_factors=[2, 4, 8],
+                    kernel_dims=[250], kernel_n_factors=[2, 4, 8],
                 ),
                 "paper": dict(
                     dim=2000, hidden=16, inverse_snrs=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0],
@@ -176,7 +176,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "default": dict(
                     dataset="cifar10", models=["mlp", "lenet"], n_train=2000, n_test=500,
                     eigen_indices=[2, 3, 5, 8, 13, 22, 36, 60, 100], epochs=30, tracked_index=5, probe_size=256,
-                    rayleigh_count=500, real_datasets=["cifar10", "mnist"], real_sizes=[250, 1000, 4000],
+                    rayleigh_count=500, real_datasets=["cifar10", "mnist"], real_sizes=[250, 1000, 2000],
                     real_test=2000,
                 ),
                 "paper": dict(
