@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 from lsa_utils.data.synthetic import toy_regression_1d
-from lsa_utils.experiments.lazy_vs_rich import loglog_slope, runs_table, width_sweep
+from lsa_utils.experiments.lazy_vs_rich import loglog_slope, plan_data, runs_table, width_sweep
 from lsa_utils.plotting import ROLE_COLORS, figure_grid, mean_with_band, power_law_guide
 from lsa_utils.run.context import start_chapter
 from lsa_utils.run.results import Claim
@@ -67,7 +67,7 @@ run = start_chapter(
     "lazy_vs_rich", scale, seed=seed, device=device, n_train=n_train, widths=widths,
     seeds=seeds, steps=steps, lr=lr,
 )
-p = run.p
+p = plan_data(run.parameters).check().p  # refuses sizes the claims cannot be read from
 p.widths = sorted(p.widths)
 
 # %% [markdown]

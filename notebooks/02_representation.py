@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from lsa_utils.data.multi_index import SOURCE_LINK, TARGET_LINK
-from lsa_utils.experiments.representation import METHODS, sample_complexity, transfer, width_step_sweep
+from lsa_utils.experiments.representation import METHODS, plan_data, sample_complexity, transfer, width_step_sweep
 from lsa_utils.plotting import ROLE_COLORS, annotated_heatmap, figure_grid, mean_with_band
 from lsa_utils.run.context import start_chapter
 from lsa_utils.run.results import Claim
@@ -80,7 +80,7 @@ run = start_chapter(
     n_source_factor=n_source_factor, n_targets=n_targets, transfer_seeds=transfer_seeds, sweep_d=sweep_d,
     sweep_n_factor=sweep_n_factor, widths=widths, row_norms=row_norms,
 )
-p = run.p
+p = plan_data(run.parameters).check().p  # refuses sizes the claims cannot be read from
 r, deg = SOURCE_LINK.r, SOURCE_LINK.degree
 method_colors = {"network": ROLE_COLORS["network"], "random features": ROLE_COLORS["random_features"],
                  "NTK": ROLE_COLORS["kernel"], "transfer": ROLE_COLORS["mean_field"]}

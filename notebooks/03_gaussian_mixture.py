@@ -80,7 +80,7 @@ import torch
 
 from lsa_utils.data.xor_mixture import oracle_error, sample_xor_mixture
 from lsa_utils.experiments.gaussian_mixture import (
-    lazy_methods, log_times, simulate_networks, train_readout_online,
+    lazy_methods, log_times, plan_data, simulate_networks, train_readout_online,
 )
 from lsa_utils.experiments.xor_ode import OrderParameters, gaussian_base, integrate_ode
 from lsa_utils.models.committee import StepSchedule
@@ -96,7 +96,7 @@ run = start_chapter(
     sweep_inverse_snr=sweep_inverse_snr, sweep_seeds=sweep_seeds, n_factor=n_factor, rf_gammas=rf_gammas,
     rf_online_t_max=rf_online_t_max, rf_dims=rf_dims, kernel_dims=kernel_dims, kernel_n_factors=kernel_n_factors,
 )
-p = run.p
+p = plan_data(run.parameters).check().p  # refuses sizes the claims cannot be read from
 schedule = StepSchedule(p.lr, p.switch_time, p.lr_final)
 times = sorted(set(log_times(p.t_max, p.time_points, 0.5)) | {float(p.switch_time)})
 colors = {"network": ROLE_COLORS["network"], "random features": ROLE_COLORS["random_features"],
@@ -169,8 +169,6 @@ final["gap"] = final.error - final.oracle
 
 # %%
 # every width of section 4 and the kernel, on the same samples for each noise level
-if 1.0 not in p.rf_gammas:
-    raise ValueError(f"rf_gammas must contain 1.0 (figure 1 and the claims use p = D); got {p.rf_gammas}")
 lazy = pd.DataFrame([row for i, s in enumerate(p.inverse_snrs)
                      for row in lazy_methods(s, p.dim, p.n_factor * p.dim, p.rf_gammas, kernel=True,
                                              seed=p.seed + i, device=run.device)])

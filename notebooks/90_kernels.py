@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from lsa_utils.experiments.kernel_checks import (
-    agreement_with_neural_tangents, load_benchmark_table, time_case_a,
+    agreement_with_neural_tangents, load_benchmark_table, plan_data, time_case_a,
 )
 from lsa_utils.plotting import ROLE_COLORS, figure_grid
 from lsa_utils.run.context import start_chapter
@@ -53,7 +53,7 @@ from lsa_utils.run.results import Claim
 
 run = start_chapter("kernels", scale, seed=seed, device=device, n_inputs=n_inputs,
                     bench_images=bench_images, repeats=repeats)
-p = run.p
+p = plan_data(run.parameters).check().p
 
 # %% [markdown]
 # ## Agreement with neural-tangents

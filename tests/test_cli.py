@@ -33,6 +33,8 @@ def test_parse_override():
         (["book", "--scale", "tiny"], "scale='tiny' is not allowed"),
         (["run", "linearization", "-p", "models=['mlp', 'vgg']"], "models entry='vgg' is not allowed; choose one of: 'mlp', 'lenet'"),
         (["run", "linearization", "-p", "dataset=svhn"], "dataset='svhn' is not allowed; choose one of: 'mnist', 'cifar10'"),
+        (["run", "gaussian_mixture", "-p", "rf_gammas=[0.5, 2.0]"], "these parameters cannot run: rf_gammas contains 1.0"),
+        (["run", "linearization", "-p", "tracked_index=7"], "tracked_index is one of the eigen-tasks that run"),
     ],
 )
 def test_bad_parameters_stop_with_a_clear_message(capsys, argv, message):

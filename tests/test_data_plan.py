@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SHARED_DATA
+from lsa_utils.data.binary_images import load_binary_images
 from lsa_utils.data.inventory import REFERENCE_LAYOUTS, ImageInventory, image_inventory, reference_inventory
-from lsa_utils.experiments.lsa_images import SCHEME_CLASSES, SETTINGS, setting_scheme
+from lsa_utils.experiments.lsa_images import SCHEME_CLASSES, SETTINGS, load_canvas_data, setting_scheme
 from lsa_utils.run.chapters import CHAPTERS, SCALES
 from lsa_utils.run.data_plan import PLANNERS, capped_sweep, plan_chapter
 
@@ -26,7 +26,7 @@ def _lists(value, path=""):
     if isinstance(value, dict):
         for key, inner in value.items():
             yield from _lists(inner, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+    elif isinstance(value, list) and (not value or all(isinstance(v, int | float) for v in value)):
         yield path, value
     elif isinstance(value, list):
         for i, inner in enumerate(value):
@@ -45,6 +45,7 @@ def test_plan_has_no_duplicate_or_empty_sweep_and_meets_its_requirements(chapter
     plan = plan_chapter(chapter, scale, inventories=inventories)
     assert not plan.unmet_requirements(), plan.unmet_requirements()
     for path, values in _lists(plan.sizes):
+        assert values, f"{chapter}/{scale}/{layout}: {path} is an empty sweep"
         assert len(values) == len(set(values)), f"{chapter}/{scale}/{layout}: {path} has duplicates {values}"
     assert plan.fallback == (layout == "none" and chapter in ("lsa", "linearization"))
     if plan.fallback:
@@ -95,6 +96,36 @@ def test_linearization_plan_fits_the_data(scale, layout):
         assert loaded == ["digits"]
     else:
         assert loaded == CHAPTERS["linearization"].sizes(scale)["real_datasets"]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_planned_sizes_are_what_the_loaders_return_on_the_fallback(scale, monkeypatch):
+    """The plan's counts against the real loaders, on the digits (always there): a gap between
+    the two would bring back duplicate rows."""
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    plan = plan_chapter("lsa", scale)
+    for key, setting in SETTINGS.items():
+        n_train, n_test = plan.sizes["n_train_by_setting"][key], plan.sizes["n_test_by_setting"][key]
+        data = load_canvas_data(setting, n_train, n_test, seed=0)
+        assert (len(data.train_labels), len(data.test_labels)) == (n_train, n_test), key
+        bigger = load_canvas_data(setting, n_train + 10**6, n_test + 10**6, seed=0)
+        assert (len(bigger.train_labels), len(bigger.test_labels)) == (n_train, n_test) or n_train == plan.sizes["n_train"]
+    plan = plan_chapter("linearization", scale)
+    data = load_binary_images(plan.sizes["dataset"], plan.sizes["n_train"], plan.sizes["n_test"], verbose=False)
+    assert (len(data.y_train), len(data.y_test)) == (plan.sizes["n_train"], plan.sizes["n_test"])
+    for task in plan.sizes["real_tasks"]:
+        data = load_binary_images(task["dataset"], max(task["sizes"]), task["test"], verbose=False)
+        assert (len(data.y_train), len(data.y_test)) == (max(task["sizes"]), task["test"])
+
+
+def test_fallback_of_one_data_set_names_only_that_one():
+    inventories = {"mnist": reference_inventory("mnist", "full"), "cifar10": reference_inventory("cifar10", "none")}
+    text = plan_chapter("lsa", "default", inventories=inventories).markdown()
+    assert "instead of CIFAR-10**" in text and "instead of MNIST" not in text
+    assert "settings of Part B on CIFAR-10 then classify" in text
+    plan = plan_chapter("linearization", "default", inventories=inventories)
+    assert plan.fell_back == ["cifar10"] and "real task on cifar10" in plan.fallback_effect
+    assert [t["name"] for t in plan.sizes["real_tasks"]] == ["digits", "mnist"]
 
 
 def test_capped_sweep_merges_equal_points_and_keeps_order():

@@ -90,6 +90,39 @@ def test_one_sgd_step_matches_torch_sgd_with_official_scaling():
     assert torch.allclose(net.v, v.detach(), atol=1e-12)
 
 
+def test_many_steps_over_chunks_match_plain_sgd_on_the_same_samples():
+    """Seven steps in chunks of 3, 3 and 1 (the weight decay is folded into a scale within a
+    chunk) against torch.optim.SGD one sample at a time, on the same draws, shared streams."""
+    dim, hidden, lr, wd, steps, chunk = 40, 3, 0.4, 0.5, 7, 3
+    net = init_committee(3, hidden, dim, init_std=1.0, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    delta, streams = torch.tensor([0.1, 0.5, 0.3], dtype=torch.float64), torch.tensor([0, 0, 1])
+    w = net.w.clone().requires_grad_(True)
+    v = net.v.clone().requires_grad_(True)
+    seen = []
+    train_online_sgd(net, delta, steps, lr, wd, generator=torch.Generator().manual_seed(7), streams=streams,
+                     chunk=chunk, on_chunk=lambda done: seen.append((done, net.w.clone())))
+    opt = torch.optim.SGD([dict(params=[w], lr=lr, weight_decay=wd / dim), dict(params=[v], lr=lr / dim, weight_decay=wd)])
+    g = torch.Generator().manual_seed(7)
+    done = 0
+    for size in (3, 3, 1):
+        x, y = sample_streams(size, dim, delta, streams, g)  # (size, B, D)
+        for i in range(size):
+            opt.zero_grad()
+            (0.5 * ((Committee(w, v)(x[i][:, None, :])[:, 0] - y[i]) ** 2).sum()).backward()
+            opt.step()
+        done += size
+        at_chunk = dict(seen)[done]
+        assert torch.allclose(at_chunk, w.detach(), atol=1e-12)  # callbacks see the true weights
+    assert torch.allclose(net.w, w.detach(), atol=1e-12)
+    assert torch.allclose(net.v, v.detach(), atol=1e-12)
+
+
+def test_weight_decay_that_would_flip_the_weights_is_refused():
+    net = init_committee(1, 2, 10, generator=torch.Generator().manual_seed(5))
+    with pytest.raises(ValueError, match="lr \\* weight_decay"):
+        train_online_sgd(net, torch.tensor([0.1]), 1, lr=5.0, weight_decay=2.0)
+
+
 def test_frozen_second_layer_stays():
     net = init_committee(1, 2, 20, generator=torch.Generator().manual_seed(5))
     v0 = net.v.clone()

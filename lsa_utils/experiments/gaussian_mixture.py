@@ -232,4 +232,7 @@ def plan_data(params: dict, inventories=None) -> DataPlan:
         ("hidden_values contains K = 8 (the over-parameterisation claim's reference)", 8 in params["hidden_values"]),
         ("dynamics_inverse_snrs lie in inverse_snrs (figure 2 reads their runs)",
          set(params["dynamics_inverse_snrs"]) <= set(params["inverse_snrs"])),
+        ("inverse_snrs holds a noise level of the oracle claims (0.4, 0.5, 0.7 or 1.0)",
+         bool({0.4, 0.5, 0.7, 1.0} & set(params["inverse_snrs"]))),
+        ("inverse_snrs reaches 1/SNR >= 0.25 (the lazy methods' claims)", max(params["inverse_snrs"]) >= 0.25),
     ])

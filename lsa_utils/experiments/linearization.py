@@ -236,22 +236,26 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
         tasks.append(dict(dataset=dataset, name=real.name, index=index, sizes=task_sizes, test=test))
     sizes["real_tasks"] = tasks
     used = [inventory, *(inventories[t["dataset"]] for t in tasks)]
-    fallback = any(inv.fallback for inv in used)
+    fell_back = list(dict.fromkeys(inv.requested for inv in used if inv.fallback))
     effect = ""
-    if fallback:
+    if fell_back:
         digits = next(inv for inv in used if inv.fallback)
+        parts = (["the eigen-tasks"] if inventory.fallback else []) + [
+            f"the real task on {t['dataset']}" for t in tasks if inventories[t["dataset"]].fallback]
         effect = (
-            f"The eigen-tasks and the real task then use 8x8 digits ({digits.count('train'):,} training and "
+            f"{' and '.join(parts).capitalize()} then use 8x8 digits ({digits.count('train'):,} training and "
             f"{digits.count('test'):,} test images; real task: even against odd digits). The LeNet's 5x5 "
             "convolutions see most of an 8x8 image, the MLP has 64 inputs instead of 784 or 3,072, and "
-            f"the eigen-tasks come from a Gram matrix of at most {pooled:,} images. The paper's claims, "
-            "stated for CIFAR-10 and MNIST, are shown but not counted; the checks that hold by "
+            f"the eigen-tasks come from a Gram matrix of at most {pooled:,} images. The paper states its "
+            "claims (rank agreement, alignment, growth along the trained direction) for CIFAR-10 and MNIST "
+            "networks; on this degenerate input they are shown but not counted. The checks that hold by "
             "construction still count."
         )
     requirements = [
         ("tracked_index is one of the eigen-tasks that run", params["tracked_index"] in sizes["eigen_indices"]),
         ("at least two eigen-tasks run (the rank correlation)", len(sizes["eigen_indices"]) >= 2),
+        ("tracked_index <= rayleigh_count (its Rayleigh quotient is read)", params["tracked_index"] <= sizes["rayleigh_count"]),
         ("every real task has a training size", all(t["sizes"] for t in tasks) and bool(tasks)),
     ]
     sources = {inv.requested: inv.source for inv in used}
-    return DataPlan(sizes, notes, sources, fallback, effect, requirements)
+    return DataPlan(sizes, notes, sources, bool(fell_back), effect, requirements, fell_back)

@@ -49,6 +49,7 @@ class DataPlan:
     fallback: bool = False
     fallback_effect: str = ""
     requirements: list[tuple[str, bool]] = field(default_factory=list)
+    fell_back: list[str] = field(default_factory=list)  # the data sets replaced by the digits
 
     @property
     def p(self) -> SimpleNamespace:
@@ -68,12 +69,13 @@ class DataPlan:
     def markdown(self) -> str:
         """The data paragraph a chapter shows at its top: sources, fallback, capped sizes."""
         lines = []
+        missing = " and ".join({"mnist": "MNIST", "cifar10": "CIFAR-10"}.get(n, n) for n in self.fell_back) or "the real data"
         if self.fallback:
             lines += [
                 "```{warning}",
-                "**This page ran on scikit-learn's 8x8 digits, not on the real data sets**, because "
-                "no MNIST / CIFAR-10 files were found (set `LSA_DATA_DIR` to a folder that holds them; "
-                "see the README's *Data* section). " + self.fallback_effect,
+                f"**This page ran on scikit-learn's 8x8 digits instead of {missing}**, because no "
+                f"{missing} files were found (set `LSA_DATA_DIR` to a folder that holds them; see the "
+                "README's *Data* section). " + self.fallback_effect,
                 "```",
                 "",
             ]
@@ -97,7 +99,8 @@ class DataPlan:
 
     def record(self) -> dict[str, Any]:
         """The plan as JSON-ready values for the chapter's results file."""
-        return {"sizes": self.sizes, "notes": self.notes, "sources": self.sources, "fallback": self.fallback}
+        return {"sizes": self.sizes, "notes": self.notes, "sources": self.sources, "fallback": self.fallback,
+                "fell_back": self.fell_back}
 
 
 def capped_sweep(values: list[int], limit: int) -> list[int]:

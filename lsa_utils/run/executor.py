@@ -29,6 +29,7 @@ from ..validation import check_choice
 from .cache import cache_key
 from .chapters import SCALES, Chapter, get_chapter
 from .context import resolve_parameters
+from .data_plan import get_planner
 from .paths import executed_notebook_path, figures_dir, notebook_source, results_path
 from .results import read_json, write_json
 
@@ -121,6 +122,7 @@ def run_chapter(
     chapter = get_chapter(name)
     check_choice("scale", scale, SCALES)
     params = resolve_parameters(chapter, scale, overrides or {})
+    get_planner(name)(params).check()  # sizes the claims or figures cannot use fail here, not mid-run
     source = notebook_source(chapter.notebook)
     if not source.is_file():
         raise FileNotFoundError(f"chapter {name!r}: notebook source {source} does not exist")
