@@ -70,8 +70,8 @@ def fallback_root(smoke_root, tmp_path_factory):
         yield root, {name: outcomes[name] for name in IMAGE_CHAPTERS}
         return
     root = make_project_copy(tmp_path_factory.mktemp("fallback"))
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:  # undone before the yield: later tests see the smoke run's setting
         mp.setenv("LSA_ROOT", str(root))
         mp.delenv("LSA_DATA_DIR", raising=False)
         outcomes = {name: run_chapter(name, "smoke", progress=False) for name in IMAGE_CHAPTERS}
-        yield root, outcomes
+    yield root, outcomes
