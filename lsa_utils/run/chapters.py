@@ -29,7 +29,8 @@ class Chapter:
     notebook: str  # file name under notebooks/
     title: str
     scales: dict[str, dict[str, Any]]
-    # Wall time of each scale, as measured (2 CPU cores) or expected (GPU); shown in the README.
+    # Wall time of each scale, as measured (2-core AMD EPYC, AVX2) or expected (GPU); the README
+    # shows the same numbers.
     run_time: dict[str, str] = field(default_factory=dict)
     # Files (relative to the project root) the chapter reads besides its parameters; their
     # contents are part of its cache key.
@@ -67,7 +68,7 @@ CHAPTERS: dict[str, Chapter] = {
                     n_train=16, widths=[2**k for k in range(5, 19)], seeds=20, steps=4000, lr=0.5,
                 ),
             },
-            run_time={"smoke": "15 s", "default": "2 min", "paper": "GPU: about 10 min"},
+            run_time={"smoke": "50 s", "default": "2.5 min", "paper": "GPU: about 10 min"},
         ),
         Chapter(
             name="lsa",
@@ -102,7 +103,7 @@ CHAPTERS: dict[str, Chapter] = {
                     scaling_n=[1000, 3000, 10000, 30000, 60000], scaling_kernel_max_n=20000,
                 ),
             },
-            run_time={"smoke": "1.5 min", "default": "13.5 to 15.5 min", "paper": "GPU: several hours (not yet run)"},
+            run_time={"smoke": "2 min", "default": "about 13 min (estimated from its parts; 25 min before the resize)", "paper": "GPU: several hours (not yet run)"},
         ),
         Chapter(
             name="representation",
@@ -129,7 +130,7 @@ CHAPTERS: dict[str, Chapter] = {
                     row_norms=[0.125, 0.25, 0.5, 1.0, 2.0, 4.0],
                 ),
             },
-            run_time={"smoke": "45 s", "default": "7 min", "paper": "GPU, not yet run"},
+            run_time={"smoke": "1.5 min", "default": "10.5 min", "paper": "GPU, not yet run"},
         ),
         Chapter(
             name="gaussian_mixture",
@@ -161,7 +162,7 @@ CHAPTERS: dict[str, Chapter] = {
                     kernel_dims=[1000, 2000], kernel_n_factors=[2, 4, 8, 16],
                 ),
             },
-            run_time={"smoke": "1.5 min", "default": "10 min", "paper": "GPU, not yet run"},
+            run_time={"smoke": "3 min", "default": "15.5 min", "paper": "GPU, not yet run"},
         ),
         Chapter(
             name="linearization",
@@ -186,7 +187,7 @@ CHAPTERS: dict[str, Chapter] = {
                     real_sizes=[500, 2000, 8000], real_test=10000,
                 ),
             },
-            run_time={"smoke": "1 min", "default": "6 min", "paper": "GPU, not yet run"},
+            run_time={"smoke": "1.5 min", "default": "under 15 min (15 min before the resize; not re-measured)", "paper": "GPU, not yet run"},
             choices={"dataset": ("mnist", "cifar10"), "models": ("mlp", "lenet"),
                      "real_datasets": ("mnist", "cifar10")},
         ),
@@ -199,7 +200,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "default": dict(n_inputs=12, bench_images=40, repeats=3),
                 "paper": dict(n_inputs=32, bench_images=100, repeats=3),
             },
-            run_time={"smoke": "40 s", "default": "3 min", "paper": "CPU: about 15 min"},
+            run_time={"smoke": "35 s", "default": "3 min", "paper": "CPU: about 15 min"},
             extra_inputs=("results/benchmarks/kernels-cpu.json", "results/benchmarks/kernels-cuda.json"),
         ),
     ]
