@@ -29,7 +29,7 @@ from ..data.inventory import ImageInventory, image_inventory
 from ..kernels.empirical import linearize
 from ..kernels.solve import classification_accuracy, kernel_ridge_predict, one_hot_targets
 from ..models.cnn import SimpleCNN, WideResNet, simple_cnn_kernel
-from ..run.data_plan import DataPlan, cap_note, capped_sweep
+from ..run.data_plan import DataPlan, cap_note, capped_sweep, dataset_names
 from ..train import step_decay, train_minibatch
 from ..validation import check_choice
 
@@ -72,7 +72,6 @@ SETTINGS = {
 # the blocks setting classifies digits 0-4 on tiles of digits 5-9.
 FALLBACK_LABELS = {"all": "all", "animal_vs_vehicle": "all", "vehicles": "low_digits"}
 FALLBACK_IMAGE_SIZE = 8
-LABELS = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 # The classes each label scheme keeps (None: all of them).
 SCHEME_CLASSES = {"all": None, "animal_vs_vehicle": None, "vehicles": CIFAR_VEHICLES, "low_digits": (0, 1, 2, 3, 4)}
 
@@ -368,7 +367,7 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
         settings = [s for s in SETTINGS.values() if s.dataset in fell_back]
         canvases_used = ", ".join(f"{fallback_canvas_size(s)}x{fallback_canvas_size(s)} for {s.title}" for s in settings)
         effect = (
-            f"The settings of Part B on {' and '.join(LABELS[n] for n in fell_back)} then classify 8x8 digits, on "
+            f"The settings of Part B on {dataset_names(fell_back)} then classify 8x8 digits, on "
             f"a canvas with the real setting's ratio of image to canvas ({canvases_used}; animal against "
             "vehicle becomes the ten digits, the blocks setting digits 0-4 on tiles of digits 5-9), with at most "
             f"{digits.count('train'):,} training and {digits.count('test'):,} test images. The CNN is the same "

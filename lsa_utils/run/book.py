@@ -21,6 +21,7 @@ from typing import Any
 from .chapters import CHAPTERS, SCALES
 from .executor import run_chapter
 from .paths import executed_notebook_path, project_root, results_path
+from .data_plan import dataset_names
 from .results import read_json, verdict
 from ..validation import check_choice
 
@@ -65,7 +66,7 @@ def scorecard_markdown(scale: str) -> str:
             continue
         if data.get("values", {}).get("fallback_data"):
             fell_back = data["values"].get("data_plan", {}).get("fell_back") or ["the real data"]
-            names = " and ".join({"mnist": "MNIST", "cifar10": "CIFAR-10"}.get(n, n) for n in fell_back)
+            names = dataset_names(fell_back)
             lines += [f"*This chapter ran on scikit-learn's 8x8 digits instead of {names} (no data files were "
                       "found): the claims stated for those data sets are shown but not counted.*", ""]
         lines += ["| claim | measured | criterion | result |", "|---|---|---|---|"]

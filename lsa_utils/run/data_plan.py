@@ -19,6 +19,15 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+# how the data sets are named in prose
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
+
+
+def dataset_names(names: list[str]) -> str:
+    """``["mnist", "cifar10"]`` -> ``"MNIST and CIFAR-10"``."""
+    return " and ".join(DATASET_NAMES.get(n, n) for n in names)
+
+
 # chapter name -> "module:function" of its planner, imported on use (so that importing this
 # module does not pull every experiment into a chapter's cache key)
 PLANNERS = {
@@ -69,7 +78,7 @@ class DataPlan:
     def markdown(self) -> str:
         """The data paragraph a chapter shows at its top: sources, fallback, capped sizes."""
         lines = []
-        missing = " and ".join({"mnist": "MNIST", "cifar10": "CIFAR-10"}.get(n, n) for n in self.fell_back) or "the real data"
+        missing = dataset_names(self.fell_back) or "the real data"
         if self.fallback:
             lines += [
                 "```{warning}",
