@@ -119,8 +119,8 @@ CHAPTERS: dict[str, Chapter] = {
                 "default": dict(
                     d_values=[16, 24, 32], n_points=6, n_max_factor=16, m=2048, seeds=2, n_val=10000,
                     n_test=50000, transfer_seeds=4, kernel_max_n=4096, row_norm=0.5, noise_std=0.0, transfer_d=32,
-                    n_source_factor=16, n_targets=[8, 16, 32, 64, 128, 256, 512], sweep_d=16,
-                    sweep_n_factor=16, widths=[64, 256, 1024], row_norms=[0.25, 0.5, 1.0, 2.0, 4.0],
+                    n_source_factor=16, n_targets=[8, 16, 32, 64, 128, 256], sweep_d=16,
+                    sweep_n_factor=16, widths=[64, 256, 1024], row_norms=[0.25, 0.5, 1.0, 4.0],
                 ),
                 "paper": dict(
                     d_values=[64, 128, 256], n_points=10, n_max_factor=16, m=8192, seeds=5, n_val=20000,
@@ -150,7 +150,7 @@ CHAPTERS: dict[str, Chapter] = {
                     seeds=3, t_max=600.0, switch_time=350.0, lr=0.5, lr_final=0.05, weight_decay=0.01,
                     init_std=0.1, time_points=40, base_samples=4096, ode_dt=1.0, dynamics_inverse_snrs=[0.5, 1.0],
                     hidden_values=[2, 4, 8, 16, 32], sweep_inverse_snr=0.4, sweep_seeds=4, n_factor=4,
-                    rf_gammas=[0.5, 1.0, 2.0], rf_online_t_max=50.0, rf_dims=[250, 500, 1000, 2000],
+                    rf_gammas=[0.5, 1.0, 2.0], rf_online_t_max=50.0, rf_dims=[250, 500, 1000],
                     kernel_dims=[250], kernel_n_factors=[2, 4, 8],
                 ),
                 "paper": dict(
