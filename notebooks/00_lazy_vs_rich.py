@@ -58,10 +58,9 @@ import numpy as np
 import torch
 
 from lsa_utils.data.synthetic import toy_regression_1d
-from lsa_utils.experiments.lazy_vs_rich import loglog_slope, plan_data, runs_table, width_sweep
+from lsa_utils.experiments.lazy_vs_rich import plan_data, runs_table, width_sweep
 from lsa_utils.plotting import ROLE_COLORS, figure_grid, mean_with_band, power_law_guide
 from lsa_utils.run.context import start_chapter
-from lsa_utils.run.results import Claim
 
 run = start_chapter(
     "lazy_vs_rich", scale, seed=seed, device=device, n_train=n_train, widths=widths,
@@ -164,25 +163,6 @@ plt.show()
 # %%
 mean = table.groupby(["parameterization", "width"]).mean(numeric_only=True)
 ntk, mf = mean.loc["ntk"], mean.loc["mean_field"]
-widest = max(p.widths)
-slope_w_ntk = loglog_slope(ntk.index, ntk.weight_change)
-slope_w_mf = loglog_slope(mf.index, mf.weight_change)
-slope_d_ntk = loglog_slope(ntk.index, ntk.distance_to_kernel)
-distance_ratio = mf.distance_to_kernel[widest] / ntk.distance_to_kernel[widest]
-change_ratio = mf.weight_change[widest] / ntk.weight_change[widest]
-claims = [
-    Claim("NTK parameterization: relative weight change falls like m^-1/2 "
-          "(fitted slope)", slope_w_ntk, "slope in [-0.65, -0.35]",
-          -0.65 <= slope_w_ntk <= -0.35),
-    Claim("NTK parameterization: the network approaches the NTK predictor "
-          "(slope of the distance)", slope_d_ntk, "slope <= -0.25", slope_d_ntk <= -0.25),
-    Claim("mean-field: the weights move O(1), not shrinking with width (fitted slope)",
-          slope_w_mf, "slope in [-0.1, 0.1]", -0.1 <= slope_w_mf <= 0.1),
-    Claim(f"mean-field vs NTK at m = {widest}: weight change ratio",
-          change_ratio, ">= 10", change_ratio >= 10),
-    Claim(f"mean-field vs NTK at m = {widest}: distance-to-kernel ratio",
-          distance_ratio, ">= 3", distance_ratio >= 3),
-]
 values = {
     "widths": p.widths,
     "weight_change_ntk": ntk.weight_change.to_list(),
@@ -192,4 +172,4 @@ values = {
     "final_loss_ntk": ntk.final_loss.to_list(),
     "final_loss_mean_field": mf.final_loss.to_list(),
 }
-run.finish(claims, values)
+run.finish(values)

@@ -25,9 +25,10 @@
 # the whole story. Part B repeats the paper's image experiments: MNIST and CIFAR-10 pasted on
 # noisy backgrounds, a CNN against its infinite NTK and its linearization.
 #
-# That is the paper's account. Our runs bear it out in the theory model. On images they agree
-# only in part: the CNN's robustness to the background needs thousands of training images, and
-# at the loudest background its first layer does not switch the background off (Part B).
+# That is the paper's account. Part A shows the mechanism in the theory model; at the paper's
+# noise level it needs many of the paper's 10,000 steps. Part B shows where the image results
+# depend on the number of training images, and what the CNN's first layer does with a loud
+# background.
 
 # %% tags=["parameters"]
 # Parameters: any of these can be overridden, e.g.
@@ -76,7 +77,6 @@ from lsa_utils.experiments.lsa_images import (
 from lsa_utils.experiments.lsa_theory import linear_patch_sum_accuracy, patch_ntk_accuracy, train_patch_filters
 from lsa_utils.plotting import ROLE_COLORS, figure_grid, mean_with_band
 from lsa_utils.run.context import start_chapter
-from lsa_utils.run.results import Claim
 
 run = start_chapter(
     "lsa", scale, seed=seed, device=device, k=k, d=d, noise_levels=noise_levels, seeds=seeds,
@@ -90,7 +90,7 @@ run = start_chapter(
 plan = plan_data(run.parameters).check()  # the sizes capped to the data at hand, said below
 plan.show()
 p = plan.p
-main_c = 1.0 if 1.0 in p.noise_levels else p.noise_levels[len(p.noise_levels) // 2]
+main_c = 1.0  # the paper's noise level; the planner requires it
 
 # %% [markdown]
 # ## Part A: the theory model
@@ -218,14 +218,33 @@ fig.tight_layout()
 run.savefig(fig, "theory_mechanism")
 plt.show()
 
+# %%
+for c in sorted({0.5, 1.0, 1.5, *p.noise_levels}):  # the prose reads c = 0.5, 1 and 1.5
+    key = f"{c:g}".replace(".", "_")
+    if c not in p.noise_levels:
+        for name in ("accuracy", "cosine", "bias", "noise_pass"):
+            run.glue(f"theory_{name}_c{key}", "n/a (not run)")
+        continue
+    rows = training.rows(c)
+    run.glue(f"theory_accuracy_c{key}", training.accuracy[-1, rows].mean(), ".2f")
+    run.glue(f"theory_cosine_c{key}", training.cosine[-1, rows].mean(), ".2f")
+    run.glue(f"theory_bias_c{key}", training.bias[-1, rows].mean(), ".2f")
+    run.glue(f"theory_noise_pass_c{key}", training.noise_pass[-1, rows].mean(), ".1%")
+run.glue("theory_steps", p.steps, ",")
+
 # %% [markdown]
-# The mechanism needs time at higher noise. At $c = 0.5$ the filter aligns within a few hundred
-# steps and the threshold settles between the noise and the signal. At the paper's $c = 1$ the
-# same recipe learns slowly: in our runs at $k = 1000$ the accuracy was 0.66 after 1,000 steps
-# and 0.79 after the paper's 10,000 (cosine 1.00, $b = -0.38$, 4.5% of noise patches passing),
-# short of the 95% we expected; a direct simulation with explicit patches agrees with the
-# sampler used here. At $c = 1.5$ the bias turns negative before $w$ has grown, every patch falls
-# under the threshold and the network stays at $f \equiv 0$ (accuracy 0.5).
+# The mechanism needs time at higher noise. At $c = 0.5$ the filter aligns early and the
+# threshold settles between the noise and the signal: after {glue:text}`theory_steps` steps
+# its cosine with $w^*$ is {glue:text}`theory_cosine_c0_5` and its accuracy
+# {glue:text}`theory_accuracy_c0_5`. At the paper's $c = 1$ the same recipe learns slowly: in
+# this run the accuracy is {glue:text}`theory_accuracy_c1` after {glue:text}`theory_steps`
+# steps (cosine {glue:text}`theory_cosine_c1`, $b$ = {glue:text}`theory_bias_c1`,
+# {glue:text}`theory_noise_pass_c1` of the noise patches passing). The paper's statement is about
+# the end of its 10,000 steps (scale `paper`); the scorecard measures it here but counts it only
+# there. A direct simulation with explicit patches agrees with the sampler used here
+# (`tests/test_lsa_theory.py`). At $c = 1.5$ the bias can turn negative before $w$ has grown:
+# every patch then falls under the threshold and the network stays at $f \equiv 0$ (this
+# run's accuracy there: {glue:text}`theory_accuracy_c1_5`).
 
 # %%
 summary_a = pd.DataFrame({
@@ -261,9 +280,8 @@ summary_a.style.format(precision=3).hide(axis="index")
 # targets, ridge $10^{-5}\,\mathrm{tr}(K)/n$), and its **linearization**
 # $f_0 + J(\theta - \theta_0)$ at width factor 1 and a wide one (Adam, batch 50). The paper's
 # learning rate for it is $10^{-3}$; in the few epochs the `smoke` and `default` scales can
-# afford, that leaves the width-1 linearization near chance (training accuracy 0.43 after 30
-# epochs on 1,000 MNIST canvases), so those scales use $10^{-2}$ (training accuracy 0.77) and
-# `paper` keeps $10^{-3}$.
+# afford, that left the width-1 linearization near chance even on its training set in our
+# prototypes on MNIST canvases, so those scales use $10^{-2}$ and `paper` keeps $10^{-3}$.
 
 # %%
 settings = list(SETTINGS.values())
@@ -386,12 +404,7 @@ pd.DataFrame(scaling_drop).rename_axis("n").round(3)
 # `n_train` images at that strength and, when the figure above fitted more, of the one trained
 # on the most images; then each channel's mean response on windows inside the pasted digit and
 # on the background.
-#
-# In our runs at $\sigma = 2$ this is **not** what the first layer does: every channel responded
-# more on the background than on the digit, for the CNN trained on 1,000 images (which is not
-# robust) and for the one trained on 10,000 (which is). A background pixel of standard deviation
-# 2 is louder than any stroke (pixel values at most 1), so a 3x3 filter cannot threshold it
-# away; the robustness the CNN learns with data sits in its later layers.
+
 
 # %%
 loudest = max(p.gaussian_strengths)
@@ -419,37 +432,41 @@ fig.suptitle("first-layer response (mean over channels of ReLU(conv1)) of CNNs t
 fig.tight_layout()
 run.savefig(fig, "first_layer_response")
 plt.show()
+louder = {n: int((selectivity[f"n = {n:,}: on the background"] > selectivity[f"n = {n:,}: on the digit"]).sum())
+          for n in looked_at}
+channels = len(selectivity[f"n = {n_mnist:,}: on the digit"])
+run.glue("selectivity_sigma", loudest, "g")
+run.glue("selectivity_channels", channels)
+run.glue("selectivity_summary", "; ".join(f"{louder[n]} of {channels} for the CNN trained on {n:,} images"
+                                          for n in looked_at))
 pd.DataFrame(selectivity).T.rename_axis(columns="first-layer channel").round(3)
+
+# %% [markdown]
+# In this run, at $\sigma$ = {glue:text}`selectivity_sigma`, the channels that respond more on
+# the background than on the digit number {glue:text}`selectivity_summary`. When that is most of
+# them, the first layer does not do what the paper's mechanism predicts. A background pixel of
+# standard deviation 2 is louder than any stroke (pixel values at most 1), so a 3x3 filter
+# cannot threshold it away; whatever robustness the CNN learns with data then sits in its later
+# layers.
 
 # %% [markdown]
 # ## Scorecard
 #
-# **Theory model.** At noise level $c = 0.5$, where the paper's recipe learns within the
-# steps of every scale, the network must learn $w \approx w^*$ ($\cos \ge 0.99$) and a negative
-# bias between the noise and the signal ($s\|w\| < -b < \langle w, w^*\rangle$), and beat the
-# NTK at its largest $n$ by at least 0.15. At the paper's $c = 1$ the issue asks for at least 95%
-# accuracy after the paper's 10,000 steps; that claim is expected only when the run has them.
-#
-# **Images.** For each predictor the *relative drop* is
-# $(\mathrm{acc}(0) - \mathrm{acc}(\sigma_{\max})) / (\mathrm{acc}(0) - \text{chance})$: 0 when
-# the background does not hurt, 1 when it pushes the predictor to chance. The paper's claim
-# holds on MNIST when the NTK's relative drop exceeds the CNN's by at least 0.1. With a few
-# hundred or a thousand training images the CNN itself collapses on loud backgrounds (it has no
-# pooling, so it must learn every position of the digit), so this claim is expected only from the
-# paper's 20,000 training images on. That the CNN's robustness grows with data is checked on its
-# own: its relative drop at the largest $n$ of the accuracy-against-$n$ figure must be at least
-# 0.3 below its drop at the smallest, expected when the sizes span a factor of 10 or more.
+# The claims are computed by `lsa_utils.claims.lsa` from the numbers recorded below, with
+# thresholds fixed there, each with its reason. The theory claims are read at the paper's
+# noise level $c = 1$ and are stated for the end of the paper's 10,000 steps; the image claims
+# for real MNIST with the paper's 20,000 training images. A run with fewer steps or images
+# measures and shows them without counting them.
 
 # %%
-claim_c = min(p.kernel_noise_levels)
-rows_c = training.rows(claim_c)
-w_cos = training.cosine[-1, rows_c].mean()
-b_final = training.bias[-1, rows_c].mean()
-signal_proj = (training.norm[-1, rows_c] * training.cosine[-1, rows_c]).mean()
-noise_proj = noise_std(p.k, claim_c) * training.norm[-1, rows_c].mean()
-net_acc = training.accuracy[-1, rows_c].mean()
-ker_acc = kernel_acc[claim_c][-1]
-paper_acc = training.accuracy[-1, training.rows(main_c)].mean()
+def theory_at(c):
+    rows = training.rows(c)
+    return {
+        "cosine": training.cosine[-1, rows].mean(), "bias": training.bias[-1, rows].mean(),
+        "signal_projection": (training.norm[-1, rows] * training.cosine[-1, rows]).mean(),
+        "noise_projection": noise_std(p.k, c) * training.norm[-1, rows].mean(),
+        "accuracy": training.accuracy[-1, rows].mean(), "ties": training.ties[-1, rows].mean(),
+    }
 
 
 def setting_drop(setting_key, method):
@@ -458,35 +475,14 @@ def setting_drop(setting_key, method):
 
 
 drops = pd.DataFrame({m: {s.key: setting_drop(s.key, m) for s in settings} for m in METHODS})
-gap_mnist = drops.loc["mnist_gaussian", METHODS[1]] - drops.loc["mnist_gaussian", METHODS[0]]
-cnn_drops = scaling_drop[METHODS[0]]
-drop_gain = cnn_drops[min(cnn_drops)] - cnn_drops[max(cnn_drops)]
-real_mnist = not datasets[mnist.key].fallback  # the image claims are stated for MNIST, not for 8x8 digits
-claims = [
-    Claim(f"theory model, c = {claim_c}: the filter aligns with w* (cos)", w_cos, ">= 0.99", w_cos >= 0.99),
-    Claim(f"theory model, c = {claim_c}: learned threshold -b lies between the noise s||w|| "
-          f"({noise_proj:.3f}) and the signal <w, w*> ({signal_proj:.3f})", -b_final,
-          "s||w|| < -b < <w, w*>", noise_proj < -b_final < signal_proj),
-    Claim(f"theory model, c = {claim_c}: network accuracy minus NTK accuracy at n = {max(p.kernel_n)}",
-          net_acc - ker_acc, ">= 0.15", net_acc - ker_acc >= 0.15),
-    Claim(f"theory model, c = {main_c}: network accuracy after {p.steps:,} steps (paper: 10,000)",
-          paper_acc, ">= 0.95", paper_acc >= 0.95, expected=p.steps >= 10_000,
-          expected_when="from the paper's 10,000 steps (scale paper)"),
-    Claim(f"MNIST, n = {n_mnist:,}: NTK relative drop minus CNN relative drop", gap_mnist, ">= 0.1",
-          gap_mnist >= 0.1, expected=real_mnist and n_mnist >= 20_000,
-          expected_when="on real MNIST with n_train >= 20,000 (scale paper)"),
-    Claim(f"MNIST: CNN relative drop at n = {min(cnn_drops):,} minus at n = {max(cnn_drops):,}", drop_gain,
-          ">= 0.3", drop_gain >= 0.3, expected=real_mnist and max(cnn_drops) >= 10 * min(cnn_drops),
-          expected_when="on real MNIST with sizes spanning a factor of 10"),
-]
 values = {
+    "theory": {str(c): theory_at(c) for c in p.noise_levels},
     "theory_final_accuracy": {str(c): final[i].tolist() for i, c in enumerate(p.noise_levels)},
-    "theory_cosine": w_cos, "theory_bias": b_final, "theory_network_accuracy": net_acc,
-    "theory_paper_noise_accuracy": paper_acc,
     "theory_kernel_accuracy": {str(c): v for c, v in kernel_acc.items()},
     "theory_kernel_seconds": {str(c): v for c, v in kernel_seconds.items()},
     "theory_linear_accuracy": {str(c): linear_patch_sum_accuracy(p.k, c) for c in p.noise_levels},
     "samples_per_second": training.extra["samples_per_second"],
+    "n_mnist": n_mnist, "n_test_mnist": len(datasets[mnist.key].test_labels), "chance_mnist": chance_mnist,
     "images_relative_drop": drops.to_dict(),
     "images_accuracy": results_b.groupby(["setting", "method", "strength"]).accuracy.mean().reset_index().to_dict("records"),
     "images_gram_seconds": float(results_b.gram_seconds.sum()),
@@ -496,4 +492,4 @@ values = {
 }
 print("relative drop from the weakest to the loudest background:")
 print(drops.round(3).to_string())
-run.finish(claims, values)
+run.finish(values)

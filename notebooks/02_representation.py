@@ -71,7 +71,6 @@ from lsa_utils.data.multi_index import SOURCE_LINK, TARGET_LINK
 from lsa_utils.experiments.representation import METHODS, plan_data, sample_complexity, transfer, width_step_sweep
 from lsa_utils.plotting import ROLE_COLORS, annotated_heatmap, figure_grid, mean_with_band
 from lsa_utils.run.context import start_chapter
-from lsa_utils.run.results import Claim
 
 run = start_chapter(
     "representation", scale, seed=seed, device=device, d_values=d_values, n_points=n_points,
@@ -104,6 +103,7 @@ method_colors = {"network": ROLE_COLORS["network"], "random features": ROLE_COLO
 
 # %%
 h = SOURCE_LINK.expected_hessian().numpy()
+run.glue("degree_p_share", SOURCE_LINK.variance_share(deg), ".3f")
 print("E[grad^2 g] =", np.round(h, 3).tolist(), "eigenvalues", np.round(np.linalg.eigvalsh(h), 3).tolist())
 
 # %% [markdown]
@@ -120,15 +120,15 @@ print("E[grad^2 g] =", np.round(h, 3).tolist(), "eigenvalues", np.round(np.linal
 # 3. the readout $a$ by ridge regression on the features $\mathrm{ReLU}(W_1 x + b)$.
 #
 # $\eta$ only sets the scale of $W_1$; we choose it so that the rows have mean norm
-# `row_norm` (0.5, half the biases' scale: the best value of the sweep at the end, where 1
-# gave a 50% larger test MSE) and sweep it at the end. **Random features** are the
+# `row_norm` (0.5, half the biases' scale, chosen from our prototypes before this run) and
+# sweep it at the end. **Random features** are the
 # same network with $W$ frozen at $W_0$; the **NTK** is the infinite-width kernel of the same
 # two-layer ReLU network with bias (the kernel engine's `two_layer_relu_kernel`). Every method
 # picks its ridge from $10^{-6}, 10^{-5}, \dots, 10^{3}$ (times the mean diagonal of its Gram matrix) on
 # `n_val` fresh validation samples, and the test MSE is measured against the noiseless $f^*$ on
 # `n_test` samples. Those are many because a degree-4 target is heavy-tailed: its squared error
 # is dominated by rare inputs with large $|Ux|$, and with a few thousand test points the
-# measured MSE of one predictor moved by 30% between two test sets.
+# measured MSE of one predictor moved by tens of percent between two test sets in our prototypes.
 
 # %% [markdown]
 # ## 1. Sample complexity
@@ -264,57 +264,45 @@ fig.tight_layout()
 run.savefig(fig, "width_step")
 plt.show()
 
+# %%
+widest_m = max(p.widths)
+best_norm = grid.loc[widest_m].idxmin()
+run.glue("sweep_best_norm", best_norm, "g")
+run.glue("sweep_widest", widest_m, ",")
+run.glue("sweep_default_vs_best", f"{grid.loc[widest_m, p.row_norm] / grid.loc[widest_m].min():.2f}"
+         if p.row_norm in grid.columns else "n/a")
+
+# %% [markdown]
+# In this run the best step for the widest network ($m$ = {glue:text}`sweep_widest`) had mean row
+# norm {glue:text}`sweep_best_norm`; the chapter's `row_norm` gave {glue:text}`sweep_default_vs_best`
+# times the best MSE there (n/a: `row_norm` is not among this run's `row_norms`).
+
 # %% [markdown]
 # ## Scorecard
 #
-# - **Sample complexity.** At the largest $d$ and $n = 4d^2$, the
-#   network's test MSE must be at most 0.8 times both random features' and the NTK's (mean over
-#   seeds). The kernels have learned most of the degree-2 part by then (61% of the variance), so
-#   the whole gap comes from the degree-4 part. The ratio to the NTK shrinks as $d$ grows (the
-#   kernel needs about $d^4$ samples for that part). In our runs it was 0.59 and 0.70 at
-#   $d = 24$ with two seed sets of two seeds each (`smoke`, step with row norm 1), and at
-#   $d = 32$ with three seeds 0.46 with row norm 1 and 0.36 with row norm 0.5, so
-#   0.8 is as tight as the small scales allow.
-# - **Representation.** At the largest $d$, the first layer's energy in span($U$) must be below
-#   0.5 at $n = d$ and at least 0.7 at the largest $n$ ($16 d^2$). At small $d$ the start is
-#   not clean: the share of a random row is $r/d$ (0.25 at $d = 8$) and with $n = d$ samples the
-#   noise is large. The energy does not reach 1 on this grid either: the sampling noise of the gradient carries energy of order $d/n$ outside span($U$),
-#   and the step also has a component along each neuron's own initial direction, of relative
-#   size about $\sqrt{r/d}$ (Stein's lemma applied to the ReLU's step function).
-# - **Transfer.** At $n = 8 r^p$ target samples, the transferred features' MSE must be at most
-#   0.8 times the best of random features, the NTK and the one-step network trained on the
-#   target alone. With so few samples every method is still far from zero error. At
-#   $n = 4 r^p$ the ratio was 0.75 and 0.78 at $d = 24$ with two seed sets, too close to 0.8 to
-#   be a claim; at $8 r^p$ it was 0.62 with both, and 0.56 and 0.59 at $d = 32$ (six
-#   seeds, row norm 1 and 0.5). The margin grows with $d$, since only the
-#   transferred features do not depend on it.
+# The paper proves sample complexities and has no experiments, so its claims are checked here
+# against what the theorems and the target fix, in `lsa_utils.claims.representation`:
+#
+# - **The kernels' floor.** At $n = 4d^2$, far below $d^4$, no rotation-invariant kernel can learn
+#   the degree-4 part of the target (the lower bound the paper builds on), so the NTK's and random
+#   features' test MSE must stay at or above that part's share of the variance,
+#   {glue:text}`degree_p_share`, times $1 - n/d^4$. The network, by the paper's Theorem 1, learns
+#   $f^*$ from $n \asymp d^2 r + d r^p$ samples, so its MSE must be below that share.
+# - **Representation.** At the largest $n$ the first layer's energy in span($U$) must be at least
+#   0.7, ten times the level $r/d$ of a random row. At $n = d$ it is a check that the step is
+#   still mostly noise (below 0.5).
+# - **Transfer.** At $n = 8 r^p$ target samples (the theorem gives the order $r^p$, no constant),
+#   the transferred features must beat the best of random features, the NTK and the one-step
+#   network on the target alone, by a paired one-sided t-test over seeds at 5%.
 
 # %%
-big_d = max(p.d_values)
-sub = rows[rows.d == big_d]
-n_claim = 4 * big_d**2
-at = sub[sub.n == n_claim][list(METHODS)].mean()
-ratio_rf, ratio_ntk = at["network"] / at["random features"], at["network"] / at["NTK"]
-energy = rows.groupby(["d", "n"]).energy.mean()
-energy_low, energy_high = energy[big_d].iloc[0], energy[big_d].iloc[-1]
-n_transfer = 8 * r**deg
-t_at = transfer_rows[transfer_rows.n == n_transfer][["transfer", *METHODS]].mean() if n_transfer in p.n_targets else None
-t_ratio = float(t_at["transfer"] / t_at[list(METHODS)].min()) if t_at is not None else float("nan")
-claims = [
-    Claim(f"d = {big_d}, n = {n_claim:,}: network MSE / random-features MSE", ratio_rf, "<= 0.8", ratio_rf <= 0.8),
-    Claim(f"d = {big_d}, n = {n_claim:,}: network MSE / NTK MSE", ratio_ntk, "<= 0.8", ratio_ntk <= 0.8),
-    Claim(f"d = {big_d}: energy of W1 in span(U) at n = d", energy_low, "< 0.5", energy_low < 0.5),
-    Claim(f"d = {big_d}: energy of W1 in span(U) at n = {p.n_max_factor} d^2", energy_high, ">= 0.7",
-          energy_high >= 0.7),
-    Claim(f"transfer at n = 8 r^p = {n_transfer}: transferred MSE / best other method", t_ratio, "<= 0.8",
-          t_ratio <= 0.8, expected=n_transfer in p.n_targets,
-          expected_when=f"when n_targets contains 8 r^p = {n_transfer}"),
-]
 values = {
+    "r": r, "degree": deg, "degree_p_share": SOURCE_LINK.variance_share(deg),
     "mse": rows.groupby(["d", "n"])[list(METHODS)].mean().reset_index().to_dict("records"),
-    "energy": {f"{d},{n}": v for (d, n), v in energy.items()},
+    "energy": {f"{d},{n}": v for (d, n), v in rows.groupby(["d", "n"]).energy.mean().items()},
     "transfer_mse": transfer_rows.groupby("n")[["transfer", *METHODS]].mean().reset_index().to_dict("records"),
+    "transfer_by_seed": transfer_rows[["rep", "n", "transfer", *METHODS]].to_dict("records"),
     "sweep_mse": sweep.groupby(["m", "row_norm"]).network.mean().reset_index().to_dict("records"),
     "largest_gram_n": int(largest_gram.n), "largest_gram_seconds": float(largest_gram.gram_seconds),
 }
-run.finish(claims, values)
+run.finish(values)

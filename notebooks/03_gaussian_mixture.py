@@ -80,13 +80,13 @@ import torch
 
 from lsa_utils.data.xor_mixture import oracle_error, sample_xor_mixture
 from lsa_utils.experiments.gaussian_mixture import (
-    lazy_methods, log_times, plan_data, simulate_networks, train_readout_online,
+    lazy_methods, log_times, over_parameterisation_runs, over_parameterisation_summary, plan_data,
+    simulate_networks, train_readout_online,
 )
 from lsa_utils.experiments.xor_ode import OrderParameters, gaussian_base, integrate_ode
 from lsa_utils.models.committee import StepSchedule
 from lsa_utils.plotting import ROLE_COLORS, figure_grid
 from lsa_utils.run.context import start_chapter
-from lsa_utils.run.results import Claim
 
 run = start_chapter(
     "gaussian_mixture", scale, seed=seed, device=device, dim=dim, hidden=hidden, inverse_snrs=inverse_snrs,
@@ -108,9 +108,10 @@ crossover = p.dim ** -0.25  # 1 / SNR where delta sqrt(D) = 1 (see the regimes b
 #
 # The plane of the means, $(x_1, x_2)$, at two noise levels, with the Bayes boundary
 # $|x_1| = |x_2|$; every other direction is pure noise. At $1/\mathrm{SNR} = 0.5$ the clusters
-# already overlap, and the oracle error is 0.145.
+# already overlap, and the oracle error is {glue:text}`oracle_at_half` (a closed form).
 
 # %%
+run.glue("oracle_at_half", float(oracle_error(1 / 0.5)), ".3f")
 fig, axes = figure_grid(2, width=3.8, height=3.6)
 for ax, inv in zip(axes, [0.2, 0.5]):
     x, y = sample_xor_mixture(1500, 3, inv**2, torch.Generator().manual_seed(p.seed))
@@ -141,11 +142,11 @@ plt.show()
 # $10^5$ points).
 #
 # **Learning rate.** With a constant $\eta$ the SGD noise keeps weight off the plane of the
-# means (the $\eta^2$ term of the ODE below) and leaves an error floor: integrating the ODE at
-# $D = 1000$ with $\eta = 0.5$ to $t = 400$ left the error 0.016, 0.022 and 0.028 above the
-# oracle at $1/\mathrm{SNR} = 0.5, 0.7, 1.0$. With $\eta = 0.1$ (the official default) the floor
-# is lower but the error was still 0.11 above the oracle at $t = 400$ at
-# $1/\mathrm{SNR} = 0.7$. We therefore train at `lr` until `switch_time` and at `lr_final` after.
+# means (the $\eta^2$ term of the ODE below) and leaves an error floor above the oracle, which
+# in our prototypes (the ODE at $D = 1000$, $\eta = 0.5$) grew with the noise level. With
+# $\eta = 0.1$ (the official default) the floor is lower but the network had not yet escaped far
+# from its plateau by $t = 400$ at the higher noise levels. We therefore train at `lr` until
+# `switch_time` and at `lr_final` after.
 
 # %%
 base = gaussian_base(p.base_samples, max(p.hidden, *p.hidden_values), seed=p.seed)
@@ -271,21 +272,8 @@ sweep = simulate_networks([(p.sweep_inverse_snr, k) for k in p.hidden_values], p
 sweep_oracle = float(oracle_error(1 / p.sweep_inverse_snr))
 
 
-def time_to_reach(errors, level):
-    hit = np.nonzero(errors.numpy() <= level)[0]
-    return times[hit[0]] if len(hit) else math.nan
-
-
-by_width = []
-for k in p.hidden_values:
-    for i in sweep.runs(hidden=k):
-        by_width.append(dict(K=k, seed=sweep.seed[i], final_gap=float(sweep.error[-1, i]) - sweep_oracle,
-                             reach=time_to_reach(sweep.error[:, i], sweep_oracle + 0.01)))
-by_width = pd.DataFrame(by_width)
-by_width["found"] = by_width.final_gap <= 0.05
-summary = by_width.groupby("K").agg(found=("found", "mean"))
-summary["reach_median"] = by_width[by_width.found].groupby("K").reach.median()
-summary["final_gap_median"] = by_width[by_width.found].groupby("K").final_gap.median()
+by_width = pd.DataFrame(over_parameterisation_runs(sweep, times, sweep_oracle))
+summary = over_parameterisation_summary(by_width.to_dict("records"))
 print(summary.round(4))
 
 # %%
@@ -371,73 +359,26 @@ plt.show()
 # %% [markdown]
 # ## Scorecard
 #
-# - **Network at the oracle.** At $1/\mathrm{SNR} = 0.4, 0.5, 0.7, 1.0$, the network's final
-#   error (median over seeds) must be within 0.01 of the oracle. Expected from $t = 600$: at
-#   $1/\mathrm{SNR} = 1$ the network leaves the initial plateau only around $t = 100$ (figure 2)
-#   and then sits on the SGD-noise floor of $\eta = 0.5$ until the switch. With $t = 400$
-#   (switch at 250) our `default` run ended 0.012 above the oracle at $1/\mathrm{SNR} = 1$; the
-#   ODE put the same schedule at 0.012 and $t = 600$ (switch at 350) at 0.007.
-# - **Random features at chance.** At every $1/\mathrm{SNR} \ge 0.25$, random features with
-#   $p = D$ must have error $\ge 0.4$; the paper's claim is for $D \ge 1000$, so it is expected
-#   only there.
-# - **The kernel at chance.** The same claim for the kernel does not hold at $D = 1000$ with
-#   $n = 4D$: it gets 0.37 at $1/\mathrm{SNR} = 0.3$ (shown in figure 1). Its boundary moves with
-#   $n$ (section 4, right): the curves for $D$ from 250 to 1000 and $n$ from $2D$ to $8D$ fall
-#   together against $D\Delta/\sqrt n$. We therefore check the kernel in that variable: its error
-#   must be $\ge 0.4$ wherever $D\Delta/\sqrt n \ge 2$, for every $D$ and $n$ of section 4. We
-#   chose the 2 from a prototype at $D = 250$ to 2000, where the kernel's error at
-#   $D\Delta/\sqrt n = 2$ was 0.42 to 0.45; at $n = 16D$ it was 0.41 to 0.43.
-# - **ODE.** Along the whole trajectory the ODE must stay within 0.02 of the simulation, for the
-#   median run of figure 2 (the largest deviation of each run is printed above). Single runs
-#   deviate more, during the escape from the plateau (a shift in time of a steep curve). The
-#   initial overlaps $R$ are of order $1/\sqrt D$, like the SGD fluctuations that act on them,
-#   so the escape time keeps a random part at every $D$. In prototypes without the switch
-#   ($t \le 200$, the same two noise levels, three seeds each) the median run deviated by 0.019
-#   at $D = 2000$ and 0.045 at $D = 4000$, so we do not expect this claim to get safer with $D$.
-#   The second ODE claim compares the end points at $t$ = `t_max`, after the escape.
-# - **Over-parameterisation.** The widest network must reach the oracle + 0.01 faster (median)
-#   than $K = 8$, by a factor of at least 1.25, and the final error of the networks that found
-#   all clusters must be within 0.01 of that at $K = 4$ (or the narrowest width with such a
-#   network) for every $K$.
+# Computed by `lsa_utils.claims.gaussian_mixture` from the numbers recorded below, with
+# thresholds fixed there, each with its reason. The paper's statements (its abstract): small
+# networks reach near-optimal error, random features and kernels do not, the ODEs track the
+# dynamics, and over-parameterisation speeds learning up without improving the final error.
+# Where our kernel is not at chance, that is a finding, with the variable
+# $D\Delta/\sqrt n$ that explains it.
 
 # %%
-claims = []
-for s in [0.4, 0.5, 0.7, 1.0]:
-    if s in p.inverse_snrs:
-        gap = float(final[final.inverse_snr == s].gap.median())
-        claims.append(Claim(f"1/SNR = {s}: network error - oracle (median over seeds)", gap, "<= 0.01", gap <= 0.01,
-                            expected=p.t_max >= 600, expected_when="from t_max = 600 (scale default)"))
-rf_lowest = float(lazy_rf[lazy_rf.inverse_snr >= 0.25].error.min())
-claims.append(Claim(f"random features (p = D, n = {p.n_factor}D), 1/SNR >= 0.25, D = {p.dim}: lowest error",
-                    rf_lowest, ">= 0.4", rf_lowest >= 0.4, expected=p.dim >= 1000, expected_when="from D = 1000 (scale default)"))
-kernel_issue = float(kernel_rows[(kernel_rows.dim == p.dim) & (kernel_rows.inverse_snr >= 0.25)].error.min())
-kernel_lowest = float(kernel_rows[kernel_rows.noise_per_sample >= 2].error.min())
-claims.append(Claim("kernel, wherever D Delta / sqrt(n) >= 2 (every D and n of section 4): lowest error",
-                    kernel_lowest, ">= 0.4", kernel_lowest >= 0.4))
-median_deviation = float(deviation.median())
-claims.append(Claim("ODE against simulation: largest deviation along the whole trajectory (median run)",
-                    median_deviation, "<= 0.02", median_deviation <= 0.02, expected=p.dim >= 1000, expected_when="from D = 1000 (scale default)"))
-final_deviation = float((ode["error"][-1] - sim.error[-1, dyn_runs]).abs().max())
-claims.append(Claim(f"ODE against simulation at t = {p.t_max:g}: largest deviation over runs",
-                    final_deviation, "<= 0.005", final_deviation <= 0.005, expected=p.t_max >= 600, expected_when="from t_max = 600 (scale default)"))
-widest, reference = max(p.hidden_values), 8
-speedup = float(summary.reach_median[reference] / summary.reach_median[widest])
-claims.append(Claim(f"time to oracle + 0.01: K = {reference} / K = {widest}", speedup, ">= 1.25", speedup >= 1.25))
-found = summary.dropna(subset=["final_gap_median"])
-ref_k = 4 if 4 in found.index else found.index.min()
-spread = float((found.final_gap_median - found.final_gap_median[ref_k]).abs().max())
-claims.append(Claim(f"final error of networks that found all clusters: largest difference to K = {ref_k}",
-                    spread, "<= 0.01", spread <= 0.01))
 values = {
+    "final_gap_median": final.groupby("inverse_snr").gap.median().to_dict(),
     "final_error": final.groupby("inverse_snr").error.median().to_dict(),
     "oracle": final.groupby("inverse_snr").oracle.first().to_dict(),
     "lazy_error": {f"{method}, gamma {gamma:g}": rows.set_index("inverse_snr").error.to_dict()
                    for (method, gamma), rows in lazy.groupby(["method", "gamma"])},
     "rf_online_error": dict(zip(p.inverse_snrs, rf_online["error"][-1].tolist())),
-    "kernel_error_at_dim_inverse_snr_ge_0.25": kernel_issue,
-    "ode_deviation": deviation.tolist(), "ode_final_deviation": final_deviation, "ode_sample_error": sample_error,
     "kernel_scaling": kernel_rows[["dim", "n_train", "inverse_snr", "error"]].to_dict("records"),
+    "ode_deviation": deviation.tolist(), "ode_final_deviation": float((ode["error"][-1] - sim.error[-1, dyn_runs]).abs().max()),
+    "ode_sample_error": sample_error,
+    "over_parameterisation_runs": by_width.to_dict("records"),
     "sweep": summary.reset_index().to_dict("records"),
     "samples_per_second": sim.samples_per_second, "kernel_seconds": float(kernel_seconds),
 }
-run.finish(claims, values)
+run.finish(values)

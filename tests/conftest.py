@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,14 @@ IMAGE_CHAPTERS = ("lsa", "linearization")
 
 def has_shared_data() -> bool:
     return (SHARED_DATA / "MNIST").is_dir()
+
+
+def glue_keys(name: str) -> set[str]:
+    """The glued keys that chapter ``name``'s prose reads (``{glue:text}`key``` and the like)."""
+    from lsa_utils.run.chapters import CHAPTERS
+
+    text = (ROOT / "notebooks" / CHAPTERS[name].notebook).read_text()
+    return set(re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", text))
 
 
 @pytest.fixture(scope="session")

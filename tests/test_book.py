@@ -62,13 +62,15 @@ def test_book_builds_with_every_page_and_figure(smoke_root, monkeypatch, tmp_pat
         page = (html / "book" / "generated" / f"{chapter.stem}.html").read_text()
         saved = list((root / "results" / chapter.name / "figures" / "smoke").glob("*.png"))
         assert saved and page.count("<img") >= len(saved), f"{chapter.stem}: figures missing"
-        assert "Scorecard" in page
+        assert "Scorecard" in page and "paper claims at scale" in page
+        assert "{glue" not in page and "glue:text" not in page, f"{chapter.stem}: a glued number was not filled in"
     scorecard = (html / "book" / "generated" / "scorecard.html").read_text()
     assert "Reproduction scorecard" in scorecard
     for chapter in CHAPTERS.values():
         assert chapter.title in scorecard
-    assert re.search(r"\d+ of \d+ claims hold", scorecard)
-    assert "pass" in scorecard
+    assert re.search(r"\d+ of \d+ paper claims reproduced at this scale", scorecard)
+    for part in ("Findings, where we measure something other than the paper", "Checks: ", "paper claim"):
+        assert part in scorecard, part
     status = (html / "book" / "generated" / "status.html").read_text()
     assert "neural-tangents" in status and "smoke" in status
     references = (html / "book" / "references.html").read_text()
@@ -83,7 +85,7 @@ def test_scorecard_escapes_pipes_in_claims(tmp_path, monkeypatch):
 
     chapter = CHAPTERS["lsa"]
     data = {"claims": [{"claim": "noise s||w|| below -b", "measured": 0.095, "criterion": "s||w|| < -b",
-                        "passed": True, "expected": True}]}
+                        "passed": True, "expected": True, "kind": "paper", "source": "Thm. 1", "reason": "r"}]}
     monkeypatch.setattr(book, "_chapter_results", lambda scale: [(chapter, data)])
     row = [line for line in book.scorecard_markdown("smoke").splitlines() if "below" in line][0]
-    assert row == r"| noise s\|\|w\|\| below -b | 0.095 | s\|\|w\|\| < -b | pass |"
+    assert row == r"| noise s\|\|w\|\| below -b | Thm. 1 | – | 0.095 | s\|\|w\|\| < -b (r) | pass |"

@@ -69,8 +69,11 @@ def test_atomic_write_replaces_whole_files_only(tmp_path):
 def test_claim_coerces_numpy_values():
     import numpy as np
 
-    c = Claim("x", np.float32(0.5), "> 0", np.bool_(True))
-    assert json.dumps(c.__dict__) == '{"claim": "x", "measured": 0.5, "criterion": "> 0", "passed": true, "expected": true, "expected_when": ""}'
+    c = Claim("x", np.float32(0.5), "> 0", np.bool_(True), kind="check")
+    assert json.loads(json.dumps(c.__dict__)) == {
+        "claim": "x", "measured": 0.5, "criterion": "> 0", "passed": True, "expected": True, "expected_when": "",
+        "kind": "check", "source": "", "paper_value": "", "reason": ""}
+    assert Claim("nan", np.nan, "> 0", True, kind="check").passed is False
 
 
 def test_verdict_says_where_a_claim_not_expected_here_is_expected():
@@ -102,7 +105,7 @@ def test_attribute_access_on_the_package_is_followed():
 
 
 def test_a_nan_measurement_shows_as_not_available():
-    from lsa_utils.run.book import _fmt
+    from lsa_utils.claims.render import _fmt
 
     assert _fmt(None) == "n/a" and _fmt(0.5) == "0.5"
 
@@ -128,3 +131,7 @@ def test_editing_a_module_changes_only_the_keys_of_chapters_that_import_it(tmp_p
     (package / "train.py").write_text((package / "train.py").read_text() + "# e\n")
     last = keys()
     assert last["lazy_vs_rich"] != after["lazy_vs_rich"] and last["kernels"] == after["kernels"]
+    claims = package / "claims" / "lsa.py"  # loaded by name at the end of the chapter
+    claims.write_text(claims.read_text() + "# e\n")
+    edited = keys()
+    assert edited["lsa"] != last["lsa"] and edited["representation"] == last["representation"]

@@ -94,6 +94,11 @@ class HermiteLink:
             out = out + term
         return out / self.norm
 
+    def variance_share(self, degree: int) -> float:
+        """Share of ``E[g^2] = 1`` carried by the terms of total degree ``degree`` (the Hermite
+        terms are orthonormal, so it is the sum of their squared coefficients over the norm²)."""
+        return sum(c * c for c, degrees in self.terms if sum(degrees) == degree) / self.norm**2
+
     def expected_hessian(self) -> torch.Tensor:
         """``E[grad^2 g(z)]``, shape ``(r, r)``, in closed form (module docstring)."""
         h = torch.zeros(self.r, self.r, dtype=torch.float64)

@@ -236,3 +236,39 @@ def plan_data(params: dict, inventories=None) -> DataPlan:
          bool({0.4, 0.5, 0.7, 1.0} & set(params["inverse_snrs"]))),
         ("inverse_snrs reaches 1/SNR >= 0.25 (the lazy methods' claims)", max(params["inverse_snrs"]) >= 0.25),
     ])
+
+
+FOUND_ALL_CLUSTERS = 0.05  # final error within this of the oracle: no cluster left uncovered
+REACH_MARGIN = 0.01  # the time to reach counts from when the error is within this of the oracle
+
+
+def time_to_reach(errors, times: list[float], level: float) -> float:
+    """The first of ``times`` at which ``errors`` (same length) is at most ``level``; NaN if never."""
+    hit = np.nonzero(np.asarray(errors) <= level)[0]
+    return float(times[hit[0]]) if len(hit) else math.nan
+
+
+def over_parameterisation_runs(sim: Simulation, times: list[float], oracle: float) -> list[dict]:
+    """One record per network of the width sweep: ``K``, ``seed``, ``final_gap`` (final error
+    minus ``oracle``), ``reach`` (time to reach oracle + ``REACH_MARGIN``, NaN if never) and
+    ``found`` (final gap at most ``FOUND_ALL_CLUSTERS``: every cluster covered)."""
+    out = []
+    for k in sorted(set(sim.hidden)):
+        for i in sim.runs(hidden=k):
+            gap = float(sim.error[-1, i]) - oracle
+            out.append(dict(K=int(k), seed=int(sim.seed[i]), final_gap=gap, found=gap <= FOUND_ALL_CLUSTERS,
+                            reach=time_to_reach(sim.error[:, i].numpy(), times, oracle + REACH_MARGIN)))
+    return out
+
+
+def over_parameterisation_summary(runs: list[dict]):
+    """Per width ``K``: the share of networks that found every cluster, and among those the
+    median time to reach and the median final gap (a pandas DataFrame indexed by ``K``)."""
+    import pandas as pd
+
+    table = pd.DataFrame(runs)
+    summary = table.groupby("K").agg(found=("found", "mean"))
+    found = table[table.found]
+    summary["reach_median"] = found.groupby("K").reach.median()
+    summary["final_gap_median"] = found.groupby("K").final_gap.median()
+    return summary

@@ -377,6 +377,8 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
     requirements = [
         ("kernel_noise_levels lie in noise_levels (the theory claims read both)",
          set(params["kernel_noise_levels"]) <= set(params["noise_levels"])),
+        ("kernel_noise_levels contains the paper's c = 1.0 (the theory claims are read there)",
+         1.0 in params["kernel_noise_levels"]),
         ("gaussian_strengths has a weakest and a louder background (the relative drop)",
          len(set(params["gaussian_strengths"])) >= 2),
         ("image_strengths has a weakest and a louder background", len(set(params["image_strengths"])) >= 2),

@@ -48,6 +48,7 @@ class PatchTraining:
     bias: np.ndarray
     noise_pass: np.ndarray  # fraction of noise patches passing |<w, xi>| > -b
     signal_pass: np.ndarray  # 1 when the signal patch passes, <w, w*> > -b
+    ties: np.ndarray  # share of test inputs with f(x) = 0 exactly (the official code scores them correct)
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
 
@@ -100,12 +101,26 @@ def law_gradients(w, b, s, batch, k, generator):
     return grad_w, grad_b, loss
 
 
-def law_accuracy(w, b, s, n, k, generator) -> torch.Tensor:
-    """Test accuracy on ``n`` fresh inputs per model (a tie f = 0 counts one half), shape (M,)."""
+def law_margins(w, b, s, n, k, generator) -> torch.Tensor:
+    """Margins ``y f(x)`` on ``n`` fresh inputs per model, shape (M, n)."""
     y = 2.0 * torch.randint(2, (w.shape[0], n), generator=generator, device=w.device).to(w.dtype) - 1.0
     z_sig, z_noise, _ = _projections(w, b, s, y, k, generator)
-    margin = y * _outputs(z_sig, z_noise, b)
-    return ((margin > 0).to(w.dtype) + 0.5 * (margin == 0).to(w.dtype)).mean(1)
+    return y * _outputs(z_sig, z_noise, b)
+
+
+def accuracy_and_ties(margin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accuracy with a tie f = 0 counted one half (a coin flip), and the share of ties, per row.
+
+    The paper's official code scores ``mean(y f >= 0)``, which counts every tie as correct: its
+    accuracy is ``accuracy + ties / 2``.
+    """
+    ties = (margin == 0).to(margin.dtype).mean(1)
+    return (margin > 0).to(margin.dtype).mean(1) + 0.5 * ties, ties
+
+
+def law_accuracy(w, b, s, n, k, generator) -> torch.Tensor:
+    """Test accuracy on ``n`` fresh inputs per model (a tie f = 0 counts one half), shape (M,)."""
+    return accuracy_and_ties(law_margins(w, b, s, n, k, generator))[0]
 
 
 def train_patch_filters(
@@ -138,14 +153,16 @@ def train_patch_filters(
     generator = torch.Generator(device=device).manual_seed(seed + 1)
     w_star = signal_direction(d, w.dtype, device)
     records: dict[str, list] = {key: [] for key in
-                                ["step", "accuracy", "cosine", "norm", "bias", "noise_pass", "signal_pass"]}
+                                ["step", "accuracy", "ties", "cosine", "norm", "bias", "noise_pass", "signal_pass"]}
 
     def record(step):
         def keep(t):
             return t.detach().cpu().numpy().copy()
 
         records["step"].append(step)
-        records["accuracy"].append(keep(law_accuracy(w, b, s, n_eval, k, generator)))
+        accuracy, ties = accuracy_and_ties(law_margins(w, b, s, n_eval, k, generator))
+        records["accuracy"].append(keep(accuracy))
+        records["ties"].append(keep(ties))
         norm = w.norm(dim=1)
         records["cosine"].append(keep((w @ w_star) / norm))
         records["norm"].append(keep(norm))
@@ -167,7 +184,7 @@ def train_patch_filters(
     return PatchTraining(
         noise_levels=levels, seeds=seed_ids, steps=out["step"], samples_seen=out["step"] * batch,
         accuracy=out["accuracy"], cosine=out["cosine"], norm=out["norm"], bias=out["bias"],
-        noise_pass=out["noise_pass"], signal_pass=out["signal_pass"], seconds=seconds,
+        noise_pass=out["noise_pass"], signal_pass=out["signal_pass"], ties=out["ties"], seconds=seconds,
         extra={"samples_per_second": steps * batch * M / seconds},
     )
 

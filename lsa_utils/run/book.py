@@ -22,7 +22,7 @@ from .chapters import CHAPTERS, SCALES
 from .executor import run_chapter
 from .paths import executed_notebook_path, project_root, results_path
 from .data_plan import dataset_names
-from .results import read_json, verdict
+from .results import read_json
 from ..validation import check_choice
 
 
@@ -34,29 +34,30 @@ def _chapter_results(scale: str) -> list[tuple[Any, dict[str, Any] | None]]:
     return out
 
 
-def _fmt(x: float | None) -> str:
-    if x is None:  # a NaN measurement is stored as null
-        return "n/a"
-    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
-
-
-def _table_cell(text: str) -> str:
-    """``text`` safe inside a Markdown table cell: a literal ``|`` (as in ``||w||``) is escaped."""
-    return str(text).replace("|", "\\|")
-
-
 def scorecard_markdown(scale: str) -> str:
-    """The reproduction scorecard page: every chapter's claims, measured values and verdicts."""
+    """The reproduction scorecard page: per chapter, the paper claims (source, the paper's
+    number, ours, criterion, verdict), those not expected at this scale, the findings, and the
+    checks, folded; rendered by ``lsa_utils.claims.claims_markdown`` as each chapter's end is."""
+    from ..claims import claims_markdown, tally
+
     results = _chapter_results(scale)
-    claims = [c for _, data in results if data for c in data["claims"] if c.get("expected", True)]
-    passed = sum(c["passed"] for c in claims)
+    totals = [tally(data["claims"]) for _, data in results if data]
+    held, counted = sum(t["paper_passed"] for t in totals), sum(t["paper"] for t in totals)
+    later, findings = sum(t["paper_not_expected"] for t in totals), sum(t["findings"] for t in totals)
+    checks, checks_held = sum(t["checks"] for t in totals), sum(t["checks_passed"] for t in totals)
     lines = [
         "# Reproduction scorecard",
         "",
-        f"Every claim each chapter checks, with the value measured in the run this book shows "
-        f"(scale `{scale}`). **{passed} of {len(claims)} claims hold.** Claims marked 'not expected "
-        f"here' need larger sizes or other data than this run used (the verdict says which); they are "
-        f"shown but not counted.",
+        f"What each chapter measured in the run this book shows (scale `{scale}`). Three kinds of "
+        "claim: a **paper claim** is a statement the paper makes, with its source and the paper's "
+        "number where it gives one, and only these count as reproduced; a **finding** is where we "
+        "measure something other than the paper, with both numbers and the reason; a **check** "
+        "holds by construction or is a sanity property. Thresholds are fixed in "
+        "`lsa_utils/claims/`, each with its reason, before any run.",
+        "",
+        f"**{held} of {counted} paper claims reproduced at this scale**; {later} more are stated "
+        f"for larger runs or other data and listed apart. {findings} findings; {checks_held} of "
+        f"{checks} checks hold.",
         "",
     ]
     for chapter, data in results:
@@ -69,12 +70,7 @@ def scorecard_markdown(scale: str) -> str:
             names = dataset_names(fell_back)
             lines += [f"*This chapter ran on scikit-learn's 8x8 digits instead of {names} (no data files were "
                       "found): the claims stated for those data sets are shown but not counted.*", ""]
-        lines += ["| claim | measured | criterion | result |", "|---|---|---|---|"]
-        for c in data["claims"]:
-            word = verdict(c)
-            cells = [c["claim"], _fmt(c["measured"]), c["criterion"], "**FAIL**" if word == "FAIL" else word]
-            lines.append("| " + " | ".join(_table_cell(v) for v in cells) + " |")
-        lines.append("")
+        lines += [claims_markdown(data["claims"], scale)]
     return "\n".join(lines)
 
 

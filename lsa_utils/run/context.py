@@ -23,7 +23,7 @@ from ..devices import device_description, resolve_device
 from ..validation import check_choice, check_positive_float, check_positive_int, check_positive_ints
 from .chapters import Chapter, get_chapter
 from .paths import figures_dir, results_path
-from .results import Claim, claims_payload, verdict, write_json
+from .results import Claim, jsonable, claims_payload, write_json
 
 REPORTED_PACKAGES = (
     "torch", "numpy", "scipy", "jax", "neural-tangents", "matplotlib", "seaborn", "jupyter-book",
@@ -110,6 +110,7 @@ class ChapterRun:
         self.device = resolve_device(params["device"])
         self.p = SimpleNamespace(**params)
         self.figures: list[str] = []
+        self.glued: dict[str, str] = {}
 
     def savefig(self, fig, name: str) -> Path:
         """Save ``fig`` as ``results/<chapter>/figures/<scale>/<name>.png`` and return the path.
@@ -124,15 +125,36 @@ class ChapterRun:
         self.figures.append(str(out))
         return out
 
-    def finish(self, claims: list[Claim], values: dict[str, Any]):
-        """Write the results JSON (atomically) and return the scorecard as a DataFrame.
+    def glue(self, name: str, value: Any, fmt: str = "") -> str:
+        """Put a measured number into the chapter's prose: ``{glue:text}`name``` in a markdown
+        cell shows ``format(value, fmt)`` in the built book (myst-nb's glue output format,
+        written here without importing myst-nb). Returns the text; the results file keeps it."""
+        from IPython.display import display
+
+        text = format(value, fmt)
+        self.glued[name] = text
+        prefix = "application/papermill.record/"
+        display({prefix + "text/plain": repr(text)}, raw=True,
+                metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
+        return text
+
+    def finish(self, values: dict[str, Any], claims: list[Claim] | None = None):
+        """Compute the chapter's claims from ``values`` (``lsa_utils.claims.<chapter>``, unless
+        ``claims`` are given), write the results JSON (atomically) and return the scorecard as
+        Markdown, rendered as the scorecard page renders it.
 
         The file goes to ``$LSA_RESULTS_PATH`` when the executor set it (it moves the file into
         ``results/`` once the whole notebook has run), else straight to ``results/``.
         """
-        import pandas as pd
+        from IPython.display import Markdown
 
+        from ..claims import chapter_claims, claims_markdown
+
+        values = jsonable(values)
+        if claims is None:
+            claims = chapter_claims(self.chapter.name, values, self.parameters)
         path = Path(os.environ.get("LSA_RESULTS_PATH") or results_path(self.chapter.name, self.scale))
+        payload = claims_payload(claims)
         write_json(
             path,
             {
@@ -141,14 +163,12 @@ class ChapterRun:
                 "scale": self.scale,
                 "parameters": self.parameters,
                 "values": values,
-                "claims": claims_payload(claims),
+                "claims": payload,
+                "glued": self.glued,
                 "environment": environment(self.device),
             },
         )
-        payload = claims_payload(claims)
-        table = pd.DataFrame(payload)
-        table["passed"] = [verdict(c) for c in payload]
-        return table.drop(columns=["expected", "expected_when"])
+        return Markdown(claims_markdown(payload, self.scale))
 
 
 def start_chapter(name: str, scale: str = "default", **overrides: Any) -> ChapterRun:

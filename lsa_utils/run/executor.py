@@ -108,6 +108,8 @@ def chapter_cache_key(chapter: Chapter, scale: str, params: dict[str, Any]) -> s
                 "LSA_COMPILE": os.environ.get("LSA_COMPILE", "auto"),
                 "LSA_DATA_DIR": data_dir_setting()}
     text = notebook_source(chapter.notebook).read_text()
+    # ChapterRun.finish imports the chapter's claims module by name: its sources count too
+    text += f"\nimport lsa_utils.claims.{chapter.name}  # the chapter's claims\n"
     return cache_key(text, {"scale": scale, **params, **resolved}, chapter.extra_inputs)
 
 
@@ -152,7 +154,7 @@ def run_chapter(
             partial.unlink(missing_ok=True)
             raise RuntimeError(
                 f"chapter {name!r} ran but recorded no results: its last cell must call "
-                "ChapterRun.finish(claims, values)"
+                "ChapterRun.finish(values)"
             )
         data = read_json(tmp_results)
         if tmp_figures.is_dir():
@@ -166,9 +168,10 @@ def run_chapter(
     os.replace(partial, executed)  # notebook first: results carrying the new key come last
     write_json(results, data)
     executed.with_name(f"{executed.stem}.failed.ipynb").unlink(missing_ok=True)
-    counted = [c for c in data["claims"] if c.get("expected", True)]
-    passed = sum(c["passed"] for c in counted)
-    print(f"{name} [{scale}]: done in {seconds:.1f} s; claims passed {passed}/{len(counted)}"
-          + (f" ({len(data['claims']) - len(counted)} not expected in this run)"
-             if len(counted) < len(data["claims"]) else ""))
+    from ..claims import tally
+
+    t = tally(data["claims"])
+    print(f"{name} [{scale}]: done in {seconds:.1f} s; paper claims reproduced {t['paper_passed']}/{t['paper']}"
+          + (f" ({t['paper_not_expected']} not expected at this scale)" if t["paper_not_expected"] else "")
+          + f", checks {t['checks_passed']}/{t['checks']}, findings {t['findings']}")
     return RunOutcome(name, scale, "executed", seconds, results, executed)

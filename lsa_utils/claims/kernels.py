@@ -1,0 +1,32 @@
+"""The appendix's checks: the kernel engine against neural-tangents, and its speed.
+
+Values (``results/kernels/<scale>.json``): ``agreement`` (records with ``max_rel_error``);
+``timing_case_a`` (``speedup`` in this run); ``benchmarks`` (device -> ``rows`` with ``case``
+and ``speedup``, from the last ``make bench``). None of this reproduces a paper: all are checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..run.results import Claim
+from .core import check
+
+CASE_A_TARGET = 20  # the engineering target of the kernel-engine issue, for `make bench` case (a)
+
+
+def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
+    worst = max(row["max_rel_error"] for row in values["agreement"])
+    out = [
+        check("analytic NNGP/NTK agree with neural-tangents (largest relative error, float64)", worst, "<=", 1e-5,
+              reason="the tolerance of the test suite; both sides are closed-form recursions in float64"),
+        check(f"case (a) on {params['bench_images']} images: lsa_utils is no slower than neural-tangents (speedup)",
+              values["timing_case_a"]["speedup"], ">=", 1, reason="engineering target: never slower"),
+    ]
+    for device, bench in values.get("benchmarks", {}).items():
+        for row in bench["rows"]:
+            target = CASE_A_TARGET if row["case"].startswith("(a)") else 1
+            out.append(check(f"make bench {row['case'][:3]}: speedup over neural-tangents ({bench['device']})",
+                             row["speedup"], ">=", target,
+                             reason=f"engineering target{' of the kernel-engine issue' if target > 1 else ': never slower'}"))
+    return out

@@ -1,0 +1,255 @@
+"""The claims of every chapter: kinds, thresholds and verdicts from small recorded values.
+
+Each chapter's ``lsa_utils.claims.<chapter>.claims`` is fed values with known verdicts, one
+set where the paper's claims hold and one where they fail, so a threshold or a comparison that
+drifts is caught without running a chapter.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from lsa_utils.claims import chapter_claims, check, claims_markdown, compare, finding, paper_claim, tally
+from lsa_utils.claims.stats import mann_whitney_p_less, spearman_p_greater, spearman_rho
+from lsa_utils.run.results import Claim, claims_payload, verdict
+
+
+def by_text(claims, fragment):
+    found = [c for c in claims if fragment in c.claim]
+    assert len(found) == 1, f"{fragment!r} matches {[c.claim for c in found]}"
+    return found[0]
+
+
+# --- the building blocks -------------------------------------------------------------------------
+
+def test_compare_writes_the_criterion_it_decides():
+    assert compare(0.5, ">=", 0.5) == (True, ">= 0.5")
+    assert compare(0.49, ">=", 0.5) == (False, ">= 0.5")
+    assert compare(0.2, "between", (-0.65, -0.35)) == (False, "in [-0.65, -0.35]")
+    assert compare(-0.5, "between", (-0.65, -0.35))[0]
+    assert compare(0.1, "strictly between", (0.1, 0.3)) == (False, "in (0.1, 0.3)")
+    assert compare(3e-6, "<=", 1e-5) == (True, "<= 1e-5")
+    assert compare(float("nan"), "<=", 1.0)[0] is False
+    with pytest.raises(ValueError, match="op='~'"):
+        compare(1.0, "~", 1.0)
+
+
+def test_claim_kinds_and_their_required_fields():
+    c = paper_claim("x", 0.9, ">=", 0.8, source="Fig. 1", reason="the paper's 0.85 - 0.05")
+    assert (c.kind, c.passed, c.criterion) == ("paper", True, ">= 0.8")
+    with pytest.raises(ValueError, match="needs a source"):
+        Claim("x", 1.0, ">= 0", True, kind="paper", reason="r")
+    with pytest.raises(ValueError, match="needs a reason"):
+        Claim("x", 1.0, ">= 0", True, kind="finding", source="s")
+    with pytest.raises(ValueError, match="kind='theorem'"):
+        Claim("x", 1.0, ">= 0", True, kind="theorem", source="s", reason="r")
+    assert check("y", 0.0, "<=", 1e-10).kind == "check"
+    f = finding("z", 0.37, "<", 0.4, source="abstract", paper_value="0.5", reason="finite D")
+    assert verdict(claims_payload([f])[0]) == "seen in this run"
+
+
+def test_tally_and_markdown_separate_the_three_kinds():
+    claims = claims_payload([
+        paper_claim("held claim", 0.9, ">=", 0.8, source="Fig. 1", paper_value="0.95", reason="paper - 0.15"),
+        paper_claim("failed claim", 0.1, ">=", 0.8, source="Thm. 2", reason="r"),
+        paper_claim("later claim", 0.1, ">=", 0.8, source="Fig. 3", reason="r", expected=False,
+                    expected_when="from 10,000 steps"),
+        finding("a finding s||w||", 0.37, "<", 0.4, source="abstract", paper_value="0.5", reason="finite D"),
+        check("a check", 1e-16, "<=", 1e-10, reason="by construction"),
+    ])
+    assert tally(claims) == {"paper": 2, "paper_passed": 1, "paper_not_expected": 1, "findings": 1,
+                             "checks": 1, "checks_passed": 1}
+    text = claims_markdown(claims, "default")
+    assert "**Reproduced 1 of 2 paper claims at scale `default`.**" in text
+    assert "| held claim | Fig. 1 | 0.95 | 0.9 | >= 0.8 (paper - 0.15) | pass |" in text
+    assert "| failed claim | Thm. 2 | – | 0.1 | >= 0.8 (r) | **FAIL** |" in text
+    later = text.index("not expected at scale")
+    assert text.index("later claim") > later and "from 10,000 steps" in text[later:]
+    assert r"a finding s\|\|w\|\|" in text  # a '|' in a claim stays inside its cell
+    assert "```{admonition} Checks: 1 of 1 hold" in text and ":class: dropdown" in text
+
+
+def test_spearman_exact_p_values():
+    assert spearman_rho([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx(1.0)
+    assert spearman_p_greater([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]) == pytest.approx(1 / 120)
+    # rho = 0.9 at n = 5: the identity and the 4 adjacent swaps reach it, 5 of 120 orderings
+    assert spearman_p_greater([1, 2, 3, 4, 5], [2, 1, 3, 4, 5]) == pytest.approx(5 / 120)
+    assert spearman_p_greater([1, 2, 3, 4, 5], [5, 4, 3, 2, 1]) == pytest.approx(1.0)
+    assert 0.01 < spearman_p_greater(np.arange(12), np.r_[np.arange(10)[::-1], 10, 11]) < 0.9
+    assert math.isnan(spearman_p_greater([1, 2], [1, 2]))
+
+
+def test_mann_whitney_counts_never_reached_as_last():
+    fast, slow = [1.0, 1.5, 2.0, 2.5], [5.0, 6.0, math.inf, math.inf]
+    assert mann_whitney_p_less(fast, slow) == pytest.approx(1 / 70)
+    assert mann_whitney_p_less(slow, fast) > 0.9
+
+
+def test_every_chapter_has_a_claims_module():
+    from lsa_utils.run.chapters import CHAPTERS
+
+    for name in CHAPTERS:
+        assert callable(__import__(f"lsa_utils.claims.{name}", fromlist=["claims"]).claims)
+    with pytest.raises(ValueError, match="chapter=.nope. is not allowed"):
+        chapter_claims("nope", {}, {})
+
+
+# --- chapter 0 -----------------------------------------------------------------------------------
+
+def lazy_values(ntk_exponent):
+    widths = [32, 128, 512, 2048, 8192]
+    return {"widths": widths,
+            "weight_change_ntk": [0.5 * m**ntk_exponent for m in widths],
+            "weight_change_mean_field": [0.8] * len(widths),
+            "distance_to_kernel_ntk": [2.0 * m**-0.5 for m in widths],
+            "distance_to_kernel_mean_field": [0.5] * len(widths)}
+
+
+def test_lazy_vs_rich_claims():
+    good = chapter_claims("lazy_vs_rich", lazy_values(-0.5), {})
+    assert [c.kind for c in good] == ["paper", "paper", "paper", "check", "check"]
+    assert all(c.passed for c in good)
+    assert by_text(good, "falls like m^-1/2").measured == pytest.approx(-0.5)
+    bad = chapter_claims("lazy_vs_rich", lazy_values(-0.2), {})
+    assert not by_text(bad, "falls like m^-1/2").passed
+
+
+# --- chapter 1 -----------------------------------------------------------------------------------
+
+def lsa_values(cosine, accuracy, kernel_accuracy, bias=-0.4, fallback=False, n_mnist=20_000):
+    theory = {"cosine": cosine, "bias": bias, "signal_projection": 0.9, "noise_projection": 0.1,
+              "accuracy": accuracy, "ties": 0.0}
+    return {"theory": {"0.5": theory, "1.0": theory}, "theory_kernel_accuracy": {"1.0": [0.5, kernel_accuracy]},
+            "images_relative_drop": {"CNN": {"mnist_gaussian": 0.2}, "NTK": {"mnist_gaussian": 0.6}},
+            "mnist_relative_drop_against_n": {"CNN": {"1000": 0.8, "20000": 0.2}},
+            "images_accuracy": [{"setting": "mnist_gaussian", "method": m, "strength": 0, "accuracy": 0.9}
+                                for m in ("CNN", "NTK")],
+            "n_mnist": n_mnist, "n_test_mnist": 10_000, "chance_mnist": 0.1, "fallback_data": fallback}
+
+
+LSA_PAPER = {"steps": 10_000, "kernel_n": [16, 512], "kernel_test": 256}
+
+
+def test_lsa_claims_are_read_at_the_papers_noise_level():
+    good = chapter_claims("lsa", lsa_values(0.999, 0.97, 0.55), LSA_PAPER)
+    assert all(c.passed and c.expected for c in good if c.kind == "paper")
+    assert all("c = 1" in c.claim for c in good[:4])
+    gap = by_text(good, "network accuracy minus NTK")
+    assert gap.criterion == ">= 0.0938"  # 3 standard errors of an accuracy on 256 inputs
+    assert by_text(good, "MNIST on Gaussian").criterion == ">= 0.0375"  # 3 / (100 * 0.8)
+    bad = chapter_claims("lsa", lsa_values(0.9, 0.7, 0.65, bias=-0.05), LSA_PAPER)
+    assert not any(c.passed for c in bad if c.kind == "paper" and "theory" in c.claim)
+    short = chapter_claims("lsa", lsa_values(0.999, 0.97, 0.55), {**LSA_PAPER, "steps": 1000})
+    assert not any(c.expected for c in short if "theory" in c.claim and c.kind == "paper")
+    digits = chapter_claims("lsa", lsa_values(0.999, 0.97, 0.55, fallback=True), LSA_PAPER)
+    assert not by_text(digits, "MNIST on Gaussian").expected
+    assert by_text(digits, "relative drop at n").kind == "finding"
+    ties = lsa_values(0.999, 0.97, 0.55)
+    ties["theory"]["1.5"] = {**ties["theory"]["1.0"], "ties": 1.0}  # a network stuck at f = 0
+    metric = by_text(chapter_claims("lsa", ties, LSA_PAPER), "official code scores it")
+    assert metric.kind == "finding" and metric.measured == 0.5 and metric.passed
+
+
+# --- chapter 2 -----------------------------------------------------------------------------------
+
+def representation_values(network_mse, ntk_mse, transfer_ratio):
+    share = 3 / 7.75
+    rows = [{"rep": rep, "n": 128, "transfer": transfer_ratio * 0.5 * (1 + 0.05 * (-1) ** rep), "network": 0.9,
+             "random features": 0.5, "NTK": 0.6} for rep in range(4)]
+    return {"r": 2, "degree": 4, "degree_p_share": share,
+            "mse": [{"d": 32, "n": 4096, "network": network_mse, "random features": 0.6, "NTK": ntk_mse}],
+            "energy": {"32,32": 0.1, "32,16384": 0.85}, "transfer_by_seed": rows}
+
+
+REPRESENTATION = {"d_values": [16, 32], "n_targets": [8, 128]}
+
+
+def test_representation_claims_use_the_kernels_floor():
+    good = chapter_claims("representation", representation_values(0.2, 0.45, 0.6), REPRESENTATION)
+    assert all(c.passed for c in good)
+    floor = by_text(good, "NTK's test MSE stays above")
+    assert floor.criterion == f">= {3 / 7.75 * (1 - 4096 / 32**4):.3g}"
+    assert by_text(good, "energy of W1 in span(U) at n = d").kind == "check"
+    bad = chapter_claims("representation", representation_values(0.5, 0.3, 1.1), REPRESENTATION)
+    assert not by_text(bad, "network's test MSE is below").passed
+    assert not by_text(bad, "NTK's test MSE stays above").passed
+    assert not by_text(bad, "transferred features beat").passed
+
+
+# --- chapter 3 -----------------------------------------------------------------------------------
+
+def mixture_values(gap, deviation, fast_reach):
+    runs = [{"K": k, "seed": s, "final_gap": 0.004, "found": True,
+             "reach": (fast_reach if k == 32 else 20.0) + s} for k in (4, 8, 32) for s in range(4)]
+    kernel = [{"dim": 1000, "n_train": 4000, "inverse_snr": s, "error": e} for s, e in [(0.3, 0.37), (1.0, 0.49)]]
+    return {"final_gap_median": {"0.4": gap, "1.0": gap},
+            "lazy_error": {"random features, gamma 1": {"0.1": 0.1, "0.3": 0.45, "1.0": 0.5}},
+            "kernel_scaling": kernel, "ode_deviation": [deviation] * 3, "ode_final_deviation": deviation / 4,
+            "over_parameterisation_runs": runs}
+
+
+MIXTURE = {"dim": 1000, "t_max": 600, "n_factor": 4}
+
+
+def test_gaussian_mixture_claims():
+    good = chapter_claims("gaussian_mixture", mixture_values(0.005, 0.025, 5.0), MIXTURE)
+    assert all(c.passed for c in good if c.kind == "paper")
+    assert by_text(good, "kernel (n = 4D, D = 1000)").kind == "finding"
+    ode = by_text(good, "whole trajectory")
+    assert ode.criterion == f"<= {1 / math.sqrt(1000):.3g}"
+    bad = chapter_claims("gaussian_mixture", mixture_values(0.02, 0.05, 25.0), MIXTURE)
+    assert not any(c.passed for c in bad if "oracle" in c.claim and c.kind == "paper")
+    assert not by_text(bad, "whole trajectory").passed
+    assert not by_text(bad, "reaches the oracle + 0.01 sooner").passed
+
+
+# --- chapter 4 -----------------------------------------------------------------------------------
+
+def linearization_values(lin_order, lin_gap, spike):
+    tasks = []
+    for model in ("mlp", "lenet"):
+        for i, k in enumerate([1, 2, 5, 10, 20]):
+            tasks.append({"model": model, "k": k, "kind": "network", "test_accuracy": 0.95 - 0.05 * i})
+            tasks.append({"model": model, "k": k, "kind": "linearized", "test_accuracy": 0.96 - 0.05 * lin_order[i]})
+    gain = np.ones(100)
+    gain[4] = spike
+    return {"eigen_tasks": tasks, "real_data": True,
+            "kernel_target_alignment": {"mlp, network": [0.1, 0.3], "mlp, linearized": [0.1, 0.1],
+                                        "lenet, network": [0.1, 0.05], "lenet, linearized": [0.1, 0.1]},
+            "rayleigh": {m: {"gain": gain.tolist(), "init_error": 1e-15} for m in ("mlp", "lenet")},
+            "real_tasks": [{"dataset": "CIFAR-10", "model": "mlp", "n": 250, "network": 0.7, "linearized": 0.7 - lin_gap}]}
+
+
+LINEARIZATION = {"dataset": "cifar10", "models": ["mlp", "lenet"], "tracked_index": 5}
+
+
+def test_linearization_claims():
+    good = chapter_claims("linearization", linearization_values([0, 1, 2, 3, 4], 0.02, 30.0), LINEARIZATION)
+    kinds = {c.claim: c.kind for c in good}
+    assert sum(k == "check" for k in kinds.values()) == 4  # the by-construction ones, per model
+    assert by_text(good, "MLP 100-100: network and linearization rank").measured == pytest.approx(1 / 120)
+    assert by_text(good, "MLP 100-100, task 5: the network's kernel-target").passed
+    assert not by_text(good, "LeNet, task 5: the network's kernel-target").passed  # it fell
+    assert by_text(good, "MLP 100-100, task 5: rank of the growth").measured == 1
+    assert by_text(good, "does not always beat").passed
+    assert not by_text(chapter_claims("linearization", linearization_values([0, 1, 2, 3, 4], -0.01, 30.0),
+                                      LINEARIZATION), "does not always beat").passed  # the network never wins
+    bad = chapter_claims("linearization", linearization_values([4, 3, 2, 1, 0], -0.01, 1.0), LINEARIZATION)
+    assert not by_text(bad, "MLP 100-100: network and linearization rank").passed
+    assert not by_text(bad, "MLP 100-100, task 5: rank of the growth").passed
+    digits = chapter_claims("linearization", {**linearization_values([0, 1, 2, 3, 4], 0.01, 30.0), "real_data": False},
+                            LINEARIZATION)
+    assert not any(c.expected for c in digits if c.kind == "paper")
+
+
+# --- appendix ------------------------------------------------------------------------------------
+
+def test_kernel_checks():
+    values = {"agreement": [{"max_rel_error": 1e-12}, {"max_rel_error": 3e-6}],
+              "timing_case_a": {"speedup": 4.0},
+              "benchmarks": {"cpu": {"device": "cpu", "rows": [{"case": "(a) CNN-GAP", "speedup": 31.0},
+                                                              {"case": "(b) MNIST CNN", "speedup": 0.8}]}}}
+    claims = chapter_claims("kernels", values, {"bench_images": 8})
+    assert all(c.kind == "check" for c in claims)
+    assert [c.passed for c in claims] == [True, True, True, False]
