@@ -173,3 +173,42 @@ def test_kernel_tracker_starts_at_zero_change():
     tracker = KernelTracker(model, torch.randn(12, 4), torch.tensor([0.0, 1.0] * 6))
     assert tracker.track.epochs == [0] and tracker.track.change == [0.0]
     assert -1 <= tracker.track.alignment[0] <= 1
+
+
+def test_eigen_task_sweep_rows_tracks_and_rayleigh_growth():
+    from lsa_utils.experiments.linearization import eigen_task_sweep, rayleigh_growth
+
+    torch.manual_seed(4)
+    pooled, _ = xor_images(90, 5)
+    initial = {"mlp": make_binary_classifier("mlp", (1, 4, 4), torch.Generator().manual_seed(0))}
+    spectra = {"mlp": ntk_spectrum(initial["mlp"], pooled)}
+    lines = []
+    sweep = eigen_task_sweep(initial, spectra, pooled, 60, [1, 3], tracked_index=3, probe_size=20, epochs=3,
+                             report=lines.append)
+    assert [(r["k"], r["kind"]) for r in sweep.rows] == [(1, "network"), (1, "linearized"), (3, "network"),
+                                                         (3, "linearized")]
+    assert all(0 <= r["test_accuracy"] <= 1 for r in sweep.rows) and len(lines) == 2
+    assert set(sweep.tracks) == {("mlp", "network"), ("mlp", "linearized")}
+    assert len(sweep.tracks["mlp", "network"].epochs) == 4
+    growth = rayleigh_growth(spectra["mlp"], sweep.trained["mlp"], pooled, count=30, tracked_index=3)
+    assert growth["gain"].shape == (30,) and growth["init_error"] < 1e-10
+    assert growth["gain_at_task"] == pytest.approx(growth["after"][2] / growth["eigenvalues"][2])
+    untrained = rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=3)
+    assert untrained["gain"] == pytest.approx([1.0] * 30, rel=1e-6)  # the initial kernel: no growth
+    with pytest.raises(ValueError, match="tracked_index=2 is not allowed"):
+        eigen_task_sweep(initial, spectra, pooled, 60, [1, 3], tracked_index=2, probe_size=20, epochs=1)
+    with pytest.raises(ValueError, match="tracked_index=40"):
+        rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=40)
+
+
+def test_real_task_sweep_nests_sizes_and_shares_the_initialisation():
+    from lsa_utils.data.binary_images import BinaryImages
+    from lsa_utils.experiments.linearization import real_task_sweep
+
+    x_train, y_train = xor_images(64, 6)
+    x_test, y_test = xor_images(40, 7)
+    task = BinaryImages(x_train, y_train, x_test, y_test, name="xor", rule="xor", source="test")
+    rows = real_task_sweep([task], ["mlp", "lenet"], [[16, 64]], epochs=2, seed=1)
+    assert [(r["model"], r["n"]) for r in rows] == [("mlp", 16), ("mlp", 64), ("lenet", 16), ("lenet", 64)]
+    assert all(r["dataset"] == "xor" and 0 <= r["network"] <= 1 and 0 <= r["linearized"] <= 1 for r in rows)
+    assert rows == real_task_sweep([task], ["mlp", "lenet"], [[16, 64]], epochs=2, seed=1)  # seeded

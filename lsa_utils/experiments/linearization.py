@@ -20,11 +20,13 @@ import copy
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..data.inventory import ImageInventory, image_inventory
-from ..kernels.alignment import kernel_target_alignment
+from ..kernels.alignment import kernel_target_alignment, rayleigh_quotients
+from ..models.small_nets import make_binary_classifier
 from ..kernels.empirical import LinearizedModel, empirical_ntk
 from ..run.data_plan import DataPlan, cap_note, capped_sweep
 from ..train import train_minibatch
@@ -188,6 +190,102 @@ def fit_network_and_linearization(model: nn.Module, *data: torch.Tensor, epochs:
         "linearized": fit_binary(LinearizedModel(model), *data, epochs=epochs, seed=seed, probe=probe,
                                  progress=progress, desc="linearized"),
     }
+
+
+@dataclass
+class EigenTaskSweep:
+    """Every eigenfunction task trained by the network and its linearization.
+
+    ``rows``: one dict per fit with ``model``, ``k``, ``kind`` ("network" / "linearized"),
+    ``test_accuracy``, ``train_accuracy``, ``distance`` and ``seconds``; ``tracks``: the kernel
+    track of the tracked task, keyed ``(model name, kind)``; ``trained``: the network trained
+    on the tracked task, per model name."""
+
+    rows: list[dict] = field(default_factory=list)
+    tracks: dict[tuple[str, str], KernelTrack] = field(default_factory=dict)
+    trained: dict[str, nn.Module] = field(default_factory=dict)
+
+
+def eigen_task_sweep(initial: dict[str, nn.Module], spectra: dict[str, NTKSpectrum], pooled: torch.Tensor,
+                     n_train: int, eigen_indices: list[int], tracked_index: int, probe_size: int, epochs: int,
+                     seed: int = 0, report=print) -> EigenTaskSweep:
+    """Train each model of ``initial`` and its linearization on task k (the sign of the k-th
+    eigenvector of its NTK spectrum) for every k in ``eigen_indices``.
+
+    ``pooled`` (N, ...) are the images the spectra were computed on; the first ``n_train`` train,
+    the rest test. On ``tracked_index`` the kernel is tracked on the first ``probe_size`` images
+    after every epoch. ``report`` gets one line per task (``None``: silent).
+    """
+    if tracked_index not in eigen_indices:
+        raise ValueError(f"tracked_index={tracked_index} is not allowed; it must be one of eigen_indices {eigen_indices}")
+    if not 0 < n_train < len(pooled):
+        raise ValueError(f"n_train={n_train} is not allowed; it must lie in [1, {len(pooled) - 1}]")
+    sweep = EigenTaskSweep()
+    for name, model in initial.items():
+        vectors = spectra[name].eigenvectors
+        for k in eigen_indices:
+            labels = eigenfunction_labels(vectors[:, k - 1]).to(pooled.device)
+            split = (pooled[:n_train], labels[:n_train], pooled[n_train:], labels[n_train:])
+            probe = (pooled[:probe_size], labels[:probe_size]) if k == tracked_index else None
+            fits = fit_network_and_linearization(model, *split, epochs=epochs, seed=seed, probe=probe)
+            for kind, fit in fits.items():
+                sweep.rows.append(dict(model=name, k=k, kind=kind, test_accuracy=fit.test_accuracy,
+                                       train_accuracy=fit.train_accuracy, distance=fit.distance, seconds=fit.seconds))
+                if fit.track is not None:
+                    sweep.tracks[name, kind] = fit.track
+            if k == tracked_index:
+                sweep.trained[name] = fits["network"].model
+            if report:
+                report(f"{name}, task {k}: test accuracy network {fits['network'].test_accuracy:.3f}, "
+                       f"linearized {fits['linearized'].test_accuracy:.3f}")
+    return sweep
+
+
+def rayleigh_growth(spectrum: NTKSpectrum, trained: nn.Module, pooled: torch.Tensor, count: int,
+                    tracked_index: int) -> dict:
+    """The Rayleigh quotients ``A(phi_j)`` of the initial and of the trained NTK along the
+    ``count`` leading initial eigenvectors (the paper's alignment measure), their growth
+    ``A_T(phi_j) / lambda_j``, the growth at ``tracked_index`` and the median growth elsewhere.
+
+    Returns ``before``, ``eigenvalues``, ``after``, ``gain`` (arrays of length ``count``),
+    ``gain_at_task``, ``median_gain_elsewhere`` and ``init_error``, max |A_0(phi_j) - lambda_j| / lambda_1.
+    """
+    count = min(count, len(pooled))
+    if not 1 <= tracked_index <= count:
+        raise ValueError(f"tracked_index={tracked_index} is not allowed; it must lie in [1, {count}]")
+    vectors = spectrum.eigenvectors[:, :count]
+    before = rayleigh_quotients(spectrum.gram, vectors).cpu().numpy()
+    eigenvalues = spectrum.eigenvalues[:count].cpu().numpy()
+    after = rayleigh_quotients(ntk_gram(trained, pooled), vectors).cpu().numpy()
+    gain = after / eigenvalues
+    return dict(before=before, eigenvalues=eigenvalues, after=after, gain=gain,
+                gain_at_task=float(gain[tracked_index - 1]),
+                median_gain_elsewhere=float(np.median(np.delete(gain, tracked_index - 1))),
+                init_error=float(np.abs(before - eigenvalues).max() / eigenvalues[0]))
+
+
+def real_task_sweep(tasks: list, models: list[str], sizes: list[list[int]], epochs: int, seed: int = 0,
+                    device: torch.device | str = "cpu") -> list[dict]:
+    """The network against its linearization on real binary tasks, at nested training sizes.
+
+    ``tasks``: ``BinaryImages`` (one per data set); ``sizes[i]``: the training-set sizes of
+    ``tasks[i]``. Each data set and model gets its own initialisation (seeded from ``seed``, the
+    data set's position and the model's), shared by the network and its linearization. Returns
+    one record per (data set, model, n): ``dataset``, ``model``, ``n``, ``network`` and
+    ``linearized`` test accuracy.
+    """
+    rows = []
+    for d, (task, task_sizes) in enumerate(zip(tasks, sizes)):
+        x_train, y_train = task.x_train.to(device), task.y_train.to(device)
+        test = (task.x_test.to(device), task.y_test.to(device))
+        for i, name in enumerate(models):
+            generator = torch.Generator().manual_seed(seed + 100 + 10 * d + i)
+            model = make_binary_classifier(name, task.image_shape, generator).to(device)
+            for n in task_sizes:
+                fits = fit_network_and_linearization(model, x_train[:n], y_train[:n], *test, epochs=epochs, seed=seed)
+                rows.append(dict(dataset=task.name, model=name, n=n, network=fits["network"].test_accuracy,
+                                 linearized=fits["linearized"].test_accuracy))
+    return rows
 
 
 def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None) -> DataPlan:
