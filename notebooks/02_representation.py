@@ -94,8 +94,9 @@ method_colors = {"network": ROLE_COLORS["network"], "random features": ROLE_COLO
 # $$ g(z) \propto \tfrac32 h_2(z_1) + \tfrac32 h_2(z_2) + \tfrac12 z_1 z_2 + h_4(z_1) + h_4(z_2) + h_2(z_1) h_2(z_2). $$
 #
 # Its degree-2 part gives $\mathbb E[\nabla^2 g] = \begin{pmatrix}1.5\sqrt2 & 1/2 \\ 1/2 & 1.5\sqrt2\end{pmatrix}/\sqrt{7.75}$,
-# of rank 2 as the theorem needs (eigenvalues 0.94 and 0.58). The degree-2 part carries 61% of
-# the variance: a kernel learns it from about $d^2$ samples. The degree-4 part (39%) is what
+# of rank 2 as the theorem needs (eigenvalues 0.94 and 0.58). The degree-2 part carries
+# {glue:text}`degree_2_share` of the variance: a kernel learns it from about $d^2$ samples. The
+# degree-4 part ({glue:text}`degree_p_share_percent`) is what
 # separates the methods: the kernel needs about $d^4$ samples for it, the network about
 # $d^2 r + d r^p$. The
 # transfer experiment's second target uses the same $U$ and a different polynomial,
@@ -104,6 +105,11 @@ method_colors = {"network": ROLE_COLORS["network"], "random features": ROLE_COLO
 # %%
 h = SOURCE_LINK.expected_hessian().numpy()
 run.glue("degree_p_share", SOURCE_LINK.variance_share(deg), ".3f")
+run.glue("degree_2_share", SOURCE_LINK.variance_share(2), ".0%")
+run.glue("degree_p_share_percent", SOURCE_LINK.variance_share(deg), ".0%")
+d_kernel = max(d for d in p.d_values if 4 * d**2 <= p.kernel_max_n)
+run.glue("harmonic_share", SOURCE_LINK.harmonic_share(deg, d_kernel), ".3f")
+run.glue("row_norm", p.row_norm, "g")
 print("E[grad^2 g] =", np.round(h, 3).tolist(), "eigenvalues", np.round(np.linalg.eigvalsh(h), 3).tolist())
 
 # %% [markdown]
@@ -120,7 +126,8 @@ print("E[grad^2 g] =", np.round(h, 3).tolist(), "eigenvalues", np.round(np.linal
 # 3. the readout $a$ by ridge regression on the features $\mathrm{ReLU}(W_1 x + b)$.
 #
 # $\eta$ only sets the scale of $W_1$; we choose it so that the rows have mean norm
-# `row_norm` (0.5, half the biases' scale, chosen from our prototypes before this run) and
+# `row_norm` ({glue:text}`row_norm` here; the default 0.5, half the biases' scale, was chosen
+# from our prototypes before this run) and
 # sweep it at the end. **Random features** are the
 # same network with $W$ frozen at $W_0$; the **NTK** is the infinite-width kernel of the same
 # two-layer ReLU network with bias (the kernel engine's `two_layer_relu_kernel`). Every method
@@ -283,11 +290,17 @@ run.glue("sweep_default_vs_best", f"{grid.loc[widest_m, p.row_norm] / grid.loc[w
 # The paper proves sample complexities and has no experiments, so its claims are checked here
 # against what the theorems and the target fix, in `lsa_utils.claims.representation`:
 #
-# - **The kernels' floor.** At $n = 4d^2$, far below $d^4$, no rotation-invariant kernel can learn
-#   the degree-4 part of the target (the lower bound the paper builds on), so the NTK's and random
-#   features' test MSE must stay at or above that part's share of the variance,
-#   {glue:text}`degree_p_share`, times $1 - n/d^4$. The network, by the paper's Theorem 1, learns
-#   $f^*$ from $n \asymp d^2 r + d r^p$ samples, so its MSE must be below that share.
+# - **The kernels' floor.** A kernel method's predictor lies in the span of at most $n$
+#   functions (its training points, or its random features) that do not depend on $U$. Averaged
+#   over the random $U$, such a span captures at most $n/\dim H_4$ of the **harmonic** degree-4
+#   part of the target, whose dimension $\dim H_4 \approx d^4/24$ is far above $n = 4d^2$; that
+#   part carries {glue:text}`harmonic_share` of the variance at the $d$ of the claim (the rest of
+#   the degree-4 part, {glue:text}`degree_p_share` in all, is $|x|^2$ times lower-degree
+#   harmonics, learnable from about $d^2$ samples). So the NTK's and random
+#   features' test MSE must stay at or above {glue:text}`harmonic_share` $\times (1 - n/\dim H_4)$,
+#   the finite-$d$ form of the lower bound the paper builds on. The network, by the paper's
+#   Theorem 1, learns $f^*$ from $n \asymp d^2 r + d r^p$ samples, so its MSE must be below that
+#   floor. The claims are read at the largest $d$ with $4d^2 \le$ `kernel_max_n`.
 # - **Representation.** At the largest $n$ the first layer's energy in span($U$) must be at least
 #   0.7, ten times the level $r/d$ of a random row. At $n = d$ it is a check that the step is
 #   still mostly noise (below 0.5).
@@ -298,6 +311,7 @@ run.glue("sweep_default_vs_best", f"{grid.loc[widest_m, p.row_norm] / grid.loc[w
 # %%
 values = {
     "r": r, "degree": deg, "degree_p_share": SOURCE_LINK.variance_share(deg),
+    "harmonic_share": {str(d): SOURCE_LINK.harmonic_share(deg, d) for d in p.d_values},
     "mse": rows.groupby(["d", "n"])[list(METHODS)].mean().reset_index().to_dict("records"),
     "energy": {f"{d},{n}": v for (d, n), v in rows.groupby(["d", "n"]).energy.mean().items()},
     "transfer_mse": transfer_rows.groupby("n")[["transfer", *METHODS]].mean().reset_index().to_dict("records"),

@@ -89,3 +89,34 @@ def test_scorecard_escapes_pipes_in_claims(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "_chapter_results", lambda scale: [(chapter, data)])
     row = [line for line in book.scorecard_markdown("smoke").splitlines() if "below" in line][0]
     assert row == r"| noise s\|\|w\|\| below -b | Thm. 1 | – | 0.095 | s\|\|w\|\| < -b (r) | pass |"
+
+
+def test_a_glued_key_missing_from_the_run_fails_the_build(tmp_path):
+    """Prose that reads a number the run did not glue stops ``jupyter-book build -W``."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "_config.yml").write_text('title: t\nexecute:\n  execute_notebooks: "off"\n')
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+    cell = {"cell_type": "code", "id": "c1", "execution_count": 1, "metadata": {}, "source": "run.glue('present', 0.5)",
+            "outputs": [{"output_type": "display_data", "metadata": {"scrapbook": {
+                "name": "present", "mime_prefix": "application/papermill.record/"}},
+                "data": {"application/papermill.record/text/plain": "'0.50'"}}]}
+    def notebook(key):
+        text = {"cell_type": "markdown", "id": "m1", "metadata": {},
+                "source": f"# Page\n\nA number: {{glue:text}}`{key}`."}
+        return {"cells": [cell, text], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    jupyter_book = str(Path(sys.executable).parent / "jupyter-book")
+    results = {}
+    for key in ("present", "absent"):
+        (tmp_path / "page.ipynb").write_text(json.dumps(notebook(key)))
+        out = subprocess.run([jupyter_book, "build", str(tmp_path), "--path-output", str(tmp_path / key), "-W",
+                              "-n", "--keep-going", "--quiet"], capture_output=True, text=True)
+        results[key] = out
+    assert results["present"].returncode == 0, results["present"].stderr[-2000:]
+    assert "0.50" in (tmp_path / "present" / "_build" / "html" / "page.html").read_text()
+    assert results["absent"].returncode != 0
+    assert "absent" in results["absent"].stdout + results["absent"].stderr

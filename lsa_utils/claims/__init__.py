@@ -2,7 +2,7 @@
 
 ``chapter_claims(name, values, params)`` calls ``lsa_utils.claims.<name>.claims``: the
 chapter's claims with their kind (``paper``, ``check``, ``finding``), the paper's source and
-number, and thresholds fixed here, before any run, each with its reason. ``claims_markdown``
+number, and thresholds fixed here, in code, before the run they judge, each with its reason. ``claims_markdown``
 renders them for the scorecard page and for the end of the chapter.
 """
 

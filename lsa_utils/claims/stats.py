@@ -26,11 +26,11 @@ def spearman_p_greater(x, y) -> float:
     """One-sided p-value of Spearman's rho against 'no association' (alternative: rho > 0).
 
     Exact (all n! orderings of ``y``'s ranks) for n <= 9; Student-t approximation above.
-    NaN for fewer than 3 points.
+    NaN for fewer than 3 points or a constant input (so a claim on it fails).
     """
     n = len(x)
-    if n < 3 or len(y) != n:
-        return float("nan")
+    if n < 3 or len(y) != n or np.ptp(_ranks(x)) == 0 or np.ptp(_ranks(y)) == 0:
+        return float("nan")  # no ranking to compare (too few points, or a constant input)
     rho = spearman_rho(x, y)
     if n <= EXACT_MAX_N:
         rx, ry = _ranks(x), _ranks(y)

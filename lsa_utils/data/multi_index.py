@@ -14,6 +14,7 @@ this matrix to have rank r.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -46,6 +47,12 @@ def random_orthonormal_rows(r: int, d: int, generator: torch.Generator | None = 
         raise ValueError(f"r={r} is not allowed; it must be <= d={d}")
     q, rr = torch.linalg.qr(torch.randn(d, r, generator=generator, dtype=dtype))
     return (q * torch.sign(torch.diagonal(rr))).T.contiguous()
+
+
+def harmonic_dimension(degree: int, d: int) -> int:
+    """Dimension of the harmonic homogeneous polynomials of ``degree`` on R^d:
+    ``C(d + p - 1, p) - C(d + p - 3, p - 2)``."""
+    return math.comb(d + degree - 1, degree) - (math.comb(d + degree - 3, degree - 2) if degree >= 2 else 0)
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,43 @@ class HermiteLink:
         """Share of ``E[g^2] = 1`` carried by the terms of total degree ``degree`` (the Hermite
         terms are orthonormal, so it is the sum of their squared coefficients over the norm²)."""
         return sum(c * c for c, degrees in self.terms if sum(degrees) == degree) / self.norm**2
+
+    def chaos_tensor(self, degree: int) -> torch.Tensor:
+        """The symmetric tensor ``T`` (r,)*degree with ``g``'s degree-``degree`` part equal to
+        ``sum_i T_i :z_{i_1} ... z_{i_p}:`` (Wick powers), so that its variance is ``p! ||T||_F^2``.
+
+        A term ``c prod_i h_{a_i}(z_i)`` (``h_k = He_k / sqrt(k!)``) puts ``c sqrt(a!) / p!`` on every
+        index tuple with counts ``a``.
+        """
+        t = torch.zeros((self.r,) * degree, dtype=torch.float64)
+        for coef, degrees in self.terms:
+            if sum(degrees) != degree:
+                continue
+            value = coef / self.norm * math.sqrt(math.prod(math.factorial(a) for a in degrees)) / math.factorial(degree)
+            for index in itertools.product(range(self.r), repeat=degree):
+                if tuple(index.count(i) for i in range(self.r)) == degrees:
+                    t[index] = value
+        return t
+
+    def harmonic_share(self, degree: int, d: int) -> float:
+        """Share of ``E[f*^2] = 1`` of ``f*(x) = g(Ux)``, x in R^d, in the harmonic (traceless)
+        part of its degree-``degree`` Wiener chaos: the O(d)-irreducible part of dimension
+        ``harmonic_dimension(degree, d)``, the only one of that chaos a kernel cannot fit from fewer
+        samples than that dimension (``lsa_utils.claims.representation``).
+
+        Degree 2: ``||T||^2 - tr(T)^2 / d``; degree 4: ``||T||^2 - 6 ||A||^2 / (d + 4)
+        + 3 tr(A)^2 / ((d + 2)(d + 4))`` with ``A = tr_12 T``, times ``p!`` (the norm of the
+        traceless projection of a symmetric tensor; tested against a numerical projection).
+        """
+        t = self.chaos_tensor(degree)
+        if degree == 2:
+            left = (t * t).sum() - torch.trace(t) ** 2 / d
+        elif degree == 4:
+            a = torch.einsum("iikl->kl", t)
+            left = (t * t).sum() - 6 * (a * a).sum() / (d + 4) + 3 * torch.trace(a) ** 2 / ((d + 2) * (d + 4))
+        else:
+            raise ValueError(f"degree={degree} is not allowed; harmonic_share knows degrees 2 and 4")
+        return float(left) * math.factorial(degree)
 
     def expected_hessian(self) -> torch.Tensor:
         """``E[grad^2 g(z)]``, shape ``(r, r)``, in closed form (module docstring)."""

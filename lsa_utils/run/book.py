@@ -53,7 +53,8 @@ def scorecard_markdown(scale: str) -> str:
         "number where it gives one, and only these count as reproduced; a **finding** is where we "
         "measure something other than the paper, with both numbers and the reason; a **check** "
         "holds by construction or is a sanity property. Thresholds are fixed in "
-        "`lsa_utils/claims/`, each with its reason, before any run.",
+        "`lsa_utils/claims/` before the run shown here, each with its reason (which says so where a "
+        "threshold came from an earlier prototype run).",
         "",
         f"**{held} of {counted} paper claims reproduced at this scale**; {later} more are stated "
         f"for larger runs or other data and listed apart. {findings} findings; {checks_held} of "
