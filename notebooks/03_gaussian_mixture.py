@@ -377,6 +377,7 @@ values = {
     "kernel_scaling": kernel_rows[["dim", "n_train", "inverse_snr", "error"]].to_dict("records"),
     "ode_deviation": deviation.tolist(), "ode_final_deviation": float((ode["error"][-1] - sim.error[-1, dyn_runs]).abs().max()),
     "ode_sample_error": sample_error,
+    "ode_sample_error_end": float((ode["error"][-1] - ode_check["error"][-1]).abs().max()),
     "over_parameterisation_runs": by_width.to_dict("records"),
     "sweep": summary.reset_index().to_dict("records"),
     "samples_per_second": sim.samples_per_second, "kernel_seconds": float(kernel_seconds),

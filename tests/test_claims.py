@@ -221,7 +221,7 @@ def mixture_values(gap, deviation, fast_reach):
     return {"final_gap_median": {"0.4": gap, "1.0": gap},
             "lazy_error": {"random features, gamma 1": {"0.1": 0.1, "0.3": 0.45, "1.0": 0.5}},
             "kernel_scaling": kernel, "ode_deviation": [deviation] * 3, "ode_final_deviation": deviation / 4,
-            "ode_sample_error": 0.001,
+            "ode_sample_error": 0.01, "ode_sample_error_end": 0.001,
             "over_parameterisation_runs": runs}
 
 

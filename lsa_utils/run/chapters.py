@@ -68,7 +68,7 @@ CHAPTERS: dict[str, Chapter] = {
                     n_train=16, widths=[2**k for k in range(5, 19)], seeds=20, steps=4000, lr=0.5,
                 ),
             },
-            run_time={"smoke": "50 s", "default": "2.5 min", "paper": "GPU: about 10 min"},
+            run_time={"smoke": "50 s", "default": "2 to 2.5 min", "paper": "GPU: about 10 min"},
         ),
         Chapter(
             name="lsa",
@@ -103,7 +103,7 @@ CHAPTERS: dict[str, Chapter] = {
                     scaling_n=[1000, 3000, 10000, 30000, 60000], scaling_kernel_max_n=20000,
                 ),
             },
-            run_time={"smoke": "2 min", "default": "about 13 min (estimated from its parts; 25 min before the resize)", "paper": "GPU: several hours (not yet run)"},
+            run_time={"smoke": "2 min", "default": "12.5 min (digits: 7.7 min)", "paper": "GPU: several hours (not yet run)"},
         ),
         Chapter(
             name="representation",
@@ -130,7 +130,7 @@ CHAPTERS: dict[str, Chapter] = {
                     row_norms=[0.125, 0.25, 0.5, 1.0, 2.0, 4.0],
                 ),
             },
-            run_time={"smoke": "1.5 min", "default": "10.5 min", "paper": "GPU, not yet run"},
+            run_time={"smoke": "1.5 min", "default": "10 min", "paper": "GPU, not yet run"},
         ),
         Chapter(
             name="gaussian_mixture",
@@ -162,7 +162,7 @@ CHAPTERS: dict[str, Chapter] = {
                     kernel_dims=[1000, 2000], kernel_n_factors=[2, 4, 8, 16],
                 ),
             },
-            run_time={"smoke": "3 min", "default": "15.5 min", "paper": "GPU, not yet run"},
+            run_time={"smoke": "3 min", "default": "15 min", "paper": "GPU, not yet run"},
         ),
         Chapter(
             name="linearization",
@@ -187,7 +187,7 @@ CHAPTERS: dict[str, Chapter] = {
                     real_sizes=[500, 2000, 8000], real_test=10000,
                 ),
             },
-            run_time={"smoke": "1.5 min", "default": "under 15 min (15 min before the resize; not re-measured)", "paper": "GPU, not yet run"},
+            run_time={"smoke": "1.5 min", "default": "12.5 min (digits: 2 min)", "paper": "GPU, not yet run"},
             choices={"dataset": ("mnist", "cifar10"), "models": ("mlp", "lenet"),
                      "real_datasets": ("mnist", "cifar10")},
         ),
