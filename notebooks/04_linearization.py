@@ -292,7 +292,7 @@ run.glue("distance_range", f"{eigen.distance.min():.1f} to {eigen.distance.max()
 # parameter space, over all fits of both kinds, ranged from {glue:text}`distance_range`.
 
 # %% [markdown]
-# ## 4. Real tasks: the network does not always win
+# ## 4. Real tasks: does the network always win?
 #
 # CIFAR-10 classes 0–4 against 5–9 and MNIST even against odd, at several training-set sizes
 # (nested random subsets), `real_test` test images, the same recipe and epochs. Each data set
@@ -335,7 +335,9 @@ run.glue("real_losses", "none" if losses.empty else "; ".join(
 # In this run the network beat its linearization in {glue:text}`real_wins` settings; the gap
 # (network minus linearized test accuracy) ranged from {glue:text}`real_gap_range`. Settings where
 # the linearization was at least as good: {glue:text}`real_losses`. The paper's point is that
-# which of the two wins depends on the architecture, the data and the task.
+# which of the two wins depends on the architecture, the data and the task; the scorecard counts
+# only gaps beyond two standard errors of the test accuracy, so a small gap is evidence for
+# neither.
 
 # %% [markdown]
 # ## Scorecard
