@@ -219,17 +219,23 @@ run.savefig(fig, "theory_mechanism")
 plt.show()
 
 # %%
+def theory_at(c):
+    """Final state of the models at noise level c, means over seeds."""
+    rows = training.rows(c)
+    return {
+        "cosine": training.cosine[-1, rows].mean(), "bias": training.bias[-1, rows].mean(),
+        "signal_projection": (training.norm[-1, rows] * training.cosine[-1, rows]).mean(),
+        "noise_projection": noise_std(p.k, c) * training.norm[-1, rows].mean(),
+        "noise_pass": training.noise_pass[-1, rows].mean(),
+        "accuracy": training.accuracy[-1, rows].mean(), "ties": training.ties[-1, rows].mean(),
+    }
+
+
+theory = {c: theory_at(c) for c in p.noise_levels}
 for c in sorted({0.5, 1.0, 1.5, *p.noise_levels}):  # the prose reads c = 0.5, 1 and 1.5
     key = f"{c:g}".replace(".", "_")
-    if c not in p.noise_levels:
-        for name in ("accuracy", "cosine", "bias", "noise_pass"):
-            run.glue(f"theory_{name}_c{key}", "n/a (not run)")
-        continue
-    rows = training.rows(c)
-    run.glue(f"theory_accuracy_c{key}", training.accuracy[-1, rows].mean(), ".2f")
-    run.glue(f"theory_cosine_c{key}", training.cosine[-1, rows].mean(), ".2f")
-    run.glue(f"theory_bias_c{key}", training.bias[-1, rows].mean(), ".2f")
-    run.glue(f"theory_noise_pass_c{key}", training.noise_pass[-1, rows].mean(), ".1%")
+    for name, fmt in [("accuracy", ".2f"), ("cosine", ".2f"), ("bias", ".2f"), ("noise_pass", ".1%")]:
+        run.glue(f"theory_{name}_c{key}", format(theory[c][name], fmt) if c in theory else "n/a (not run)")
 run.glue("theory_steps", p.steps, ",")
 
 # %% [markdown]
@@ -473,18 +479,8 @@ pd.DataFrame(selectivity).T.rename_axis(columns="first-layer channel").round(3)
 # measures and shows them without counting them.
 
 # %%
-def theory_at(c):
-    rows = training.rows(c)
-    return {
-        "cosine": training.cosine[-1, rows].mean(), "bias": training.bias[-1, rows].mean(),
-        "signal_projection": (training.norm[-1, rows] * training.cosine[-1, rows]).mean(),
-        "noise_projection": noise_std(p.k, c) * training.norm[-1, rows].mean(),
-        "accuracy": training.accuracy[-1, rows].mean(), "ties": training.ties[-1, rows].mean(),
-    }
-
-
 values = {
-    "theory": {str(c): theory_at(c) for c in p.noise_levels},
+    "theory": {str(c): v for c, v in theory.items()},
     "theory_final_accuracy": {str(c): final[i].tolist() for i, c in enumerate(p.noise_levels)},
     "theory_kernel_accuracy": {str(c): v for c, v in kernel_acc.items()},
     "theory_kernel_seconds": {str(c): v for c, v in kernel_seconds.items()},

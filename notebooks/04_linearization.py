@@ -78,6 +78,7 @@ from lsa_utils.experiments.linearization import (
 from lsa_utils.models.small_nets import make_binary_classifier
 from lsa_utils.plotting import ROLE_COLORS, figure_grid, log_axis_ticks
 from lsa_utils.claims.linearization import MODEL_NAMES as model_names
+from lsa_utils.claims.linearization import accuracies_by_task
 from lsa_utils.claims.stats import spearman_p_greater, spearman_rho
 from lsa_utils.run.context import start_chapter
 
@@ -164,9 +165,13 @@ run.savefig(fig, "eigenfunction_tasks")
 plt.show()
 
 # %%
+def task_accuracies(name):
+    """(network, linearized) test accuracies of one model over the tasks, in order of k."""
+    return [np.array(accuracies_by_task(sweep.rows, name, kind)) for kind in ("network", "linearized")]
+
+
 def share_of_tasks_where_linearization_wins(name):
-    net = eigen[(eigen.model == name) & (eigen.kind == "network")].set_index("k").test_accuracy
-    lin = eigen[(eigen.model == name) & (eigen.kind == "linearized")].set_index("k").test_accuracy
+    net, lin = task_accuracies(name)
     return f"{int((lin > net).sum())} of {len(net)}"
 
 
@@ -180,8 +185,7 @@ run.glue("eigen_min_train", eigen.train_accuracy.min(), ".3f")
 
 
 def rank_agreement(name):
-    net = eigen[(eigen.model == name) & (eigen.kind == "network")].sort_values("k").test_accuracy
-    lin = eigen[(eigen.model == name) & (eigen.kind == "linearized")].sort_values("k").test_accuracy
+    net, lin = task_accuracies(name)
     return f"{spearman_rho(net, lin):.2f} (one-sided p = {spearman_p_greater(net, lin):.3f}) for the {model_names[name]}"
 
 

@@ -23,7 +23,7 @@ from ..devices import device_description, resolve_device
 from ..validation import check_choice, check_positive_float, check_positive_int, check_positive_ints
 from .chapters import Chapter, get_chapter
 from .paths import figures_dir, results_path
-from .results import Claim, jsonable, claims_payload, write_json
+from .results import claims_payload, jsonable, write_json
 
 REPORTED_PACKAGES = (
     "torch", "numpy", "scipy", "jax", "neural-tangents", "matplotlib", "seaborn", "jupyter-book",
@@ -138,10 +138,10 @@ class ChapterRun:
                 metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
         return text
 
-    def finish(self, values: dict[str, Any], claims: list[Claim] | None = None):
-        """Compute the chapter's claims from ``values`` (``lsa_utils.claims.<chapter>``, unless
-        ``claims`` are given), write the results JSON (atomically) and return the scorecard as
-        Markdown, rendered as the scorecard page renders it.
+    def finish(self, values: dict[str, Any]):
+        """Compute the chapter's claims from ``values`` (``lsa_utils.claims.<chapter>``), write the
+        results JSON (atomically) and return the scorecard as Markdown, rendered as the scorecard
+        page renders it.
 
         The file goes to ``$LSA_RESULTS_PATH`` when the executor set it (it moves the file into
         ``results/`` once the whole notebook has run), else straight to ``results/``.
@@ -151,8 +151,7 @@ class ChapterRun:
         from ..claims import chapter_claims, claims_markdown
 
         values = jsonable(values)
-        if claims is None:
-            claims = chapter_claims(self.chapter.name, values, self.parameters)
+        claims = chapter_claims(self.chapter.name, values, self.parameters)
         path = Path(os.environ.get("LSA_RESULTS_PATH") or results_path(self.chapter.name, self.scale))
         payload = claims_payload(claims)
         write_json(
