@@ -2,7 +2,9 @@
 # make test   create .venv if needed, run the whole test suite
 # make smoke  execute every chapter at the smoke scale (what CI checks), without building the book
 # make bench  time lsa_utils' kernels against neural-tangents (several minutes; see benchmarks/)
-PYTHON ?= python3
+# make data   download real MNIST and CIFAR-10 (about 200 MB) into the default data folder
+# The lock file is Python 3.11's (neural-tangents' JAX/TensorFlow pins install only there).
+PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && python3.11 -c 'pass' 2>/dev/null && echo python3.11 || echo python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -12,7 +14,7 @@ ifneq ($(wildcard ../shared/datasets),)
 export LSA_DATA_DIR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: book test smoke bench venv clean
+.PHONY: book test smoke bench data venv clean
 
 book: $(STAMP)
 	$(PY) -m lsa_utils book --scale default
@@ -26,13 +28,17 @@ smoke: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/kernels.py
 
+data: $(STAMP)
+	$(PY) -m lsa_utils data fetch
+
 venv: $(STAMP)
 
-# The pinned stack (pyproject.toml) with every transitive version fixed (requirements-lock.txt).
+# The package with every extra (pyproject.toml) at the locked versions (requirements-lock.txt).
 $(STAMP): pyproject.toml requirements-lock.txt
+	@$(PYTHON) -c 'import sys; sys.version_info[:2] == (3, 11) or print("warning: requirements-lock.txt is tested on Python 3.11, this is", sys.version.split()[0])'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --constraint requirements-lock.txt --editable .
+	$(PY) -m pip install --quiet --constraint requirements-lock.txt --editable '.[all]'
 	touch $(STAMP)
 
 clean:

@@ -44,15 +44,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from IPython.display import Markdown
+
 from lsa_utils.experiments.kernel_checks import (
     agreement_with_neural_tangents, load_benchmark_table, plan_data, time_case_a,
 )
+from lsa_utils.kernels.reference import reference_missing
 from lsa_utils.plotting import ROLE_COLORS, figure_grid
 from lsa_utils.run.context import start_chapter
 
 run = start_chapter("kernels", scale, seed=seed, device=device, n_inputs=n_inputs,
                     bench_images=bench_images, repeats=repeats)
 p = plan_data(run.parameters).check().p
+missing = reference_missing()  # None where neural-tangents imports
+Markdown(f"```{{warning}}\n**neural-tangents is not available in this run**, so the comparisons with it below "
+         f"are skipped: {missing}.\n```" if missing else "")
 
 # %% [markdown]
 # ## Agreement with neural-tangents
@@ -63,31 +69,33 @@ p = plan_data(run.parameters).check().p
 # architectures to $10^{-5}$; these are a sample).
 
 # %%
-agreement, pairs = agreement_with_neural_tangents(p.n_inputs, seed=p.seed)
-names = list(dict.fromkeys(name for name, _ in pairs))
-colors = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-fig, axes = figure_grid(2, width=5.4, height=4.2)
-for (name, get), (ours, theirs) in pairs.items():
-    scale_ = np.abs(theirs).max()  # each architecture on its own scale, entries in [-1, 1]
-    axes[0].scatter(theirs.ravel() / scale_, ours.ravel() / scale_, s=14, color=colors[name],
-                    marker="o" if get == "nngp" else "x", alpha=0.7)
-low = min(min(t.min() / np.abs(t).max() for _, t in pairs.values()), 0.0)
-axes[0].plot([low, 1], [low, 1], color=ROLE_COLORS["reference"], ls="--", lw=1)
-axes[0].set(xlabel="neural-tangents entry / max |entry|", ylabel="lsa_utils entry / max |entry|",
-            title="Gram-matrix entries (o NNGP, x NTK)")
-for i, name in enumerate(names):
-    for _, row in agreement[agreement.architecture == name].iterrows():
-        axes[1].scatter(row.max_rel_error, i, color=colors[name], s=50,
-                        marker="o" if row["get"] == "nngp" else "x")
-axes[1].axvline(1e-5, color="k", ls="--", lw=1)
-axes[1].set(xscale="log", yticks=[], xlabel="max |ours - theirs| / max |theirs|",
-            title="largest relative error", ylim=(-0.7, len(names) - 0.3))
-handles = [plt.Line2D([], [], color=colors[n], marker="s", ls="", label=n) for n in names]
-handles.append(plt.Line2D([], [], color="k", ls="--", label="test tolerance 1e-5"))
-fig.tight_layout()
-fig.legend(handles=handles, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 0.0))
-run.savefig(fig, "agreement")
-plt.show()
+agreement, pairs = (pd.DataFrame(columns=["architecture", "get", "max_rel_error"]), {}) if missing else \
+    agreement_with_neural_tangents(p.n_inputs, seed=p.seed)
+if pairs:  # the figure needs neural-tangents' side
+    names = list(dict.fromkeys(name for name, _ in pairs))
+    colors = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    fig, axes = figure_grid(2, width=5.4, height=4.2)
+    for (name, get), (ours, theirs) in pairs.items():
+        scale_ = np.abs(theirs).max()  # each architecture on its own scale, entries in [-1, 1]
+        axes[0].scatter(theirs.ravel() / scale_, ours.ravel() / scale_, s=14, color=colors[name],
+                        marker="o" if get == "nngp" else "x", alpha=0.7)
+    low = min(min(t.min() / np.abs(t).max() for _, t in pairs.values()), 0.0)
+    axes[0].plot([low, 1], [low, 1], color=ROLE_COLORS["reference"], ls="--", lw=1)
+    axes[0].set(xlabel="neural-tangents entry / max |entry|", ylabel="lsa_utils entry / max |entry|",
+                title="Gram-matrix entries (o NNGP, x NTK)")
+    for i, name in enumerate(names):
+        for _, row in agreement[agreement.architecture == name].iterrows():
+            axes[1].scatter(row.max_rel_error, i, color=colors[name], s=50,
+                            marker="o" if row["get"] == "nngp" else "x")
+    axes[1].axvline(1e-5, color="k", ls="--", lw=1)
+    axes[1].set(xscale="log", yticks=[], xlabel="max |ours - theirs| / max |theirs|",
+                title="largest relative error", ylim=(-0.7, len(names) - 0.3))
+    handles = [plt.Line2D([], [], color=colors[n], marker="s", ls="", label=n) for n in names]
+    handles.append(plt.Line2D([], [], color="k", ls="--", label="test tolerance 1e-5"))
+    fig.tight_layout()
+    fig.legend(handles=handles, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 0.0))
+    run.savefig(fig, "agreement")
+    plt.show()
 agreement.style.format({"max_rel_error": "{:.1e}"})
 
 # %% [markdown]
@@ -100,8 +108,8 @@ agreement.style.format({"max_rel_error": "{:.1e}"})
 # median of `repeats` runs.
 
 # %%
-timing = time_case_a(p.bench_images, p.repeats, run.device)
-pd.Series({
+timing = None if missing else time_case_a(p.bench_images, p.repeats, run.device)
+None if missing else pd.Series({
     "case": timing["case"],
     "neural-tangents (s)": f"{timing['neural_tangents_s']:.2f}",
     "lsa_utils (s)": f"{timing['lsa_utils_s']:.2f}",
@@ -132,5 +140,6 @@ for bench in benches.values():
 # ## Scorecard
 
 # %%
-values = {"agreement": agreement.to_dict(orient="records"), "timing_case_a": timing, "benchmarks": benches}
+values = {"agreement": agreement.to_dict(orient="records"), "timing_case_a": timing, "benchmarks": benches,
+          "reference_missing": missing}
 run.finish(values)

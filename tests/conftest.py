@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The loaders' last resort is the folder `python -m lsa_utils data fetch` fills
+# (~/.cache/lsa_utils/data). Tests choose their data explicitly (LSA_DATA_DIR or the fallback), so
+# they see no data a developer fetched: the cache home points at an empty folder of their own.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lsa-tests-cache-")
 SHARED_DATA = ROOT.parent / "shared" / "datasets"
 # the chapters that read MNIST / CIFAR-10 and fall back to scikit-learn's digits without them
 IMAGE_CHAPTERS = ("lsa", "linearization")
@@ -84,3 +90,11 @@ def fallback_root(smoke_root, tmp_path_factory):
         mp.delenv("LSA_DATA_DIR", raising=False)
         outcomes = {name: run_chapter(name, "smoke", progress=False) for name in IMAGE_CHAPTERS}
     yield root, outcomes
+
+
+@pytest.fixture
+def nt_reference():
+    """The neural-tangents reference (``tests/nt_reference.py``); skips the test where it cannot be
+    imported (it needs the ``[reference]`` extra, which installs only on Python 3.11)."""
+    return pytest.importorskip("nt_reference", reason="neural-tangents is not installed "
+                               "(the [reference] extra, Python 3.11 only)")

@@ -1,10 +1,8 @@
 """The book: configuration, pins, and a real build from the smoke-scale runs."""
 
 import re
-import tomllib
 
 import pytest
-import yaml
 
 from conftest import ROOT
 from lsa_utils.run.book import build_book
@@ -27,26 +25,6 @@ def test_notebooks_have_a_parameters_cell_first():
         assert first_code and 'tags=["parameters"]' in first_code.group(1), chapter.notebook
         for name in chapter.parameter_names:
             assert re.search(rf"^{name} = ", text, flags=re.M), f"{chapter.notebook} lacks {name}"
-
-
-def test_environment_yml_has_the_pyproject_pins():
-    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert sorted(p for p in pip_section if not p.startswith("-")) == sorted(pins)
-    assert "python=3.11" in env["dependencies"]
-
-
-def test_lock_file_agrees_with_the_pins():
-    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    lock = {}
-    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
-        if "==" in line:
-            name, version = line.split("==")
-            lock[name.lower().replace("_", "-")] = version
-    for pin in pins:
-        name, version = pin.split("==")
-        assert lock.get(name.lower()) == version, pin
 
 
 @pytest.mark.slow

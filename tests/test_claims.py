@@ -298,3 +298,10 @@ def test_kernel_checks():
     claims = chapter_claims("kernels", values, {"bench_images": 8})
     assert all(c.kind == "check" for c in claims)
     assert [c.passed for c in claims] == [True, True, True, False]
+
+
+def test_kernel_checks_without_neural_tangents_are_not_expected():
+    values = {"agreement": [], "timing_case_a": None, "benchmarks": {}, "reference_missing": "no module"}
+    claims = chapter_claims("kernels", values, {"bench_images": 8})
+    assert [(c.passed, c.expected) for c in claims] == [(False, False), (False, False)]
+    assert all("neural-tangents is installed" in c.expected_when for c in claims)

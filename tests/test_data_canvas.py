@@ -47,6 +47,7 @@ def test_locations():
 
 
 def test_photo_background_is_a_crop_of_a_photograph():
+    pytest.importorskip("skimage", reason="the photographs ship with scikit-image (the [experiments] extra)")
     canvas, pos = place_on_canvas(images(4, c=3), 16, "photo", noise_std=1.0, location=(0, 0), generator=seeded())
     assert 0.0 <= float(canvas.min()) and float(canvas.max()) <= 7.0
     photos = [torch.from_numpy(p).permute(2, 0, 1) for p in natural_photographs()]

@@ -98,13 +98,41 @@ def test_cifar10_pickles_and_subsets(tmp_path):
 
 
 def test_fallback_to_digits_says_so(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("sklearn", reason="the digits fallback needs scikit-learn (the [experiments] extra)")
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no fetched data either
     ds = load_image_dataset("mnist", "train")
     assert ds.name == "digits" and ds.images.shape[1:] == (1, 8, 8)
     assert float(ds.images.max()) == pytest.approx(1.0)
-    assert "FALLBACK: scikit-learn 8x8 digits instead of mnist (LSA_DATA_DIR is not set)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ("FALLBACK: scikit-learn 8x8 digits instead of mnist (LSA_DATA_DIR is not set and "
+            f"{tmp_path / 'cache' / 'lsa_utils' / 'data'} does not exist)") in out
+    assert "python -m lsa_utils data fetch" in out
     ds = load_image_dataset("cifar10", "test", data_dir=tmp_path)  # folder exists, no CIFAR in it
     assert ds.name == "digits" and f"no cifar10 files in {tmp_path}" in ds.source
+
+
+def test_fetched_data_in_the_default_folder_is_used(tmp_path, monkeypatch):
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    write_mnist(tmp_path / "lsa_utils" / "data", ("test",), n=20)
+    ds = load_image_dataset("mnist", "train", verbose=False)  # carved from the t10k files
+    assert ds.name == "mnist" and len(ds) == 16 and str(tmp_path / "lsa_utils" / "data") in ds.source
+
+
+def test_without_scikit_learn_the_fallback_says_what_to_install(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_sklearn(name, *args, **kwargs):
+        if name.startswith("sklearn"):
+            raise ImportError("No module named 'sklearn'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    with pytest.raises(ImportError, match=r"no mnist files were found.*lsa-utils\[experiments\].*data fetch"):
+        load_image_dataset("mnist", "train", data_dir=tmp_path)
 
 
 def test_missing_data_folder_is_an_error(monkeypatch, tmp_path):

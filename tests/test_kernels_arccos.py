@@ -7,7 +7,6 @@ import torch
 from lsa_utils.kernels.arccos import relu_expectations, two_layer_relu_kernel
 from lsa_utils.models.two_layer import TwoLayerReLU
 
-nt_reference = pytest.importorskip("nt_reference")
 
 
 def max_rel_err(a, b):
@@ -27,7 +26,7 @@ CASES = [
 
 @pytest.mark.parametrize("get", ["nngp", "ntk"])
 @pytest.mark.parametrize("n1,n2,d,W_std,b_std,readout", CASES)
-def test_two_layer_relu_kernel_matches_neural_tangents(get, n1, n2, d, W_std, b_std, readout):
+def test_two_layer_relu_kernel_matches_neural_tangents(get, n1, n2, d, W_std, b_std, readout, nt_reference):
     rng = np.random.default_rng(n1 * 100 + d)
     x1 = rng.standard_normal((n1, d))
     x2 = None if n2 is None else rng.standard_normal((n2, d))
@@ -95,7 +94,7 @@ def test_bad_inputs_fail_with_clear_messages():
         two_layer_relu_kernel(x, W_std=-1)
 
 
-def test_zero_variance_inputs_give_finite_kernels_like_neural_tangents():
+def test_zero_variance_inputs_give_finite_kernels_like_neural_tangents(nt_reference):
     """A zero input without bias has zero variance: the kernel must not become 0/0 = NaN."""
     x = np.zeros((2, 3))
     x[1] = [1.0, -2.0, 0.5]

@@ -12,14 +12,21 @@ from lsa_utils.kernels import (
 )
 from lsa_utils.models.ntk_layers import NHWCFlatten, NTKConv, NTKDense
 
-nt_reference = pytest.importorskip("nt_reference")
-import jax.numpy as jnp  # noqa: E402
-import neural_tangents as nt  # noqa: E402
-from jax import random  # noqa: E402
-from neural_tangents import stax  # noqa: E402
+
+
+def reference():
+    """neural-tangents' modules ``(nt, stax, random, jnp)``; skips the test where it is absent."""
+    pytest.importorskip("nt_reference", reason="neural-tangents is not installed (the [reference] extra, Python 3.11)")
+    import jax.numpy as jnp
+    import neural_tangents as nt
+    from jax import random
+    from neural_tangents import stax
+
+    return nt, stax, random, jnp
 
 
 def stax_mlp_and_torch_twin(key=0, d=5, width=16, k=3):
+    _, stax, random, _ = reference()
     init_fn, apply_fn, _ = stax.serial(stax.Dense(width, b_std=1.0), stax.Relu(), stax.Dense(k, b_std=1.0))
     _, params = init_fn(random.PRNGKey(key), (-1, d))
     (W1, b1), _, (W2, b2) = params
@@ -28,6 +35,7 @@ def stax_mlp_and_torch_twin(key=0, d=5, width=16, k=3):
 
 
 def stax_cnn_and_torch_twin(key=1, hw=5, c=2, k=2):
+    _, stax, random, _ = reference()
     init_fn, apply_fn, _ = stax.serial(stax.Conv(4, (3, 3), padding="SAME", b_std=1.0), stax.Relu(), stax.Flatten(),
                                        stax.Dense(k, b_std=1.0))
     _, params = init_fn(random.PRNGKey(key), (-1, hw, hw, c))
@@ -38,6 +46,7 @@ def stax_cnn_and_torch_twin(key=1, hw=5, c=2, k=2):
 
 @pytest.mark.parametrize("method", ["jacobian", "ntk_vp", "auto"])
 def test_empirical_ntk_matches_neural_tangents_mlp(method):
+    nt, _, _, jnp = reference()
     apply_fn, params, model = stax_mlp_and_torch_twin()
     rng = np.random.default_rng(0)
     x1, x2 = rng.standard_normal((6, 5)), rng.standard_normal((4, 5))
@@ -51,6 +60,7 @@ def test_empirical_ntk_matches_neural_tangents_mlp(method):
 
 
 def test_empirical_ntk_matches_neural_tangents_cnn():
+    nt, _, _, jnp = reference()
     apply_fn, params, model = stax_cnn_and_torch_twin()
     x = np.random.default_rng(1).standard_normal((5, 5, 5, 2))
     ref = np.asarray(nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,))(x, None, params))
@@ -79,6 +89,7 @@ def test_wide_empirical_ntk_approaches_the_analytic_kernel():
 
 
 def test_linearize_matches_neural_tangents():
+    nt, _, _, jnp = reference()
     apply_fn, params, model = stax_mlp_and_torch_twin(key=3)
     x = np.random.default_rng(2).standard_normal((7, 5))
     lin = linearize(model)

@@ -11,7 +11,6 @@ from lsa_utils.kernels.reference import max_relative_error as rel_err
 from lsa_utils.kernels.reference import ours as ours_layers
 from lsa_utils.kernels.reference import to_nchw as to_torch
 
-nt_reference = pytest.importorskip("nt_reference")
 
 
 def conv(out, k=3, s=1, pad="SAME", W=1.0, b=0.0):
@@ -66,7 +65,7 @@ ARCHITECTURES = [
 
 
 @pytest.mark.parametrize("name,spec,shape,param", ARCHITECTURES, ids=[a[0] for a in ARCHITECTURES])
-def test_serial_kernel_matches_neural_tangents(name, spec, shape, param):
+def test_serial_kernel_matches_neural_tangents(name, spec, shape, param, nt_reference):
     rng = np.random.default_rng(len(name))
     x1, x2 = rng.standard_normal((4, *shape)), rng.standard_normal((3, *shape))
     kernel = serial(*ours_layers(spec, param))

@@ -48,10 +48,16 @@ def test_cache_key_changes_with_every_input(tmp_path, monkeypatch):
     assert cache.cache_key(text, {"seed": 0}) != base  # a module it imports indirectly
 
 
-def test_cache_key_covers_the_pins(monkeypatch):
+def test_cache_key_covers_the_installed_versions(monkeypatch):
+    versions = cache.dependency_versions()
+    names = {v.split("==")[0] for v in versions}
+    assert {"torch", "numpy", "scipy", "tqdm", "pandas", "jupyter-book", "neural-tangents"} <= names
+    import torch
+
+    assert f"torch=={torch.__version__}" in versions  # what is installed, not what is pinned
     text = "import lsa_utils.validation\n"
     base = cache.cache_key(text, {})
-    monkeypatch.setattr(cache, "dependency_pins", lambda: ["torch==0.0"])
+    monkeypatch.setattr(cache, "dependency_versions", lambda: ["torch==0.0"])
     assert cache.cache_key(text, {}) != base
 
 

@@ -16,12 +16,15 @@ CASE_A_TARGET = 20  # the engineering target of the kernel-engine issue, for `ma
 
 
 def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
-    worst = max(row["max_rel_error"] for row in values["agreement"])
+    missing = values.get("reference_missing")
+    worst = max((row["max_rel_error"] for row in values["agreement"]), default=float("nan"))
+    speedup = float("nan") if missing else values["timing_case_a"]["speedup"]
+    unmeasured = {"expected": False, "expected_when": "neural-tangents is installed (Python 3.11)"} if missing else {}
     out = [
         check("analytic NNGP/NTK agree with neural-tangents (largest relative error, float64)", worst, "<=", 1e-5,
-              reason="the tolerance of the test suite; both sides are closed-form recursions in float64"),
+              reason="the tolerance of the test suite; both sides are closed-form recursions in float64", **unmeasured),
         check(f"case (a) on {params['bench_images']} images: lsa_utils is no slower than neural-tangents (speedup)",
-              values["timing_case_a"]["speedup"], ">=", 1, reason="engineering target: never slower"),
+              speedup, ">=", 1, reason="engineering target: never slower", **unmeasured),
     ]
     for device, bench in values.get("benchmarks", {}).items():
         for row in bench["rows"]:

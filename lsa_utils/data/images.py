@@ -1,7 +1,8 @@
 """Image data sets: real MNIST and CIFAR-10 from a local folder, scikit-learn digits otherwise.
 
-The folder is ``data_dir`` or the environment variable ``LSA_DATA_DIR``, laid out as torchvision
-does (``MNIST/raw/*-idx?-ubyte[.gz]``, ``cifar-10-batches-py/{data_batch_1..5,test_batch}``);
+The folder is ``data_dir``, else the environment variable ``LSA_DATA_DIR``, else the folder that
+``python -m lsa_utils data fetch`` fills by default (``default_data_dir()``, when it exists), laid
+out as torchvision does (``MNIST/raw/*-idx?-ubyte[.gz]``, ``cifar-10-batches-py/{data_batch_1..5,test_batch}``);
 the raw files directly in the folder work too. Nothing is downloaded. Partial sets are accepted:
 when only one split is present (e.g. MNIST's 10k test images, or CIFAR-10's ``test_batch``), both
 splits are carved from it by a fixed permutation, 80% train and 20% test, and the loader says so.
@@ -9,7 +10,7 @@ A subset of CIFAR-10's training images stored as ``cifar10_train_subset.npz`` (a
 uint8 ``(N, 32, 32, 3)``, and ``labels``) serves as the train split when the training batches are
 absent.
 Without the folder, or without the data set in it, the loader falls back to scikit-learn's 8x8
-digits, which ship with scikit-learn, and says that too.
+digits, which ship with scikit-learn (the ``experiments`` extra), and says that too.
 """
 
 from __future__ import annotations
@@ -165,19 +166,37 @@ def _load_real(name: str, root: Path, split: str) -> tuple[np.ndarray, np.ndarra
     )
 
 
-def _load_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+def _load_digits(split: str, instead_of: str = "digits") -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:
+        wanted = "" if instead_of == "digits" else (
+            f"no {instead_of} files were found, so the loader falls back to scikit-learn's digits, but ")
+        raise ImportError(
+            f"{wanted}scikit-learn is not installed: `pip install 'lsa-utils[experiments]'`"
+            + ("" if instead_of == "digits" else ", or fetch the real data with `python -m lsa_utils data fetch`")
+        ) from err
 
     digits = load_digits()
     x = (digits.images[:, None] / 16.0).astype(np.float32)
     return _carve(x, digits.target.astype(np.int64), split)
 
 
+def default_data_dir() -> Path:
+    """The folder ``python -m lsa_utils data fetch`` fills when no other is named, and the last
+    place the loaders look: ``$XDG_CACHE_HOME/lsa_utils/data``, by default
+    ``~/.cache/lsa_utils/data``."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "lsa_utils" / "data"
+
+
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
-    """``data_dir``, else ``$LSA_DATA_DIR``, else ``None``; a named folder must exist."""
+    """``data_dir``, else ``$LSA_DATA_DIR``, else ``default_data_dir()`` when it exists, else
+    ``None``; a folder named by ``data_dir`` or ``LSA_DATA_DIR`` must exist."""
     chosen = data_dir if data_dir is not None else os.environ.get("LSA_DATA_DIR") or None
     if chosen is None:
-        return None
+        default = default_data_dir()
+        return default if default.is_dir() else None
     path = Path(chosen).expanduser()
     if not path.is_dir():
         origin = "data_dir" if data_dir is not None else "LSA_DATA_DIR"
@@ -221,15 +240,16 @@ def load_image_dataset(
         x, y, source = loaded
         classes = [str(i) for i in range(10)] if name == "mnist" else CIFAR10_CLASSES
     else:
-        x, y = _load_digits(split)
+        x, y = _load_digits(split, instead_of=name)
         classes = [str(i) for i in range(10)]
         if name == "digits":
             source = f"scikit-learn 8x8 digits ({split} split, 80/20 of 1,797 images)"
         else:
-            why = "LSA_DATA_DIR is not set" if root is None else f"no {name} files in {root}"
+            why = (f"LSA_DATA_DIR is not set and {default_data_dir()} does not exist" if root is None
+                   else f"no {name} files in {root}")
             source = (
                 f"FALLBACK: scikit-learn 8x8 digits instead of {name} ({why}); "
-                "set LSA_DATA_DIR to a folder with the real data"
+                "fetch the real data with `python -m lsa_utils data fetch`, or set LSA_DATA_DIR to a folder with it"
             )
         name = "digits"
     if n is not None and n < len(y):

@@ -38,6 +38,21 @@ def ours(spec: list[tuple], parameterization: str = "ntk") -> list:
     return out
 
 
+def reference_missing() -> str | None:
+    """``None`` where neural-tangents imports; otherwise why not, and how to install it.
+
+    neural-tangents 0.6.5 imports only with jax/jaxlib 0.4.25, tf2jax 0.3.6, TensorFlow and
+    numpy < 2, which exist for Python 3.11 only (``pip install 'lsa-utils[reference]'``).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import neural_tangents  # noqa: F401
+    except Exception as err:  # ImportError, or a JAX/TensorFlow version clash raised on import
+        return (f"neural-tangents cannot be imported here ({type(err).__name__}: {err}); it is installed by "
+                "`pip install 'lsa-utils[reference]'` on Python 3.11, as `make book` does")
+    return None
+
+
 def _jax():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from neural_tangents import stax

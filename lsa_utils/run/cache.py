@@ -7,7 +7,7 @@ The key is a SHA-256 over
   (found by reading ``import`` statements, so editing a module re-executes exactly the chapters
   that import it, directly or through other modules),
 - the resolved parameters (scale, seed, device and every size),
-- the dependency pins of ``pyproject.toml`` and the Python version,
+- the installed versions of the packages ``pyproject.toml`` requires, and the Python version,
 - the files the chapter declares it reads (``Chapter.extra_inputs``), such as benchmark results.
 """
 
@@ -17,7 +17,9 @@ import ast
 import hashlib
 import json
 import platform
+import re
 import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +107,25 @@ def imported_package_files(notebook_text: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
-def dependency_pins() -> list[str]:
-    """The ``[project] dependencies`` of ``pyproject.toml`` (empty if there is none)."""
+def dependency_versions() -> list[str]:
+    """``name==version`` of every package that ``pyproject.toml`` requires (core and extras), as
+    installed in this environment (``name==absent`` where it is not): a chapter's outputs change
+    with the versions that really ran, whatever pins or lock file installed them."""
     pyproject = project_root() / "pyproject.toml"
     if not pyproject.is_file():
         return []
     with open(pyproject, "rb") as f:
-        return list(tomllib.load(f)["project"]["dependencies"])
+        project = tomllib.load(f)["project"]
+    texts = [*project.get("dependencies", []), *(r for extra in project.get("optional-dependencies", {}).values()
+                                                 for r in extra)]
+    names = sorted({re.split(r"[\s<>=!~;\[]", text, maxsplit=1)[0].lower() for text in texts} - {"lsa-utils"})
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{name}==absent")
+    return out
 
 
 def cache_key(notebook_text: str, parameters: dict[str, Any], extra_inputs: tuple[str, ...] = ()) -> str:
@@ -132,6 +146,6 @@ def cache_key(notebook_text: str, parameters: dict[str, Any], extra_inputs: tupl
         path = project_root() / name
         add(f"input {name}", path.read_bytes() if path.is_file() else b"<absent>")
     add("parameters", json.dumps(parameters, sort_keys=True))
-    add("pins", json.dumps(dependency_pins()))
+    add("versions", json.dumps(dependency_versions()))
     add("python", platform.python_version())
     return h.hexdigest()

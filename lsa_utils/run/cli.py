@@ -1,4 +1,4 @@
-"""Command line: ``python -m lsa_utils {list,run,book}``.
+"""Command line: ``python -m lsa_utils {list,run,book,data}``.
 
 Examples::
 
@@ -6,6 +6,7 @@ Examples::
     python -m lsa_utils run lazy_vs_rich --scale paper --device cuda -p seed=3
     python -m lsa_utils run all --scale smoke --force
     python -m lsa_utils book --scale default
+    python -m lsa_utils data fetch mnist cifar10 --dir ~/data
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--scale", default="default", help=f"one of: {', '.join(SCALES)}")
     book.add_argument("--force", action="store_true", help="re-execute every chapter")
     book.add_argument("--out", default=None, help="folder to build in; the HTML goes to OUT/_build/html (default: the project root)")
+
+    from ..data import fetch as data_fetch  # standard library only; pooch is imported when it runs
+
+    data = sub.add_parser("data", help="manage the real image data sets (MNIST, CIFAR-10)")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    fetch = data_sub.add_parser("fetch", help="download and verify MNIST and/or CIFAR-10",
+                                description=data_fetch.DESCRIPTION)
+    data_fetch.add_arguments(fetch)
     return parser
 
 
@@ -83,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
 
             index = build_book(args.scale, out=args.out, force=args.force)
             print(f"book built: {index}")
+        elif args.command == "data":
+            from ..data.fetch import run_command
+
+            run_command(args)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
