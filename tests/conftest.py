@@ -98,3 +98,16 @@ def nt_reference():
     imported (it needs the ``[reference]`` extra, which installs only on Python 3.11)."""
     return pytest.importorskip("nt_reference", reason="neural-tangents is not installed "
                                "(the [reference] extra, Python 3.11 only)")
+
+
+@pytest.fixture(scope="session")
+def smoke_book(smoke_root, tmp_path_factory):
+    """The HTML book built once from the smoke runs: the ``_build/html`` folder."""
+    from lsa_utils.run.book import build_book
+
+    root, _ = smoke_root
+    out = tmp_path_factory.mktemp("book")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LSA_ROOT", str(root))
+        index = build_book("smoke", out=out)  # chapters are cached: nothing re-executes
+    return index.parent

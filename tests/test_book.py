@@ -5,7 +5,6 @@ import re
 import pytest
 
 from conftest import ROOT
-from lsa_utils.run.book import build_book
 from lsa_utils.run.chapters import CHAPTERS
 
 
@@ -28,12 +27,10 @@ def test_notebooks_have_a_parameters_cell_first():
 
 
 @pytest.mark.slow
-def test_book_builds_with_every_page_and_figure(smoke_root, monkeypatch, tmp_path):
+def test_book_builds_with_every_page_and_figure(smoke_root, smoke_book):
     root, _ = smoke_root
-    monkeypatch.setenv("LSA_ROOT", str(root))
-    index = build_book("smoke", out=tmp_path)  # chapters are cached: nothing re-executes
-    html = index.parent
-    assert "book/intro.html" in index.read_text()  # index.html redirects to the introduction
+    html = smoke_book
+    assert "book/intro.html" in (html / "index.html").read_text()  # index.html redirects to the introduction
     intro = (html / "book" / "intro.html").read_text()
     assert "Why do neural networks beat their kernels?" in intro and "How to rerun a chapter" in intro
     for chapter in CHAPTERS.values():
@@ -42,6 +39,12 @@ def test_book_builds_with_every_page_and_figure(smoke_root, monkeypatch, tmp_pat
         assert saved and page.count("<img") >= len(saved), f"{chapter.stem}: figures missing"
         assert "Scorecard" in page and "paper claims at scale" in page
         assert "{glue" not in page and "glue:text" not in page, f"{chapter.stem}: a glued number was not filled in"
+        # the reader's page: code folded, setup behind one line, rerun command, download, environment
+        assert "This run: scale smoke · " in page and "Show the setup code" in page
+        assert page.count("tag_hide-input") >= 3, chapter.stem
+        assert f"python -m lsa_utils run {chapter.name} --scale smoke" in page
+        assert f"{chapter.stem}.ipynb" in page and "About this run: scale smoke" in page
+        assert list(html.glob(f"_downloads/*/{chapter.stem}.ipynb")), f"{chapter.stem}: no executed notebook to download"
     scorecard = (html / "book" / "generated" / "scorecard.html").read_text()
     assert "Reproduction scorecard" in scorecard
     for chapter in CHAPTERS.values():
@@ -50,7 +53,11 @@ def test_book_builds_with_every_page_and_figure(smoke_root, monkeypatch, tmp_pat
     for part in ("Findings, where we measure something other than the paper", "Checks: ", "paper claim"):
         assert part in scorecard, part
     status = (html / "book" / "generated" / "status.html").read_text()
-    assert "neural-tangents" in status and "smoke" in status
+    assert "neural-tangents" in status and "smoke (shown)" in status
+    for column in ("finished (UTC)", "execution time", "paper claims reproduced", "checks", "commit"):
+        assert column in status, column
+    for chapter in CHAPTERS.values():
+        assert re.search(rf"<td><p>{chapter.name}</p></td>\s*<td><p>smoke \(shown\)</p></td>", status), chapter.name
     references = (html / "book" / "references.html").read_text()
     references = references.lower()  # the bibliography style lower-cases titles
     assert "local signal adaptivity" in references and "neural tangents" in references

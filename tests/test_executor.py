@@ -64,27 +64,32 @@ def test_lazy_vs_rich_smoke_numbers(smoke_root):
     assert values["distance_to_kernel_ntk"][-1] < 0.1 < min(values["distance_to_kernel_mean_field"])
 
 
-def test_second_run_is_cached_and_force_or_new_parameters_rerun(smoke_root, monkeypatch):
+SMALL = {"widths": [64, 256], "seeds": 1, "steps": 100}  # chapter 0 in about 10 s
+
+
+def project_copy(smoke_root, tmp_path):
+    """A copy of the smoke-run project, so that a test may rerun or break chapter 0 in it."""
     root, _ = smoke_root
-    monkeypatch.setenv("LSA_ROOT", str(root))
+    copy = tmp_path / "project"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("_build"))
+    return copy
+
+
+def test_second_run_is_cached_and_force_or_new_parameters_rerun(smoke_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("LSA_ROOT", str(project_copy(smoke_root, tmp_path)))
     path = results_path("lazy_vs_rich", "smoke")
     before = path.read_text()
-    assert run_chapter("lazy_vs_rich", "smoke", progress=False).status == "cached"
+    assert run_chapter("lazy_vs_rich", "smoke").status == "cached"
     assert path.read_text() == before
-    small = {"widths": [64, 256], "seeds": 1, "steps": 100}
-    outcome = run_chapter("lazy_vs_rich", "smoke", small, progress=False)
+    outcome = run_chapter("lazy_vs_rich", "smoke", SMALL)
     assert outcome.status == "executed"
     assert json.loads(path.read_text())["parameters"]["widths"] == [64, 256]
-    assert run_chapter("lazy_vs_rich", "smoke", small, progress=False).status == "cached"
-    assert run_chapter("lazy_vs_rich", "smoke", small, force=True, progress=False).status == "executed"
-    # restore the smoke-scale results for the tests that read them
-    assert run_chapter("lazy_vs_rich", "smoke", progress=False).status == "executed"
+    assert run_chapter("lazy_vs_rich", "smoke", SMALL).status == "cached"
+    assert run_chapter("lazy_vs_rich", "smoke", SMALL, force=True).status == "executed"
 
 
 def test_a_failing_run_keeps_the_previous_outputs(smoke_root, monkeypatch, tmp_path):
-    root, _ = smoke_root
-    broken = tmp_path / "project"
-    shutil.copytree(root, broken, ignore=shutil.ignore_patterns("_build"))
+    broken = project_copy(smoke_root, tmp_path)
     monkeypatch.setenv("LSA_ROOT", str(broken))
     source = broken / "notebooks" / CHAPTERS["lazy_vs_rich"].notebook
     # crash after the first figure has been saved
@@ -95,7 +100,7 @@ def test_a_failing_run_keeps_the_previous_outputs(smoke_root, monkeypatch, tmp_p
     figure = broken / "results" / "lazy_vs_rich" / "figures" / "smoke" / "predictions.png"
     old_figure = figure.read_bytes()
     with pytest.raises(papermill.PapermillExecutionError, match="simulated crash"):
-        run_chapter("lazy_vs_rich", "smoke", progress=False)
+        run_chapter("lazy_vs_rich", "smoke", SMALL)  # other parameters: it executes, and crashes
     assert results.read_bytes() == old_results and executed.read_bytes() == old_notebook
     assert figure.read_bytes() == old_figure
     assert executed.with_name("00_lazy_vs_rich.failed.ipynb").is_file()

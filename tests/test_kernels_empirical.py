@@ -16,7 +16,7 @@ from lsa_utils.models.ntk_layers import NHWCFlatten, NTKConv, NTKDense
 
 def reference():
     """neural-tangents' modules ``(nt, stax, random, jnp)``; skips the test where it is absent."""
-    pytest.importorskip("nt_reference", reason="neural-tangents is not installed (the [reference] extra, Python 3.11)")
+    pytest.importorskip("nt_reference", reason="neural-tangents is not installed (the [reference] extra, Python 3.11 only)")
     import jax.numpy as jnp
     import neural_tangents as nt
     from jax import random

@@ -80,8 +80,7 @@ def test_shape_mismatches_fail_clearly(problem):
         kernel_ridge_predict(k[:, :4], kt, y)
 
 
-def test_kernel_ridge_matches_neural_tangents_predict(problem):
-    pytest.importorskip("nt_reference")
+def test_kernel_ridge_matches_neural_tangents_predict(problem, nt_reference):
     import neural_tangents as nt
 
     k, kt, y = problem
@@ -107,9 +106,8 @@ def test_classification_helpers():
         classification_accuracy(targets, labels[:3])
 
 
-def test_kernel_ridge_matches_gradient_descent_mse_ensemble():
+def test_kernel_ridge_matches_gradient_descent_mse_ensemble(nt_reference):
     """Our serial kernel plus kernel ridge regression against nt.predict's ensemble predictor."""
-    pytest.importorskip("nt_reference")
     import neural_tangents as nt
 
     from lsa_utils.kernels import serial

@@ -43,8 +43,7 @@ def test_wide_resnet_10_shapes():
         WideResNet(3, 4, depth=12)
 
 
-def test_simple_cnn_kernel_agrees_with_neural_tangents():
-    nt_reference = pytest.importorskip("nt_reference")
+def test_simple_cnn_kernel_agrees_with_neural_tangents(nt_reference):
     x = torch.rand(5, 1, 13, 13, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     ours = simple_cnn_kernel()(x).numpy()
     spec = [("conv", 1, 3, 2, "VALID", 1.0, None), ("relu",), ("conv", 1, 3, 2, "VALID", 1.0, None),

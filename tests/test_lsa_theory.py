@@ -95,8 +95,7 @@ def test_law_accuracy_matches_the_model_on_explicit_patches():
     assert law == pytest.approx(explicit, abs=0.015)
 
 
-def test_patch_ntk_agrees_with_neural_tangents():
-    nt_reference = pytest.importorskip("nt_reference")
+def test_patch_ntk_agrees_with_neural_tangents(nt_reference):
     import numpy as np
 
     k, d = 12, 5

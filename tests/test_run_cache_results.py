@@ -141,3 +141,59 @@ def test_editing_a_module_changes_only_the_keys_of_chapters_that_import_it(tmp_p
     claims.write_text(claims.read_text() + "# e\n")
     edited = keys()
     assert edited["lsa"] != last["lsa"] and edited["representation"] == last["representation"]
+
+
+def test_run_chapters_prints_one_line_each_with_what_remains(monkeypatch, capsys, tmp_path):
+    from pathlib import Path
+
+    from lsa_utils.run import executor
+
+    monkeypatch.setenv("LSA_ROOT", str(tmp_path))  # no earlier results: the measured times are used
+    monkeypatch.setattr(executor, "fallback_notice", lambda *a: None)
+    seconds = {"lazy_vs_rich": 98.0, "representation": 0.0}  # this machine: 2x slower on chapter 0
+
+    def fake_run(name, scale, overrides=None, force=False, progress=False):
+        status = "executed" if seconds[name] else "cached"
+        return executor.RunOutcome(name, scale, status, seconds[name], Path("r"), Path("n"))
+
+    monkeypatch.setattr(executor, "run_chapter", fake_run)
+    outcomes = executor.run_chapters(["lazy_vs_rich", "representation"], "smoke")
+    lines = capsys.readouterr().out.splitlines()
+    assert [o.status for o in outcomes] == ["executed", "cached"]
+    # chapters 0 and 2 measured at 49 s and 89 s on the reference machine
+    assert lines[0].startswith("[1/2] lazy_vs_rich [smoke] · elapsed 0.0 min · about 2.3 min remain")
+    assert lines[1].startswith("[2/2] representation [smoke] · elapsed") and "about 3.0 min remain" in lines[1]
+    assert lines[2].startswith("2 chapters at scale smoke in") and "(1 executed, 1 up to date)" in lines[2]
+
+
+def test_fallback_notice_names_the_chapters_and_the_fetch_command(monkeypatch, tmp_path):
+    pytest.importorskip("sklearn")
+    from lsa_utils.run.executor import fallback_notice
+
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    notice = fallback_notice(["lazy_vs_rich", "lsa", "linearization"], "smoke")
+    assert notice.startswith("data: lsa, linearization will run on scikit-learn's 8x8 digits instead of ")
+    assert "CIFAR-10" in notice and "MNIST" in notice and "make data" in notice
+    assert fallback_notice(["lazy_vs_rich", "representation"], "smoke") is None
+
+
+def test_fetching_data_changes_an_image_chapters_cache_key(monkeypatch, tmp_path):
+    from test_data_images import write_mnist
+
+    from lsa_utils.run.chapters import get_chapter
+    from lsa_utils.run.context import resolve_parameters
+    from lsa_utils.run.executor import chapter_cache_key, data_dir_setting
+
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    chapter = get_chapter("lsa")
+    params = resolve_parameters(chapter, "smoke", {})
+    digits = chapter_cache_key(chapter, "smoke", params)
+    assert data_dir_setting() == ""
+    fetched = tmp_path / "lsa_utils" / "data"
+    write_mnist(fetched, ("test",), n=20)  # what `data fetch` would install, in part
+    assert data_dir_setting() == str(fetched.resolve())
+    partial = chapter_cache_key(chapter, "smoke", params)
+    write_mnist(fetched, ("train", "test"), n=20)
+    assert len({digits, partial, chapter_cache_key(chapter, "smoke", params)}) == 3

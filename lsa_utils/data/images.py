@@ -207,6 +207,20 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
     return path
 
 
+def data_files(data_dir: str | Path | None = None) -> dict[str, int]:
+    """The image files the loaders would read from ``data_dir`` (resolved as they resolve it):
+    path -> size in bytes; empty when there is no folder. A chapter's cache key holds this, so a
+    run repeats once data were fetched or changed."""
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        return {}
+    files: dict[str, int] = {}
+    for split in SPLITS:
+        for found in (_mnist_files(root, split) or []) + (_cifar10_files(root, split) or []):
+            files[str(found.resolve())] = found.stat().st_size
+    return files
+
+
 def load_image_dataset(
     name: str = "mnist",
     split: str = "train",

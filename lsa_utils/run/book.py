@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from .chapters import CHAPTERS, SCALES
-from .executor import run_chapter
+from .executor import run_chapters
 from .paths import executed_notebook_path, project_root, results_path
 from .data_plan import dataset_names
+from .reader import fold_for_readers
 from .results import read_json
 from ..validation import check_choice
 
@@ -76,27 +78,34 @@ def scorecard_markdown(scale: str) -> str:
 
 
 def status_markdown(scale: str) -> str:
-    """The status page: scale, device, execution time, versions of each executed chapter."""
-    results = _chapter_results(scale)
+    """The status page: every chapter's last run at each scale (time, claims, date, commit), and
+    the software of the runs this book shows (at ``scale``)."""
+    from ..claims import tally
+
     lines = [
         "# Status of this build",
         "",
-        f"All chapters below were executed by papermill at scale `{scale}`.",
+        f"This book shows the runs at scale `{scale}`. Every run of each chapter found in `results/`, "
+        "newest first within a chapter:",
         "",
-        "| chapter | scale | device | execution time | finished (UTC) | cache key |",
-        "|---|---|---|---|---|---|",
+        "| chapter | scale | finished (UTC) | execution time | paper claims reproduced | checks | device | commit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    env = None
-    for chapter, data in results:
-        if data is None:
-            lines.append(f"| {chapter.name} | not executed | | | | |")
-            continue
-        run, env = data.get("run", {}), env or data["environment"]
-        lines.append(
-            f"| {chapter.name} | {data['scale']} | {data['environment']['device']} | "
-            f"{run.get('seconds', float('nan')):.1f} s | {run.get('finished', '')} | "
-            f"`{run.get('cache_key', '')[:12]}` |"
-        )
+    for chapter in CHAPTERS.values():
+        runs = [(s, read_json(results_path(chapter.name, s))) for s in SCALES if results_path(chapter.name, s).is_file()]
+        if not runs:
+            lines.append(f"| {chapter.name} | never executed | | | | | | |")
+        for s, data in sorted(runs, key=lambda r: r[1].get("run", {}).get("finished", ""), reverse=True):
+            run, t = data.get("run", {}), tally(data["claims"])
+            later = f" ({t['paper_not_expected']} not expected at this scale)" if t["paper_not_expected"] else ""
+            shown = " (shown)" if s == scale else ""
+            lines.append(
+                f"| {chapter.name} | {s}{shown} | {run.get('finished', '').replace('T', ' ').replace('+00:00', '')} | "
+                f"{run.get('seconds', float('nan')) / 60:.1f} min | {t['paper_passed']} of {t['paper']}{later} | "
+                f"{t['checks_passed']} of {t['checks']} | {data['environment']['device']} | "
+                f"`{run.get('commit', 'unknown')}` |"
+            )
+    env = next((data["environment"] for _, data in _chapter_results(scale) if data), None)
     if env:
         lines += [
             "",
@@ -133,14 +142,19 @@ def stage_sources(scale: str, stage: Path) -> None:
     shutil.copytree(root / "book", stage / "book", ignore=shutil.ignore_patterns("generated"))
     generated = stage / "book" / "generated"
     generated.mkdir()
+    downloads = generated / "downloads"
+    downloads.mkdir()
     for chapter in CHAPTERS.values():
-        executed = executed_notebook_path(chapter.stem, scale)
-        if not executed.is_file():
+        executed, results = executed_notebook_path(chapter.stem, scale), results_path(chapter.name, scale)
+        if not (executed.is_file() and results.is_file()):
             raise FileNotFoundError(
                 f"chapter {chapter.name!r} has no executed notebook at scale {scale!r} ({executed}); "
                 f"run: python -m lsa_utils run {chapter.name} --scale {scale}"
             )
-        shutil.copy2(executed, generated / executed.name)
+        shutil.copy2(executed, downloads / executed.name)  # as papermill wrote it, for download
+        page = fold_for_readers(json.loads(executed.read_text()), chapter, read_json(results),
+                                download=f"downloads/{executed.name}")
+        (generated / executed.name).write_text(json.dumps(page, indent=1))
     copy_mathjax(stage / "_static" / "mathjax")
     (generated / "scorecard.md").write_text(scorecard_markdown(scale))
     (generated / "status.md").write_text(status_markdown(scale))
@@ -152,8 +166,7 @@ def build_book(scale: str = "default", out: str | Path | None = None, force: boo
     check_choice("scale", scale, SCALES)
     out = Path(out) if out else project_root()
     if execute:
-        for name in CHAPTERS:
-            run_chapter(name, scale, force=force)
+        run_chapters(list(CHAPTERS), scale, force=force)
     stage = out / "_build" / "src"
     stage_sources(scale, stage)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"

@@ -32,6 +32,9 @@ class Chapter:
     # Wall time of each scale, as measured (2-core AMD EPYC, AVX2) or expected (GPU); the README
     # shows the same numbers.
     run_time: dict[str, str] = field(default_factory=dict)
+    # The same measurements in seconds (with the data sets), from which `make book` estimates
+    # what remains of a run.
+    measured_s: dict[str, float] = field(default_factory=dict)
     # Files (relative to the project root) the chapter reads besides its parameters; their
     # contents are part of its cache key.
     extra_inputs: tuple[str, ...] = ()
@@ -69,6 +72,7 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
             },
             run_time={"smoke": "50 s", "default": "2 to 2.5 min", "paper": "GPU: about 10 min"},
+            measured_s={"smoke": 49, "default": 128},
         ),
         Chapter(
             name="lsa",
@@ -104,6 +108,7 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
             },
             run_time={"smoke": "2 min", "default": "12.5 min (digits: 7.7 min)", "paper": "GPU: several hours (not yet run)"},
+            measured_s={"smoke": 131, "default": 739},
         ),
         Chapter(
             name="representation",
@@ -131,6 +136,7 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
             },
             run_time={"smoke": "1.5 min", "default": "10 min", "paper": "GPU, not yet run"},
+            measured_s={"smoke": 89, "default": 602},
         ),
         Chapter(
             name="gaussian_mixture",
@@ -163,6 +169,7 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
             },
             run_time={"smoke": "3 min", "default": "15 min", "paper": "GPU, not yet run"},
+            measured_s={"smoke": 189, "default": 897},
         ),
         Chapter(
             name="linearization",
@@ -188,6 +195,7 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
             },
             run_time={"smoke": "1.5 min", "default": "12.5 min (digits: 2 min)", "paper": "GPU, not yet run"},
+            measured_s={"smoke": 90, "default": 738},
             choices={"dataset": ("mnist", "cifar10"), "models": ("mlp", "lenet"),
                      "real_datasets": ("mnist", "cifar10")},
         ),
@@ -201,6 +209,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "paper": dict(n_inputs=32, bench_images=100, repeats=3),
             },
             run_time={"smoke": "35 s", "default": "3 min", "paper": "CPU: about 15 min"},
+            measured_s={"smoke": 34, "default": 212},
             extra_inputs=("results/benchmarks/kernels-cpu.json", "results/benchmarks/kernels-cuda.json"),
         ),
     ]

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                      help="override a parameter of the chapter (repeatable)")
     run.add_argument("--force", action="store_true", help="rerun even if the cache is up to date")
-    run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
+    run.add_argument("--progress", action="store_true", help="show papermill's progress bar over cells")
 
     book = sub.add_parser("book", help="execute every chapter (cached) and build the HTML book")
     book.add_argument("--scale", default="default", help=f"one of: {', '.join(SCALES)}")
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             _list()
         elif args.command == "run":
-            from .executor import run_chapter
+            from .executor import run_chapters
 
             overrides = dict(parse_override(t) for t in args.param)
             if args.device is not None:
@@ -85,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.seed is not None:
                 overrides["seed"] = args.seed
             names = list(CHAPTERS) if args.chapter == "all" else [args.chapter]
-            for name in names:
-                run_chapter(name, args.scale, overrides, force=args.force, progress=not args.no_progress)
+            run_chapters(names, args.scale, overrides, force=args.force, progress=args.progress)
         elif args.command == "book":
             from .book import build_book
 

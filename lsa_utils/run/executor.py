@@ -30,7 +30,7 @@ from .cache import cache_key
 from .chapters import SCALES, Chapter, get_chapter
 from .context import resolve_parameters
 from .data_plan import get_planner
-from .paths import executed_notebook_path, figures_dir, notebook_source, results_path
+from .paths import executed_notebook_path, figures_dir, notebook_source, project_root, results_path
 from .results import read_json, write_json
 
 
@@ -70,6 +70,21 @@ def replace_folder(source: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _ipc_kernel_manager():
+    """A jupyter_client kernel manager that talks to the kernel over IPC (Unix sockets) instead
+    of TCP on localhost: nothing listens on a port, and ipykernel has no reason to print its
+    "running over TCP without encryption" warning into the log of every chapter."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+    return IPCKernelManager
+
+
 def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[str, str], progress: bool) -> None:
     import jupytext
     import papermill
@@ -84,7 +99,7 @@ def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[s
         try:
             papermill.execute_notebook(
                 str(converted), str(output), parameters=parameters, kernel_name="python3",
-                progress_bar=progress, cwd=str(source.parent),
+                progress_bar=progress, cwd=str(source.parent), kernel_manager_class=_ipc_kernel_manager(),
             )
         finally:
             for k, v in saved.items():
@@ -94,19 +109,41 @@ def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[s
                     os.environ[k] = v
 
 
+def source_commit() -> str:
+    """The git commit of the project the chapter ran from (``+dirty`` with uncommitted changes),
+    or ``"unknown"`` outside a git checkout."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True,
+                              timeout=20, check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short=10", "HEAD")
+        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def data_dir_setting() -> str:
-    """``$LSA_DATA_DIR`` as an absolute path ("" when unset)."""
-    value = os.environ.get("LSA_DATA_DIR", "")
-    return str(Path(value).expanduser().resolve()) if value else ""
+    """The data folder the loaders will read (``$LSA_DATA_DIR``, else the default folder of
+    ``data fetch`` when it exists) as an absolute path; "" when there is none."""
+    from ..data.images import resolve_data_dir
+
+    folder = resolve_data_dir()
+    return str(folder.expanduser().resolve()) if folder is not None else ""
 
 
 def chapter_cache_key(chapter: Chapter, scale: str, params: dict[str, Any]) -> str:
     """The cache key of ``chapter`` at ``scale`` with resolved ``params``: besides the
     parameters it holds the device actually used (``LSA_DEVICE`` and CUDA's presence decide
-    ``"auto"``), the fusion setting ``LSA_COMPILE`` and the data folder ``LSA_DATA_DIR``."""
+    ``"auto"``), the fusion setting ``LSA_COMPILE``, the data folder and the image files in it
+    with their sizes (so fetching the data reruns a chapter that fell back to the digits)."""
+    from ..data.images import data_files
+
     resolved = {"device_used": str(resolve_device(params["device"])),
                 "LSA_COMPILE": os.environ.get("LSA_COMPILE", "auto"),
-                "LSA_DATA_DIR": data_dir_setting()}
+                "LSA_DATA_DIR": data_dir_setting(), "data_files": data_files()}
     text = notebook_source(chapter.notebook).read_text()
     # ChapterRun.finish imports the chapter's claims module by name: its sources count too
     text += f"\nimport lsa_utils.claims.{chapter.name}  # the chapter's claims\n"
@@ -118,7 +155,7 @@ def run_chapter(
     scale: str = "default",
     overrides: dict[str, Any] | None = None,
     force: bool = False,
-    progress: bool = True,
+    progress: bool = False,
 ) -> RunOutcome:
     """Execute chapter ``name`` at ``scale`` (see the module docstring); return what happened."""
     chapter = get_chapter(name)
@@ -164,6 +201,7 @@ def run_chapter(
         "seconds": round(seconds, 2),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notebook": str(executed.relative_to(executed.parents[2])),
+        "commit": source_commit(),
     }
     os.replace(partial, executed)  # notebook first: results carrying the new key come last
     write_json(results, data)
@@ -175,3 +213,66 @@ def run_chapter(
           + (f" ({t['paper_not_expected']} not expected at this scale)" if t["paper_not_expected"] else "")
           + f", checks {t['checks_passed']}/{t['checks']}, findings {t['findings']}")
     return RunOutcome(name, scale, "executed", seconds, results, executed)
+
+
+def fallback_notice(names: list[str], scale: str, overrides: dict[str, Any] | None = None) -> str | None:
+    """One paragraph naming the chapters among ``names`` that will run on scikit-learn's digits
+    instead of MNIST / CIFAR-10 (their planners decide, reading the data folder the run will
+    read), and how to get the real data; ``None`` when every chapter has its data."""
+    from .data_plan import dataset_names
+
+    fell_back: dict[str, list[str]] = {}
+    for name in names:
+        plan = get_planner(name)(resolve_parameters(get_chapter(name), scale, overrides or {}))
+        if plan.fallback:
+            fell_back[name] = plan.fell_back
+    if not fell_back:
+        return None
+    missing = dataset_names(sorted({d for sets in fell_back.values() for d in sets}))
+    from ..data.images import default_data_dir
+
+    where = (f"LSA_DATA_DIR={os.environ['LSA_DATA_DIR']}" if os.environ.get("LSA_DATA_DIR")
+             else f"LSA_DATA_DIR is not set and {default_data_dir()} has no data")
+    return (f"data: {', '.join(fell_back)} will run on scikit-learn's 8x8 digits instead of {missing} ({where}). "
+            "For the real data run `make data` (python -m lsa_utils data fetch, about 200 MB), then this again.")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def run_chapters(
+    names: list[str],
+    scale: str = "default",
+    overrides: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: bool = False,
+) -> list[RunOutcome]:
+    """Run chapters ``names`` in order, one line each with the elapsed time and an estimate of
+    what remains: each chapter's last recorded run time at ``scale``, else its time measured on
+    the reference machine (``Chapter.measured_s``), scaled by how fast this machine has been so
+    far in this call."""
+    notice = fallback_notice(names, scale, overrides)
+    if notice:
+        print(notice)
+    expected = {}
+    for name in names:
+        previous = results_path(name, scale)
+        recorded = read_json(previous).get("run", {}).get("seconds") if previous.is_file() else None
+        expected[name] = float(recorded or get_chapter(name).measured_s.get(scale, 0.0))
+    outcomes: list[RunOutcome] = []
+    start, spent_on_executed, expected_of_executed = time.perf_counter(), 0.0, 0.0
+    for i, name in enumerate(names, start=1):
+        remaining = sum(expected[n] for n in names[i - 1:])
+        speed = spent_on_executed / expected_of_executed if expected_of_executed else 1.0
+        print(f"[{i}/{len(names)}] {name} [{scale}] · elapsed {_minutes(time.perf_counter() - start)}"
+              f" · about {_minutes(remaining * speed)} remain if nothing is cached", flush=True)
+        outcome = run_chapter(name, scale, overrides, force=force, progress=progress)
+        if outcome.status == "executed":
+            spent_on_executed += outcome.seconds
+            expected_of_executed += expected[name] or outcome.seconds
+        outcomes.append(outcome)
+    print(f"{len(names)} chapters at scale {scale} in {_minutes(time.perf_counter() - start)} "
+          f"({sum(o.status == 'executed' for o in outcomes)} executed, "
+          f"{sum(o.status == 'cached' for o in outcomes)} up to date)")
+    return outcomes
