@@ -1,5 +1,5 @@
-"""The dependency layers of pyproject.toml, the lock file that make and CI install, and
-environment.yml agree with each other."""
+"""The dependency layers of pyproject.toml, the lock file that make and CI install,
+environment.yml and the README's run times agree with each other."""
 
 import tomllib
 
@@ -74,3 +74,13 @@ def test_environment_yml_installs_the_lock_and_every_extra():
 def test_makefile_installs_every_extra_with_the_lock():
     makefile = (ROOT / "Makefile").read_text()
     assert "--constraint requirements-lock.txt --editable '.[all]'" in makefile
+
+
+def test_readme_run_times_are_the_ones_in_chapters_py():
+    from lsa_utils.run.chapters import CHAPTERS, SCALES
+
+    readme = (ROOT / "README.md").read_text()
+    for scale in SCALES:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{scale}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][2:]
+        assert cells == [c.run_time[scale] for c in CHAPTERS.values()], scale
