@@ -7,7 +7,7 @@
    and the status page, in ``book/generated/``.
 3. ``jupyter-book build`` renders the staging folder with warnings as errors; papermill was the
    only executor (``execute_notebooks: off``). The HTML lands in ``<out>/_build/html``;
-   ``<out>`` is the project root unless given.
+   ``<out>`` is the project root unless given. MathJax 3 is copied into its ``_static`` last.
 """
 
 from __future__ import annotations
@@ -86,23 +86,23 @@ def status_markdown(scale: str) -> str:
         "# Status of this build",
         "",
         f"This book shows the runs at scale `{scale}`. Every run of each chapter found in `results/`, "
-        "newest first within a chapter:",
+        "newest first within a chapter; \"+k later\": paper claims stated for a larger scale or other data:",
         "",
-        "| chapter | scale | finished (UTC) | execution time | paper claims reproduced | checks | device | commit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| chapter | scale | finished (UTC) | time | paper claims reproduced | checks | device, commit |",
+        "|---|---|---|---|---|---|---|",
     ]
     for chapter in CHAPTERS.values():
         runs = [(s, read_json(results_path(chapter.name, s))) for s in SCALES if results_path(chapter.name, s).is_file()]
         if not runs:
-            lines.append(f"| {chapter.name} | never executed | | | | | | |")
+            lines.append(f"| {chapter.name} | never executed | | | | | |")
         for s, data in sorted(runs, key=lambda r: r[1].get("run", {}).get("finished", ""), reverse=True):
             run, t = data.get("run", {}), tally(data["claims"])
-            later = f" ({t['paper_not_expected']} not expected at this scale)" if t["paper_not_expected"] else ""
-            shown = " (shown)" if s == scale else ""
+            later = f" (+{t['paper_not_expected']} later)" if t["paper_not_expected"] else ""
+            finished = run.get("finished", "")[:16].replace("T", " ")
             lines.append(
-                f"| {chapter.name} | {s}{shown} | {run.get('finished', '').replace('T', ' ').replace('+00:00', '')} | "
+                f"| {chapter.name} | {f'**{s}** (shown)' if s == scale else s} | {finished} | "
                 f"{run.get('seconds', float('nan')) / 60:.1f} min | {t['paper_passed']} of {t['paper']}{later} | "
-                f"{t['checks_passed']} of {t['checks']} | {data['environment']['device']} | "
+                f"{t['checks_passed']} of {t['checks']} | {data['environment']['device'].split(' (')[0]}, "
                 f"`{run.get('commit', 'unknown')}` |"
             )
     env = next((data["environment"] for _, data in _chapter_results(scale) if data), None)
@@ -155,7 +155,7 @@ def stage_sources(scale: str, stage: Path) -> None:
         page = fold_for_readers(json.loads(executed.read_text()), chapter, read_json(results),
                                 download=f"downloads/{executed.name}")
         (generated / executed.name).write_text(json.dumps(page, indent=1))
-    copy_mathjax(stage / "_static" / "mathjax")
+    (stage / "_static").mkdir()  # html_static_path; MathJax is added after the build (build_book)
     (generated / "scorecard.md").write_text(scorecard_markdown(scale))
     (generated / "status.md").write_text(status_markdown(scale))
 
@@ -180,4 +180,10 @@ def build_book(scale: str = "default", out: str | Path | None = None, force: boo
     index = out / "_build" / "html" / "index.html"
     if not index.is_file():
         raise RuntimeError(f"jupyter-book build finished but {index} does not exist")
+    # MathJax goes in after the build: Jupyter Book adds every .js under the sources' _static to
+    # every page, and MathJax's 69 files loaded at once break each other (mathjax_path in
+    # _config.yml points the pages at _static/mathjax/tex-chtml.js)
+    mathjax = index.parent / "_static" / "mathjax"
+    shutil.rmtree(mathjax, ignore_errors=True)
+    copy_mathjax(mathjax)
     return index
