@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from ..validation import check_choice
-from .images import default_data_dir
+from .folders import default_data_dir
 
 DATASETS = ("mnist", "cifar10")
 
@@ -395,7 +395,7 @@ def fetch(
 def usage_hint(root: Path) -> str:
     """How the loaders get to ``root``: already their folder, or the line to export."""
     try:
-        from .images import resolve_data_dir
+        from .folders import resolve_data_dir
 
         read = resolve_data_dir(None)
     except ValueError:  # $LSA_DATA_DIR names a missing folder

@@ -16,7 +16,7 @@ digits, which ship with scikit-learn (the ``experiments`` extra), and says that 
 from __future__ import annotations
 
 import gzip
-import os
+
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..validation import check_choice, check_positive_int
+from .folders import default_data_dir, resolve_data_dir
 
 DATASETS = ("mnist", "cifar10", "digits")
 SPLITS = ("train", "test")
@@ -180,31 +181,6 @@ def _load_digits(split: str, instead_of: str = "digits") -> tuple[np.ndarray, np
     digits = load_digits()
     x = (digits.images[:, None] / 16.0).astype(np.float32)
     return _carve(x, digits.target.astype(np.int64), split)
-
-
-def default_data_dir() -> Path:
-    """The folder ``python -m lsa_utils data fetch`` fills when no other is named, and the last
-    place the loaders look: ``$XDG_CACHE_HOME/lsa_utils/data``, by default
-    ``~/.cache/lsa_utils/data``."""
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "lsa_utils" / "data"
-
-
-def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
-    """``data_dir``, else ``$LSA_DATA_DIR``, else ``default_data_dir()`` when it exists, else
-    ``None``; a folder named by ``data_dir`` or ``LSA_DATA_DIR`` must exist."""
-    chosen = data_dir if data_dir is not None else os.environ.get("LSA_DATA_DIR") or None
-    if chosen is None:
-        default = default_data_dir()
-        return default if default.is_dir() else None
-    path = Path(chosen).expanduser()
-    if not path.is_dir():
-        origin = "data_dir" if data_dir is not None else "LSA_DATA_DIR"
-        raise ValueError(
-            f"{origin}={str(chosen)!r} is not allowed: no such folder. Point it at a folder with "
-            "MNIST/raw/*-ubyte[.gz] or cifar-10-batches-py/, or unset it to use scikit-learn digits"
-        )
-    return path
 
 
 def data_files(data_dir: str | Path | None = None) -> dict[str, int]:
