@@ -2,16 +2,22 @@
 # make test   create .venv if needed, run the whole test suite
 # make smoke  execute every chapter at the smoke scale (what CI checks), without building the book
 # make bench  time lsa_utils' kernels against neural-tangents (several minutes; see benchmarks/)
-# make data   download real MNIST and CIFAR-10 (about 200 MB) into the default data folder
+# make data   download real MNIST and CIFAR-10 (about 180 MB) into ~/.cache/lsa_utils/data
 # The lock file is Python 3.11's (neural-tangents' JAX/TensorFlow pins install only there).
 PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && python3.11 -c 'pass' 2>/dev/null && echo python3.11 || echo python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Real MNIST and CIFAR-10: ../shared/datasets when it exists, unless LSA_DATA_DIR is set;
-# without either the chapters fall back to scikit-learn's digits and say so.
+# Real MNIST and CIFAR-10: $LSA_DATA_DIR when you set it, else the folder `make data` fills
+# (~/.cache/lsa_utils/data), else ../shared/datasets when it exists; without any of them the
+# image chapters fall back to scikit-learn's digits and say so.
+DEFAULT_DATA := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lsa_utils/data
+ifeq ($(origin LSA_DATA_DIR),undefined)
+ifeq ($(wildcard $(DEFAULT_DATA)),)
 ifneq ($(wildcard ../shared/datasets),)
-export LSA_DATA_DIR ?= $(abspath ../shared/datasets)
+export LSA_DATA_DIR := $(abspath ../shared/datasets)
+endif
+endif
 endif
 
 .PHONY: book test smoke bench data venv clean
@@ -28,8 +34,9 @@ smoke: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/kernels.py
 
+# into $LSA_DATA_DIR when you set it, else into the default folder (never into ../shared)
 data: $(STAMP)
-	$(PY) -m lsa_utils data fetch
+	$(PY) -m lsa_utils data fetch $(if $(filter file,$(origin LSA_DATA_DIR)),--dir $(DEFAULT_DATA))
 
 venv: $(STAMP)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -15,9 +16,18 @@ ROOT = Path(__file__).resolve().parents[1]
 # (~/.cache/lsa_utils/data). Tests choose their data explicitly (LSA_DATA_DIR or the fallback), so
 # they see no data a developer fetched: the cache home points at an empty folder of their own.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lsa-tests-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 SHARED_DATA = ROOT.parent / "shared" / "datasets"
+
+
+def _image_chapters() -> tuple[str, ...]:
+    from lsa_utils.run.chapters import CHAPTERS
+
+    return tuple(name for name, chapter in CHAPTERS.items() if chapter.reads_images)
+
+
 # the chapters that read MNIST / CIFAR-10 and fall back to scikit-learn's digits without them
-IMAGE_CHAPTERS = ("lsa", "linearization")
+IMAGE_CHAPTERS = _image_chapters()
 
 
 def has_shared_data() -> bool:
@@ -92,12 +102,24 @@ def fallback_root(smoke_root, tmp_path_factory):
     yield root, outcomes
 
 
+def skip_without_neural_tangents() -> None:
+    """Skip the calling test, with the reason, where neural-tangents cannot be imported (the
+    appendix decides the same way: ``lsa_utils.kernels.reference.reference_missing``)."""
+    from lsa_utils.kernels.reference import reference_missing
+
+    missing = reference_missing()
+    if missing:
+        pytest.skip(missing)
+
+
 @pytest.fixture
 def nt_reference():
     """The neural-tangents reference (``tests/nt_reference.py``); skips the test where it cannot be
     imported (it needs the ``[reference]`` extra, which installs only on Python 3.11)."""
-    return pytest.importorskip("nt_reference", reason="neural-tangents is not installed "
-                               "(the [reference] extra, Python 3.11 only)")
+    skip_without_neural_tangents()
+    import nt_reference
+
+    return nt_reference
 
 
 @pytest.fixture(scope="session")

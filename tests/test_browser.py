@@ -21,6 +21,12 @@ import pytest
 import browser
 from browser import PageReport
 
+# CI sets LSA_REQUIRE_BROWSER=1 (it installs Chromium): there a missing browser fails the run
+REQUIRED = os.environ.get("LSA_REQUIRE_BROWSER") == "1"
+if REQUIRED:
+    import playwright.sync_api  # noqa: F401  (an ImportError fails the run)
+
+    assert browser.find_chromium(), "LSA_REQUIRE_BROWSER=1 but no Chromium found (apt-get install chromium)"
 pytest.importorskip("playwright.sync_api",
                     reason="playwright is not installed (pip install playwright)")
 if browser.find_chromium() is None:

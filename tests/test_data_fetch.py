@@ -9,9 +9,11 @@ half, closes), so retries, checksum errors and "nothing downloaded twice" are al
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import subprocess
 import sys
@@ -76,6 +78,22 @@ def cifar_fixture(rng: np.random.Generator) -> tuple[bytes, dict[str, np.ndarray
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
     return buffer.getvalue(), arrays
+
+
+def unpack_fixture(archive: bytes, root: Path) -> None:
+    """Unpack a fixture archive into ``root`` (with ``filter="data"`` where tarfile has it)."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(root, filter="data")
+        else:
+            tar.extractall(root)
+
+
+def member_md5s(archive: bytes) -> dict[str, str]:
+    """The md5 of each file in a fixture archive's ``cifar-10-batches-py/``, by file name."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return {m.name.rpartition("/")[2]: hashlib.md5(tar.extractfile(m).read()).hexdigest()
+                for m in tar.getmembers() if m.isfile()}
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +161,12 @@ class Server:
 
 @pytest.fixture
 def server(fixtures, monkeypatch):
-    """The running server, with ``fetch.MD5`` set to the fixtures' md5s and no waiting between
-    retries; the environment's data and mirror variables are cleared."""
+    """The running server, with ``fetch.MD5`` and ``fetch.CIFAR10_FILE_MD5`` set to the fixtures'
+    md5s and no waiting between retries; the environment's data and mirror variables are cleared."""
     files = fixtures[0]
     monkeypatch.setattr(F, "MD5", {name: hashlib.md5(data).hexdigest() for name, data in files.items()})
+    members = member_md5s(files[F.CIFAR10_ARCHIVE])
+    monkeypatch.setattr(F, "CIFAR10_FILE_MD5", {m: members[m] for m in F.CIFAR10_MEMBERS})
     monkeypatch.setattr(F, "RETRY_WAIT_S", 0.0)
     for var in ("LSA_DATA_DIR", "LSA_MNIST_URL", "LSA_CIFAR10_URL"):
         monkeypatch.delenv(var, raising=False)
@@ -255,10 +275,11 @@ def test_a_dropped_connection_is_retried(server, tmp_path, capsys, dataset, name
 
 
 def test_a_connection_that_always_drops_leaves_the_previous_data(server, fixtures, tmp_path):
-    """An earlier, unmarked CIFAR-10 folder and an outdated MNIST file survive the failed fetch."""
+    """A CIFAR-10 folder from an earlier fetch of another archive (its marker names another md5)
+    and an outdated MNIST file survive the failed fetch."""
     root = tmp_path / "data"
-    with tarfile.open(fileobj=io.BytesIO(fixtures[0][F.CIFAR10_ARCHIVE])) as tar:
-        tar.extractall(root, filter="data")
+    unpack_fixture(fixtures[0][F.CIFAR10_ARCHIVE], root)
+    (root / F.CIFAR10_FOLDER / F.MARKER).write_text("0" * 32 + "\n")
     old_mnist = root / "MNIST/raw" / MNIST_NAMES[0]
     old_mnist.parent.mkdir(parents=True)
     old_mnist.write_bytes(b"an older copy")
@@ -274,6 +295,9 @@ def test_a_connection_that_always_drops_leaves_the_previous_data(server, fixture
         assert f"could not download {name}" in message and "up to 2 attempts per mirror" in message
         assert message.count(f"/{name}: ") == n_requests  # every attempt listed with its URL
         assert "ChunkedEncodingError" in message and "IncompleteRead" in message
+        kept = f"{root / F.CIFAR10_FOLDER} was not changed" if dataset == "cifar10" else (
+            f"No other file in {root / 'MNIST/raw'} was changed")
+        assert f"{name} was not installed" in message and kept in message
         assert server.requests_for(name) == n_requests  # bounded: 1 + retries per mirror
     assert snapshot(root) == before and all_files(root) == layout  # untouched, nothing left over
 
@@ -326,7 +350,8 @@ def test_the_data_folder_defaults(tmp_path, monkeypatch):
 
 def test_mirrors_come_from_the_argument_the_environment_or_the_official_list(monkeypatch):
     monkeypatch.delenv("LSA_MNIST_URL", raising=False)
-    assert F.mirror_urls("mnist")[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
+    assert F.mirror_urls("mnist") == ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+                                      "https://storage.googleapis.com/cvdf-datasets/mnist/"]
     assert F.mirror_urls("cifar10") == ["https://www.cs.toronto.edu/~kriz/"]
     monkeypatch.setenv("LSA_MNIST_URL", "http://local/mnist")
     assert F.mirror_urls("mnist") == ["http://local/mnist"]
@@ -359,3 +384,240 @@ def test_without_pooch_the_error_says_what_to_install(tmp_path, monkeypatch):
 def test_importing_the_module_does_not_import_pooch():
     code = "import sys, lsa_utils.data.fetch, lsa_utils.run.cli; assert 'pooch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_importing_fetch_loads_neither_torch_nor_numpy_nor_pooch():
+    code = ("import lsa_utils.data.fetch, sys; "
+            "assert 'torch' not in sys.modules and 'pooch' not in sys.modules; "
+            "assert 'numpy' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------ CIFAR-10 folders that fetch did not make
+
+
+def test_every_cifar10_file_has_an_md5_to_check():
+    assert all(len(md5) == 32 and int(md5, 16) >= 0 for md5 in F.CIFAR10_FILE_MD5.values())
+    assert set(F.CIFAR10_FILE_MD5) == set(F.CIFAR10_MEMBERS)
+
+
+def test_an_unmarked_cifar10_folder_with_the_right_md5s_is_used_as_it_is(
+    server, fixtures, tmp_path, capsys
+):
+    root = tmp_path / "data"
+    unpack_fixture(fixtures[0][F.CIFAR10_ARCHIVE], root)
+    before, layout = snapshot(root), all_files(root)
+    F.fetch("cifar10", root=root, mirrors=mirrors(server), progress=False)
+    out = capsys.readouterr().out
+    assert "has every file with the md5 torchvision publishes; nothing downloaded" in out
+    assert server.log == [] and snapshot(root) == before and all_files(root) == layout  # no marker
+
+
+@pytest.mark.parametrize("damage", ["changed", "missing", "not a folder"])
+def test_an_unmarked_cifar10_folder_that_does_not_verify_is_left_alone(
+    server, fixtures, tmp_path, monkeypatch, capsys, damage
+):
+    root = tmp_path / "data"
+    folder = root / F.CIFAR10_FOLDER
+    if damage == "not a folder":
+        root.mkdir()
+        folder.write_bytes(b"curated")
+    else:
+        unpack_fixture(fixtures[0][F.CIFAR10_ARCHIVE], root)
+        if damage == "changed":
+            (folder / "data_batch_3").write_bytes(b"another copy")
+        else:
+            (folder / "test_batch").unlink()
+    before, layout = snapshot(root), all_files(root)
+    monkeypatch.setenv("LSA_CIFAR10_URL", f"{server.base}/cifar")
+    assert cli_main(["data", "fetch", "cifar10", "--dir", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {folder} exists but is not a verified CIFAR-10 folder")
+    assert "fetch will not touch it" in err and "Move it away" in err and "--dir" in err
+    reason = {"changed": "data_batch_3 has md5 ", "missing": "test_batch is missing",
+              "not a folder": "it is not a folder"}[damage]
+    assert reason in err
+    assert server.log == [] and snapshot(root) == before and all_files(root) == layout
+
+
+# ---------------------------------------------------------------- permissions
+
+
+@pytest.mark.parametrize(
+    "umask,file_mode,folder_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775)]
+)
+def test_installed_files_get_the_permissions_of_a_plain_open(
+    server, tmp_path, umask, file_mode, folder_mode
+):
+    root = tmp_path / "data"
+    old = os.umask(umask)
+    try:
+        F.fetch(root=root, mirrors=mirrors(server), progress=False)
+        assert F.current_umask() == umask  # read, and put back
+    finally:
+        os.umask(old)
+
+    def mode(path: Path) -> int:
+        return path.stat().st_mode & 0o777
+
+    assert all(mode(root / "MNIST/raw" / n) == file_mode for n in MNIST_NAMES)
+    cifar = root / F.CIFAR10_FOLDER
+    assert mode(cifar) == folder_mode
+    assert all(mode(p) == file_mode for p in cifar.iterdir())  # the batches, readme and marker
+
+
+# ---------------------------------------------------------------- uncompressed MNIST copies
+
+
+def test_uncompressed_mnist_copies_are_mentioned_and_left_alone(server, tmp_path, capsys):
+    raw = tmp_path / "data/MNIST/raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"an unchecked copy")
+    note = ("also holds uncompressed copies (train-images-idx3-ubyte); "
+            "fetch does not check or change them")
+    for _ in range(2):  # while downloading, and when nothing is downloaded
+        F.fetch("mnist", root=tmp_path / "data", mirrors=mirrors(server), progress=False)
+        assert note in capsys.readouterr().out
+    assert (raw / "train-images-idx3-ubyte").read_bytes() == b"an unchecked copy"
+
+
+# ---------------------------------------------------------------- unpacking
+
+
+def with_extra_member(archive: bytes, info: tarfile.TarInfo, payload: bytes = b"") -> bytes:
+    """A copy of a fixture archive with one more member."""
+    buffer = io.BytesIO()
+    src = tarfile.open(fileobj=io.BytesIO(archive))
+    with src, tarfile.open(fileobj=buffer, mode="w:gz") as dst:
+        for m in src.getmembers():
+            dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+        info.size = len(payload)
+        dst.addfile(info, io.BytesIO(payload) if info.isfile() else None)
+    return buffer.getvalue()
+
+
+def test_without_tarfiles_data_filter_the_unpack_still_works(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "TAR_DATA_FILTER", False)  # as on Python < 3.11.4
+    root = tmp_path / "data"
+    F.fetch("cifar10", root=root, mirrors=mirrors(server), progress=False)
+    assert all_files(root) == {p for p in EXPECTED_LAYOUT if p.startswith("cifar")}
+
+
+@pytest.mark.parametrize("data_filter", [True, False])
+@pytest.mark.parametrize("kind", ["dotdot", "symlink", "hardlink"])
+def test_an_archive_with_unsafe_members_is_refused(
+    server, fixtures, tmp_path, monkeypatch, kind, data_filter
+):
+    if data_filter and not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python's tarfile has no data filter")
+    monkeypatch.setattr(F, "TAR_DATA_FILTER", data_filter)
+    info = tarfile.TarInfo(f"{F.CIFAR10_FOLDER}/" + ("../escaped" if kind == "dotdot" else "link"))
+    if kind != "dotdot":
+        info.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE
+        info.linkname = "/etc/passwd" if kind == "symlink" else f"{F.CIFAR10_FOLDER}/test_batch"
+    bad = with_extra_member(fixtures[0][F.CIFAR10_ARCHIVE], info, b"x" if kind == "dotdot" else b"")
+    monkeypatch.setitem(server.files, F.CIFAR10_ARCHIVE, bad)
+    monkeypatch.setitem(F.MD5, F.CIFAR10_ARCHIVE, hashlib.md5(bad).hexdigest())
+    root = tmp_path / "data"
+    with pytest.raises(F.FetchError, match="unsafe path|not a plain file or folder"):
+        F.fetch("cifar10", root=root, mirrors=mirrors(server), progress=False)
+    assert all_files(tmp_path) == {"data", f"data/{F.CIFAR10_ARCHIVE}"}  # nothing unpacked anywhere
+
+
+def test_stale_staging_folders_are_removed(server, tmp_path, capsys):
+    root = tmp_path / "data"
+    partial = root / f".{F.CIFAR10_FOLDER}.partial-abcd1234"
+    old = root / f".{F.CIFAR10_FOLDER}.old-1234abcd"
+    (partial / F.CIFAR10_FOLDER).mkdir(parents=True)
+    (partial / F.CIFAR10_FOLDER / "data_batch_1").write_bytes(b"half")
+    old.mkdir()
+    (old / "test_batch").write_bytes(b"old")
+    (root / ".unrelated").mkdir()
+    F.fetch("cifar10", root=root, mirrors=mirrors(server), progress=False)
+    out = capsys.readouterr().out
+    assert f"removing {partial}, left by an earlier fetch" in out and f"removing {old}," in out
+    assert all_files(root) == {p for p in EXPECTED_LAYOUT if p.startswith("cifar")} | {".unrelated"}
+
+
+@pytest.mark.parametrize("restore_fails", [False, True])
+def test_a_failed_swap_puts_the_old_folder_back(
+    server, fixtures, tmp_path, monkeypatch, capsys, restore_fails
+):
+    root = tmp_path / "data"
+    folder = root / F.CIFAR10_FOLDER
+    unpack_fixture(fixtures[0][F.CIFAR10_ARCHIVE], root)
+    (folder / F.MARKER).write_text("0" * 32 + "\n")  # an earlier fetch, of another archive
+    (folder / "mine").write_text("kept")
+    before = snapshot(folder)
+    real_rename = os.rename
+    failing = (".partial-", ".old-") if restore_fails else (".partial-",)
+
+    def rename(src, dst):
+        if any(part in str(src) for part in failing):
+            raise OSError(errno.EIO, "simulated rename failure", str(src))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(F.FetchError, match="simulated rename failure") as info:
+        F.fetch("cifar10", root=root, mirrors=mirrors(server), progress=False)
+    monkeypatch.setattr(os, "rename", real_rename)
+    (aside,) = root.glob(f".{F.CIFAR10_FOLDER}.old-*") if restore_fails else (folder,)
+    assert snapshot(aside) == before  # the old folder, intact: back in place, or named in the error
+    assert not list(root.glob(f".{F.CIFAR10_FOLDER}.partial-*"))
+    if restore_fails:
+        assert f"the old one is at {aside}; rename it to {folder} by hand" in str(info.value)
+        assert not folder.exists()
+        real_rename(aside, folder)
+
+    capsys.readouterr()
+    F.fetch("cifar10", root=root, mirrors=mirrors(server), progress=False)  # the archive was kept
+    assert "reusing the verified" in capsys.readouterr().out
+    assert server.requests_for(F.CIFAR10_ARCHIVE) == 1
+    assert all_files(root) == {p for p in EXPECTED_LAYOUT if p.startswith("cifar")}
+
+
+# ---------------------------------------------------------------- errors while writing
+
+
+@pytest.mark.parametrize("error", [
+    PermissionError(errno.EACCES, "Permission denied", "/somewhere/tmpabc"),
+    OSError(errno.ENOSPC, "No space left on device"),
+])
+def test_a_write_error_is_not_retried_and_names_the_path(
+    server, tmp_path, monkeypatch, capsys, error
+):
+    def refuse(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("tempfile.NamedTemporaryFile", refuse)  # where pooch writes a download
+    monkeypatch.setenv("LSA_MNIST_URL", f"{server.base}/mnist/")
+    root = tmp_path / "data"
+    assert cli_main(["data", "fetch", "mnist", "--dir", str(root)]) == 2
+    err = capsys.readouterr().err
+    target = root / "MNIST/raw" / MNIST_NAMES[0]
+    assert err.startswith(f"error: could not write {target}: {error}") and "not retried" in err
+    assert "Traceback" not in err
+    assert ("360 MB" in err) == (error.errno == errno.ENOSPC)
+    assert server.log == []  # stopped before asking any mirror, and no retry
+    assert not root.exists()  # the folders it made are gone again
+
+
+def test_a_failed_mnist_file_names_the_files_installed_before_it(server, tmp_path, monkeypatch):
+    monkeypatch.delitem(server.files, MNIST_NAMES[2])  # HTTP 404 on every mirror
+    root = tmp_path / "data"
+    with pytest.raises(F.FetchError) as info:
+        F.fetch("mnist", root=root, mirrors=mirrors(server), progress=False)
+    message = str(info.value)
+    assert f"{MNIST_NAMES[2]} was not installed" in message
+    kept = f"Installed in {root / 'MNIST/raw'} by this fetch before the failure, and kept: "
+    assert kept + f"{MNIST_NAMES[0]}, {MNIST_NAMES[1]}." in message
+    assert all_files(root) == {"MNIST", "MNIST/raw"} | {f"MNIST/raw/{n}" for n in MNIST_NAMES[:2]}
+
+
+def test_the_sizes_are_stated(server, tmp_path, capsys):
+    assert "About 180 MB to download (MNIST 11.6 MB + CIFAR-10 170.5 MB)" in F.DESCRIPTION
+    assert "about 360 MB of disk" in F.DESCRIPTION
+    F.fetch(root=tmp_path / "data", mirrors=mirrors(server), progress=False)
+    out = capsys.readouterr().out
+    assert "(11.6 MB for all four files)" in out
+    assert "(170.5 MB; about 360 MB of disk while it is unpacked)" in out

@@ -10,13 +10,15 @@ from lsa_utils.kernels import (
     Conv, Dense, Flatten, Relu, empirical_ntk, kernel_target_alignment, linearize,
     rayleigh_quotients, serial,
 )
+from conftest import skip_without_neural_tangents
 from lsa_utils.models.ntk_layers import NHWCFlatten, NTKConv, NTKDense
 
 
 
 def reference():
     """neural-tangents' modules ``(nt, stax, random, jnp)``; skips the test where it is absent."""
-    pytest.importorskip("nt_reference", reason="neural-tangents is not installed (the [reference] extra, Python 3.11 only)")
+    skip_without_neural_tangents()
+    import nt_reference  # noqa: F401  (switches JAX to float64, as the comparisons need)
     import jax.numpy as jnp
     import neural_tangents as nt
     from jax import random

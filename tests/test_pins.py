@@ -84,3 +84,19 @@ def test_readme_run_times_are_the_ones_in_chapters_py():
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{scale}` |"))
         cells = [c.strip() for c in row.strip("|").split("|")][2:]
         assert cells == [c.run_time[scale] for c in CHAPTERS.values()], scale
+
+
+@pytest.mark.parametrize("user_dir", [None, "/tmp/my-data"])
+def test_make_data_never_fetches_into_the_shared_folder(user_dir, tmp_path):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "LSA_DATA_DIR"} | {"XDG_CACHE_HOME": str(tmp_path)}
+    if user_dir:
+        env["LSA_DATA_DIR"] = user_dir
+    out = subprocess.run(["make", "-n", "data"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    fetch = out.stdout.strip().splitlines()[-1]
+    if user_dir:  # the folder you name
+        assert fetch.endswith("-m lsa_utils data fetch")
+    else:  # the default folder, even where make reads ../shared/datasets for the chapters
+        assert fetch.endswith(f"-m lsa_utils data fetch --dir {tmp_path}/lsa_utils/data")

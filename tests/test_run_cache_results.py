@@ -51,7 +51,8 @@ def test_cache_key_changes_with_every_input(tmp_path, monkeypatch):
 def test_cache_key_covers_the_installed_versions(monkeypatch):
     versions = cache.dependency_versions()
     names = {v.split("==")[0] for v in versions}
-    assert {"torch", "numpy", "scipy", "tqdm", "pandas", "jupyter-book", "neural-tangents"} <= names
+    assert {"torch", "numpy", "scipy", "tqdm", "pandas", "papermill", "neural-tangents"} <= names
+    assert not names & {"pytest", "playwright", "jupyter-book"}  # testing and rendering do not count
     import torch
 
     assert f"torch=={torch.__version__}" in versions  # what is installed, not what is pinned
@@ -152,7 +153,7 @@ def test_run_chapters_prints_one_line_each_with_what_remains(monkeypatch, capsys
     monkeypatch.setattr(executor, "fallback_notice", lambda *a: None)
     seconds = {"lazy_vs_rich": 98.0, "representation": 0.0}  # this machine: 2x slower on chapter 0
 
-    def fake_run(name, scale, overrides=None, force=False, progress=False):
+    def fake_run(name, scale, overrides=None, force=False, progress=False, announce=True):
         status = "executed" if seconds[name] else "cached"
         return executor.RunOutcome(name, scale, status, seconds[name], Path("r"), Path("n"))
 
@@ -161,9 +162,25 @@ def test_run_chapters_prints_one_line_each_with_what_remains(monkeypatch, capsys
     lines = capsys.readouterr().out.splitlines()
     assert [o.status for o in outcomes] == ["executed", "cached"]
     # chapters 0 and 2 measured at 49 s and 89 s on the reference machine
-    assert lines[0].startswith("[1/2] lazy_vs_rich [smoke] · elapsed 0.0 min · about 2.3 min remain")
+    assert lines[0] == ("[1/2] lazy_vs_rich [smoke] · elapsed 0.0 min · about 2.3 min remain if nothing is cached"
+                        " · done in 98 s; paper claims reproduced 0/0, checks 0/0, findings 0")
     assert lines[1].startswith("[2/2] representation [smoke] · elapsed") and "about 3.0 min remain" in lines[1]
+    assert lines[1].endswith(" · up to date (cached)")
     assert lines[2].startswith("2 chapters at scale smoke in") and "(1 executed, 1 up to date)" in lines[2]
+    assert len(lines) == 3  # one line per chapter, one at the end
+
+
+def test_run_chapters_says_when_the_time_is_unknown(monkeypatch, capsys, tmp_path):
+    from pathlib import Path
+
+    from lsa_utils.run import executor
+
+    monkeypatch.setenv("LSA_ROOT", str(tmp_path))
+    monkeypatch.setattr(executor, "fallback_notice", lambda *a: None)
+    monkeypatch.setattr(executor, "run_chapter", lambda name, scale, *a, **k: executor.RunOutcome(
+        name, scale, "cached", 0.0, Path("r"), Path("n")))
+    executor.run_chapters(["lazy_vs_rich"], "paper")  # no paper-scale time measured
+    assert "· time unknown ·" in capsys.readouterr().out
 
 
 def test_fallback_notice_names_the_chapters_and_the_fetch_command(monkeypatch, tmp_path):
@@ -181,15 +198,17 @@ def test_fallback_notice_names_the_chapters_and_the_fetch_command(monkeypatch, t
 def test_fetching_data_changes_an_image_chapters_cache_key(monkeypatch, tmp_path):
     from test_data_images import write_mnist
 
-    from lsa_utils.run.chapters import get_chapter
+    from lsa_utils.run.chapters import CHAPTERS, get_chapter
     from lsa_utils.run.context import resolve_parameters
     from lsa_utils.run.executor import chapter_cache_key, data_dir_setting
 
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    chapter = get_chapter("lsa")
+    chapter, synthetic = get_chapter("lsa"), get_chapter("lazy_vs_rich")
     params = resolve_parameters(chapter, "smoke", {})
     digits = chapter_cache_key(chapter, "smoke", params)
+    synthetic_params = resolve_parameters(synthetic, "smoke", {})
+    synthetic_key = chapter_cache_key(synthetic, "smoke", synthetic_params)
     assert data_dir_setting() == ""
     fetched = tmp_path / "lsa_utils" / "data"
     write_mnist(fetched, ("test",), n=20)  # what `data fetch` would install, in part
@@ -197,3 +216,5 @@ def test_fetching_data_changes_an_image_chapters_cache_key(monkeypatch, tmp_path
     partial = chapter_cache_key(chapter, "smoke", params)
     write_mnist(fetched, ("train", "test"), n=20)
     assert len({digits, partial, chapter_cache_key(chapter, "smoke", params)}) == 3
+    assert chapter_cache_key(synthetic, "smoke", synthetic_params) == synthetic_key  # reads no images
+    assert [c.name for c in CHAPTERS.values() if c.reads_images] == ["lsa", "linearization"]

@@ -147,8 +147,9 @@ def stage_sources(scale: str, stage: Path) -> None:
     for chapter in CHAPTERS.values():
         executed, results = executed_notebook_path(chapter.stem, scale), results_path(chapter.name, scale)
         if not (executed.is_file() and results.is_file()):
+            missing = executed if not executed.is_file() else results
             raise FileNotFoundError(
-                f"chapter {chapter.name!r} has no executed notebook at scale {scale!r} ({executed}); "
+                f"chapter {chapter.name!r} has not been executed at scale {scale!r} ({missing} is missing); "
                 f"run: python -m lsa_utils run {chapter.name} --scale {scale}"
             )
         shutil.copy2(executed, downloads / executed.name)  # as papermill wrote it, for download

@@ -107,20 +107,27 @@ def imported_package_files(notebook_text: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
+# extras whose packages cannot change what a chapter computes: rendering and testing
+NOT_IN_CACHE_KEY = ("test", "all")
+RENDERING_ONLY = {"jupyter-book", "django-static-mathjax", "pyyaml"}
+
+
 def dependency_versions() -> list[str]:
-    """``name==version`` of every package that ``pyproject.toml`` requires (core and extras), as
-    installed in this environment (``name==absent`` where it is not): a chapter's outputs change
-    with the versions that really ran, whatever pins or lock file installed them."""
+    """``name==version`` of every package that ``pyproject.toml`` requires for computing a
+    chapter (the core and the extras, less testing and rendering), as installed in this
+    environment (``name==absent`` where it is not): a chapter's outputs change with the versions
+    that really ran, whatever pins or lock file installed them."""
     pyproject = project_root() / "pyproject.toml"
     if not pyproject.is_file():
         return []
     with open(pyproject, "rb") as f:
         project = tomllib.load(f)["project"]
-    texts = [*project.get("dependencies", []), *(r for extra in project.get("optional-dependencies", {}).values()
-                                                 for r in extra)]
-    names = sorted({re.split(r"[\s<>=!~;\[]", text, maxsplit=1)[0].lower() for text in texts} - {"lsa-utils"})
+    extras = project.get("optional-dependencies", {})
+    texts = [*project.get("dependencies", []),
+             *(r for name, extra in extras.items() if name not in NOT_IN_CACHE_KEY for r in extra)]
+    names = {re.split(r"[\s<>=!~;\[]", text, maxsplit=1)[0].lower() for text in texts}
     out = []
-    for name in names:
+    for name in sorted(names - {"lsa-utils"} - RENDERING_ONLY):
         try:
             out.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:

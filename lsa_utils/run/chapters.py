@@ -38,6 +38,9 @@ class Chapter:
     # Files (relative to the project root) the chapter reads besides its parameters; their
     # contents are part of its cache key.
     extra_inputs: tuple[str, ...] = ()
+    # Whether the chapter reads MNIST / CIFAR-10 (else only synthetic data): the data folder and
+    # its files are then part of its cache key.
+    reads_images: bool = False
     # Allowed values of text parameters (or of each entry of a list of texts).
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -76,6 +79,7 @@ CHAPTERS: dict[str, Chapter] = {
         ),
         Chapter(
             name="lsa",
+            reads_images=True,
             notebook="01_lsa.py",
             title="Local signal adaptivity: a CNN thresholds out the noise, its NTK cannot",
             scales={
@@ -173,6 +177,7 @@ CHAPTERS: dict[str, Chapter] = {
         ),
         Chapter(
             name="linearization",
+            reads_images=True,
             notebook="04_linearization.py",
             title="What linearized networks can say about generalization",
             scales={

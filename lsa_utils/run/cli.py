@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             from ..data.fetch import run_command
 
             run_command(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, OSError, RuntimeError) as err:  # OSError: FileNotFoundError, PermissionError, ...
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # a chapter's own failure (papermill's PapermillExecutionError)

@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,19 @@ class RunOutcome:
     seconds: float
     results: Path
     notebook: Path
+    claims: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """``"done in 701 s; paper claims reproduced 3/3, checks 2/2, findings 0"`` (or ``"up to
+        date"``)."""
+        from ..claims import tally
+
+        if self.status == "cached":
+            return "up to date (cached)"
+        t = tally(self.claims)
+        later = f" ({t['paper_not_expected']} not expected at this scale)" if t["paper_not_expected"] else ""
+        return (f"done in {self.seconds:.0f} s; paper claims reproduced {t['paper_passed']}/{t['paper']}{later}, "
+                f"checks {t['checks_passed']}/{t['checks']}, findings {t['findings']}")
 
 
 def is_up_to_date(results: Path, notebook: Path, key: str) -> bool:
@@ -128,7 +141,7 @@ def source_commit() -> str:
 def data_dir_setting() -> str:
     """The data folder the loaders will read (``$LSA_DATA_DIR``, else the default folder of
     ``data fetch`` when it exists) as an absolute path; "" when there is none."""
-    from ..data.images import resolve_data_dir
+    from ..data.folders import resolve_data_dir
 
     folder = resolve_data_dir()
     return str(folder.expanduser().resolve()) if folder is not None else ""
@@ -137,13 +150,15 @@ def data_dir_setting() -> str:
 def chapter_cache_key(chapter: Chapter, scale: str, params: dict[str, Any]) -> str:
     """The cache key of ``chapter`` at ``scale`` with resolved ``params``: besides the
     parameters it holds the device actually used (``LSA_DEVICE`` and CUDA's presence decide
-    ``"auto"``), the fusion setting ``LSA_COMPILE``, the data folder and the image files in it
-    with their sizes (so fetching the data reruns a chapter that fell back to the digits)."""
-    from ..data.images import data_files
-
+    ``"auto"``) and the fusion setting ``LSA_COMPILE``; for a chapter that reads images, also
+    the data folder and the image files in it with their sizes (so fetching the data reruns the
+    chapters that fell back to the digits, and only those)."""
     resolved = {"device_used": str(resolve_device(params["device"])),
-                "LSA_COMPILE": os.environ.get("LSA_COMPILE", "auto"),
-                "LSA_DATA_DIR": data_dir_setting(), "data_files": data_files()}
+                "LSA_COMPILE": os.environ.get("LSA_COMPILE", "auto")}
+    if chapter.reads_images:
+        from ..data.images import data_files
+
+        resolved |= {"LSA_DATA_DIR": data_dir_setting(), "data_files": data_files()}
     text = notebook_source(chapter.notebook).read_text()
     # ChapterRun.finish imports the chapter's claims module by name: its sources count too
     text += f"\nimport lsa_utils.claims.{chapter.name}  # the chapter's claims\n"
@@ -156,8 +171,11 @@ def run_chapter(
     overrides: dict[str, Any] | None = None,
     force: bool = False,
     progress: bool = False,
+    announce: bool = True,
 ) -> RunOutcome:
-    """Execute chapter ``name`` at ``scale`` (see the module docstring); return what happened."""
+    """Execute chapter ``name`` at ``scale`` (see the module docstring); return what happened.
+    ``announce``: print a line when it starts and one when it ends (``run_chapters`` prints its
+    own single line instead)."""
     chapter = get_chapter(name)
     check_choice("scale", scale, SCALES)
     params = resolve_parameters(chapter, scale, overrides or {})
@@ -168,10 +186,13 @@ def run_chapter(
     key = chapter_cache_key(chapter, scale, params)
     results, executed = results_path(name, scale), executed_notebook_path(chapter.stem, scale)
     if not force and is_up_to_date(results, executed, key):
-        print(f"{name} [{scale}]: up to date ({results}); use --force to rerun")
-        return RunOutcome(name, scale, "cached", 0.0, results, executed)
+        if announce:
+            print(f"{name} [{scale}]: up to date ({results}); use --force to rerun")
+        return RunOutcome(name, scale, "cached", 0.0, results, executed, read_json(results)["claims"])
 
-    print(f"{name} [{scale}]: executing {source.name} with {params}")
+    commit = source_commit()  # of the sources this run starts from
+    if announce:
+        print(f"{name} [{scale}]: executing {source.name} with {params}")
     executed.parent.mkdir(parents=True, exist_ok=True)
     partial = executed.with_name(f".{executed.stem}.partial.ipynb")
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,18 +222,18 @@ def run_chapter(
         "seconds": round(seconds, 2),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notebook": str(executed.relative_to(executed.parents[2])),
-        "commit": source_commit(),
+        "commit": commit,
+        # what the cache key holds besides the parameters, for the page's rerun command
+        "data_dir": data_dir_setting() if chapter.reads_images else None,
+        "LSA_COMPILE": os.environ.get("LSA_COMPILE", "auto"),
     }
     os.replace(partial, executed)  # notebook first: results carrying the new key come last
     write_json(results, data)
     executed.with_name(f"{executed.stem}.failed.ipynb").unlink(missing_ok=True)
-    from ..claims import tally
-
-    t = tally(data["claims"])
-    print(f"{name} [{scale}]: done in {seconds:.1f} s; paper claims reproduced {t['paper_passed']}/{t['paper']}"
-          + (f" ({t['paper_not_expected']} not expected at this scale)" if t["paper_not_expected"] else "")
-          + f", checks {t['checks_passed']}/{t['checks']}, findings {t['findings']}")
-    return RunOutcome(name, scale, "executed", seconds, results, executed)
+    outcome = RunOutcome(name, scale, "executed", seconds, results, executed, data["claims"])
+    if announce:
+        print(f"{name} [{scale}]: {outcome.summary()}")
+    return outcome
 
 
 def fallback_notice(names: list[str], scale: str, overrides: dict[str, Any] | None = None) -> str | None:
@@ -229,12 +250,12 @@ def fallback_notice(names: list[str], scale: str, overrides: dict[str, Any] | No
     if not fell_back:
         return None
     missing = dataset_names(sorted({d for sets in fell_back.values() for d in sets}))
-    from ..data.images import default_data_dir
+    from ..data.folders import default_data_dir
 
     where = (f"LSA_DATA_DIR={os.environ['LSA_DATA_DIR']}" if os.environ.get("LSA_DATA_DIR")
              else f"LSA_DATA_DIR is not set and {default_data_dir()} has no data")
     return (f"data: {', '.join(fell_back)} will run on scikit-learn's 8x8 digits instead of {missing} ({where}). "
-            "For the real data run `make data` (python -m lsa_utils data fetch, about 200 MB), then this again.")
+            "For the real data run `make data` (python -m lsa_utils data fetch, about 180 MB), then this again.")
 
 
 def _minutes(seconds: float) -> str:
@@ -255,22 +276,25 @@ def run_chapters(
     notice = fallback_notice(names, scale, overrides)
     if notice:
         print(notice)
-    expected = {}
+    expected: dict[str, float | None] = {}
     for name in names:
         previous = results_path(name, scale)
         recorded = read_json(previous).get("run", {}).get("seconds") if previous.is_file() else None
-        expected[name] = float(recorded or get_chapter(name).measured_s.get(scale, 0.0))
+        expected[name] = recorded or get_chapter(name).measured_s.get(scale)
     outcomes: list[RunOutcome] = []
     start, spent_on_executed, expected_of_executed = time.perf_counter(), 0.0, 0.0
     for i, name in enumerate(names, start=1):
-        remaining = sum(expected[n] for n in names[i - 1:])
+        ahead = [expected[n] for n in names[i - 1:]]
         speed = spent_on_executed / expected_of_executed if expected_of_executed else 1.0
-        print(f"[{i}/{len(names)}] {name} [{scale}] · elapsed {_minutes(time.perf_counter() - start)}"
-              f" · about {_minutes(remaining * speed)} remain if nothing is cached", flush=True)
-        outcome = run_chapter(name, scale, overrides, force=force, progress=progress)
-        if outcome.status == "executed":
+        remain = ("time unknown" if None in ahead
+                  else f"about {_minutes(sum(ahead) * speed)} remain if nothing is cached")
+        print(f"[{i}/{len(names)}] {name} [{scale}] · elapsed {_minutes(time.perf_counter() - start)} · {remain} · ",
+              end="", flush=True)
+        outcome = run_chapter(name, scale, overrides, force=force, progress=progress, announce=False)
+        print(outcome.summary(), flush=True)
+        if outcome.status == "executed" and expected[name]:
             spent_on_executed += outcome.seconds
-            expected_of_executed += expected[name] or outcome.seconds
+            expected_of_executed += expected[name]
         outcomes.append(outcome)
     print(f"{len(names)} chapters at scale {scale} in {_minutes(time.perf_counter() - start)} "
           f"({sum(o.status == 'executed' for o in outcomes)} executed, "

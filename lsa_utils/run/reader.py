@@ -6,8 +6,8 @@ and the page links to it for download):
 
 - the parameters cell, papermill's injected-parameters cell and the setup cell that follows them
   (imports, ``start_chapter``) become one cell whose code is folded behind one line that states
-  the run's scale and main sizes; what that cell displays (a data notice) stays visible, what it
-  prints (``start_chapter``'s line, which the toggle repeats) is dropped;
+  the run's scale and main sizes; what that cell displays (a data notice) stays visible, the line
+  ``start_chapter`` prints (which the toggle repeats) is dropped;
 - every other code cell is folded too (Jupyter Book's ``hide-input`` tag), its outputs shown;
 - after the chapter's opening text, a folded box "About this run" gives the command that reruns
   the chapter as shown, a link to the executed notebook, and the run's environment (device,
@@ -17,6 +17,7 @@ and the page links to it for download):
 from __future__ import annotations
 
 import copy
+import shlex
 from typing import Any
 
 from .chapters import COMMON_PARAMETERS, Chapter
@@ -39,11 +40,28 @@ def run_summary(chapter: Chapter, data: dict[str, Any]) -> str:
     return f"scale {data['scale']} · {', '.join(sizes[:SUMMARY_SIZES])}{more} · seed {params.get('seed', 0)}"
 
 
+def _shell(token: str) -> str:
+    """``token`` quoted for a POSIX shell, in double quotes where that is enough (easier to read
+    than shlex's nested single quotes around list parameters)."""
+    if shlex.quote(token) == token:
+        return token
+    if not any(c in token for c in '"$`\\!'):
+        return f'"{token}"'
+    return shlex.quote(token)
+
+
 def rerun_command(chapter: Chapter, data: dict[str, Any]) -> str:
-    """The command that reruns ``chapter`` with the parameters of the run in ``data``: its scale,
-    seed and device, and ``-p key=value`` for every size that differs from the scale's own."""
-    params, scale = data["parameters"], data["scale"]
-    parts = ["python -m lsa_utils run", chapter.name, "--scale", scale]
+    """The command that reruns ``chapter`` as recorded in ``data`` (its results JSON), from the
+    repository: the data folder and ``LSA_COMPILE`` the run used (where they are part of its
+    cache key), its scale, seed and device, and ``-p key=value`` for every size that differs
+    from the scale's own (strings and lists as Python literals, as ``-p`` parses them)."""
+    params, scale, run = data["parameters"], data["scale"], data.get("run", {})
+    env = []
+    if chapter.reads_images and run.get("data_dir"):
+        env.append(f"LSA_DATA_DIR={run['data_dir']}")
+    if run.get("LSA_COMPILE", "auto") != "auto":
+        env.append(f"LSA_COMPILE={run['LSA_COMPILE']}")
+    parts = [*env, ".venv/bin/python", "-m", "lsa_utils", "run", chapter.name, "--scale", scale]
     if params.get("seed", COMMON_PARAMETERS["seed"]) != COMMON_PARAMETERS["seed"]:
         parts += ["--seed", str(params["seed"])]
     if params.get("device", "auto") != "auto":
@@ -51,9 +69,20 @@ def rerun_command(chapter: Chapter, data: dict[str, Any]) -> str:
     defaults = chapter.sizes(scale)
     for key, value in params.items():
         if key in defaults and value != defaults[key]:
-            text = repr(value).replace(" ", "") if isinstance(value, list | tuple) else str(value)
-            parts += ["-p", f'"{key}={text}"' if any(c in text for c in "[]() ,") else f"{key}={text}"]
-    return " ".join(parts)
+            text = repr(value) if isinstance(value, str | list | tuple) else str(value)
+            parts += ["-p", f"{key}={text}"]
+    return " ".join(_shell(p) for p in parts)
+
+
+def data_source(chapter: Chapter, data: dict[str, Any]) -> str:
+    """Where the run's images came from, in words (``""`` for a chapter on synthetic data)."""
+    if not chapter.reads_images:
+        return ""
+    folder = data.get("run", {}).get("data_dir")
+    if data.get("values", {}).get("fallback_data"):
+        return (f"scikit-learn's 8x8 digits instead of MNIST / CIFAR-10 (fallback; data folder: "
+                f"{folder or 'none'})")
+    return f"MNIST / CIFAR-10 from `{folder}`" if folder else "MNIST / CIFAR-10"
 
 
 def about_this_run(chapter: Chapter, data: dict[str, Any], download: str) -> str:
@@ -64,6 +93,7 @@ def about_this_run(chapter: Chapter, data: dict[str, Any], download: str) -> str
     took = f"{seconds / 60:.1f} min" if isinstance(seconds, int | float) else "unknown time"
     packages = ", ".join(f"{name} {version}" for name, version in env.get("packages", {}).items() if version)
     finished = run.get("finished", "unknown").replace("T", " ").replace("+00:00", " UTC")
+    source = data_source(chapter, data)
     return "\n".join([
         f"````{{admonition}} About this run: scale {data['scale']}, {took} on {env.get('device', 'unknown device')}",
         ":class: dropdown note",
@@ -75,12 +105,29 @@ def about_this_run(chapter: Chapter, data: dict[str, Any], download: str) -> str
         rerun_command(chapter, data),
         "```",
         "",
+        *([f"**Data**: {source}.", ""] if source else []),
         f"**Executed notebook**: {{download}}`{download.rsplit('/', 1)[-1]} <{download}>`, as papermill wrote it.",
         "",
         f"**Environment**: finished {finished}, commit `{run.get('commit', 'unknown')}`; Python "
         f"{env.get('python', '?')} on {env.get('platform', '?')}; device {env.get('device', '?')}; {packages}.",
         "````",
     ])
+
+
+def _without_start_lines(outputs: list[dict[str, Any]], chapter: Chapter) -> list[dict[str, Any]]:
+    """``outputs`` without the two lines ``start_chapter`` prints (``chapter <name> at scale
+    ...`` and its sizes); other printed text, merged into the same stream by Jupyter, stays."""
+    kept = []
+    for output in outputs:
+        text = output.get("text", "")
+        text = "".join(text) if isinstance(text, list) else text
+        if output.get("output_type") == "stream" and text.startswith(f"chapter {chapter.name} at scale "):
+            rest = "".join(text.splitlines(keepends=True)[2:])
+            if not rest:
+                continue
+            output = {**output, "text": rest}
+        kept.append(output)
+    return kept
 
 
 def _tags(cell: dict[str, Any]) -> list[str]:
@@ -122,8 +169,8 @@ def fold_for_readers(notebook: dict[str, Any], chapter: Chapter, data: dict[str,
         (f"{titles[t]}\n" if (t := next((x for x in _tags(cells[i]) if x in titles), None)) else "# Setup\n")
         + _source(cells[i]).strip() for i in setup)
     merged["metadata"]["tags"] = [t for t in _tags(merged) if t not in ("parameters", "injected-parameters")]
-    # start_chapter's printed line repeats the summary in the toggle; displayed notices stay
-    merged["outputs"] = [o for o in merged.get("outputs", []) if o.get("output_type") != "stream"]
+    # start_chapter's printed line repeats the summary in the toggle; anything else stays
+    merged["outputs"] = _without_start_lines(merged.get("outputs", []), chapter)
     _fold(merged, prompt=f"This run: {run_summary(chapter, data)}. Show the setup code")
     for cell in cells:
         if cell["cell_type"] == "code":
