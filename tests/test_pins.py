@@ -91,11 +91,14 @@ def test_make_data_never_fetches_into_the_shared_folder(user_dir, tmp_path):
     import os
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if k != "LSA_DATA_DIR"} | {"XDG_CACHE_HOME": str(tmp_path)}
+    # run as its own make, not as a sub-make of `make test` (which would print "Entering directory")
+    outer = ("LSA_DATA_DIR", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in outer} | {"XDG_CACHE_HOME": str(tmp_path)}
     if user_dir:
         env["LSA_DATA_DIR"] = user_dir
-    out = subprocess.run(["make", "-n", "data"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    fetch = out.stdout.strip().splitlines()[-1]
+    out = subprocess.run(["make", "--no-print-directory", "-n", "data"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True)
+    fetch = next(line for line in out.stdout.splitlines() if "lsa_utils data fetch" in line).strip()
     if user_dir:  # the folder you name
         assert fetch.endswith("-m lsa_utils data fetch")
     else:  # the default folder, even where make reads ../shared/datasets for the chapters
