@@ -187,4 +187,6 @@ def build_book(scale: str = "default", out: str | Path | None = None, force: boo
     mathjax = index.parent / "_static" / "mathjax"
     shutil.rmtree(mathjax, ignore_errors=True)
     copy_mathjax(mathjax)
+    # index.html only redirects and names no icon, so a browser asks for /favicon.ico there
+    shutil.copy2(stage / "book" / "favicon.png", index.parent / "favicon.ico")
     return index
