@@ -214,18 +214,30 @@ def test_representation_claims_use_the_kernels_floor():
 
 # --- chapter 3 -----------------------------------------------------------------------------------
 
-def mixture_values(gap, deviation, fast_reach):
+def mixture_values(gap, deviation, fast_reach, theory_gap=0.002, rf_floor=0.47, rf_online_gap=0.01):
     runs = [{"K": k, "seed": s, "final_gap": 0.004, "found": True,
              "reach": (fast_reach if k == 32 else 20.0) + s} for k in (4, 8, 32) for s in range(4)]
     kernel = [{"dim": 1000, "n_train": 4000, "inverse_snr": s, "error": e} for s, e in [(0.3, 0.37), (1.0, 0.49)]]
-    return {"final_gap_median": {"0.4": gap, "1.0": gap},
+    final = {0.4: 0.2, 1.0: 0.37, 2.0: 0.5}
+    # stationary states at the run's own rate (K = 16 off by theory_gap, K = 4 by 0.003) and at another rate
+    stationary = [{"inverse_snr": s, "K": k, "lr": lr, "weight_decay": 0.01, "converged": True,
+                   "error": (e - (theory_gap if k == 16 else 0.003) if s <= 1 else 0.47) + (0.05 if lr == 0.5 else 0)}
+                  for s, e in final.items() for k in (4, 16) for lr in (0.05, 0.5)]
+    rf_theory = [{"inverse_snr": s, "ratio": r, "error": rf_floor + 0.01 * (s > 0.3) - 0.001 * r}
+                 for s in (0.1, 0.3, 1.0) for r in (1.0, 8.0)]
+    return {"final_gap_median": {"0.4": gap, "1.0": gap}, "final_error": {str(s): e for s, e in final.items()},
             "lazy_error": {"random features, gamma 1": {"0.1": 0.1, "0.3": 0.45, "1.0": 0.5}},
             "kernel_scaling": kernel, "ode_deviation": [deviation] * 3, "ode_final_deviation": deviation / 4,
             "ode_sample_error": 0.01, "ode_sample_error_end": 0.001,
-            "over_parameterisation_runs": runs}
+            "over_parameterisation_runs": runs, "stationary": stationary, "rf_theory": rf_theory,
+            "oracle": {"0.4": 0.19, "1.0": 0.365, "2.0": 0.462},
+            "rf_online_error": {"0.1": 0.1, "0.3": 0.45, "1.0": 0.5},
+            "rf_limit_same_features": {"0.1": 0.05, "0.3": 0.45, "1.0": 0.5},
+            "rf_online_closed_form": {"0.1": 0.1 - rf_online_gap, "0.3": 0.45, "1.0": 0.5}}
 
 
-MIXTURE = {"dim": 1000, "t_max": 600, "n_factor": 4}
+MIXTURE = {"dim": 1000, "t_max": 600, "n_factor": 4, "hidden": 16, "lr_final": 0.05, "weight_decay": 0.01,
+           "rf_online_t_max": 50, "switch_time": 100}
 
 
 def test_gaussian_mixture_claims():
@@ -245,6 +257,33 @@ def test_gaussian_mixture_claims():
         r["found"] = False
     spread = by_text(chapter_claims("gaussian_mixture", never, MIXTURE), "found every cluster, largest")
     assert math.isnan(spread.measured) and not spread.passed
+
+
+def test_gaussian_mixture_theory_claims():
+    good = chapter_claims("gaussian_mixture", mixture_values(0.005, 0.02, 5.0), MIXTURE)
+    fixed_point = by_text(good, "against the ODE's stationary state (K = 16, η = 0.05")
+    assert fixed_point.kind == "paper" and fixed_point.passed and fixed_point.measured == pytest.approx(0.002)
+    assert fixed_point.criterion == "<= 0.007"  # the ODE end-point claim's tolerance
+    late = by_text(good, "1/SNR > 1: network's final error")
+    assert late.kind == "finding" and late.passed and late.measured == pytest.approx(0.03)
+    widths = by_text(good, "informed start")
+    assert widths.passed and widths.measured == pytest.approx(0.001)  # K = 16 and K = 4 differ by 0.003 - 0.002
+    floor = by_text(good, "random features trained on the whole population")
+    assert floor.passed and floor.measured == pytest.approx(0.462) and "P = 8D, 1/SNR = 0.3" in floor.claim
+    online = by_text(good, "Gaussian equivalence on the online readout")
+    assert online.kind == "check" and online.passed and online.measured == pytest.approx(0.01)
+    assert fixed_point.expected  # 0.05 x (600 - 100) = 25 units of ηt at the final rate
+    assert not by_text(chapter_claims("gaussian_mixture", mixture_values(0.005, 0.02, 5.0), {**MIXTURE, "switch_time": 350}),
+                       "against the ODE's stationary state (K = 16").expected  # 12.5 < 20
+    unsettled = mixture_values(0.005, 0.02, 5.0)
+    unsettled["stationary"][0]["converged"] = False  # 1/SNR = 0.4, K = 4: the width claim reads it
+    assert not by_text(chapter_claims("gaussian_mixture", unsettled, MIXTURE), "informed start").passed
+    bad = chapter_claims("gaussian_mixture", mixture_values(0.005, 0.02, 5.0, theory_gap=0.02, rf_floor=0.40,
+                                                            rf_online_gap=0.03), MIXTURE)
+    assert not by_text(bad, "against the ODE's stationary state (K = 16").passed
+    assert not by_text(bad, "informed start").passed  # 0.02 - 0.003
+    assert not by_text(bad, "random features trained on the whole population").passed
+    assert not by_text(bad, "Gaussian equivalence on the online readout").passed
 
 
 # --- chapter 4 -----------------------------------------------------------------------------------

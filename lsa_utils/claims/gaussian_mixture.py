@@ -6,7 +6,10 @@ gamma 1" -> 1/SNR -> error, at D = ``dim``); ``kernel_scaling`` (records: dim, n
 inverse_snr, error); ``ode_deviation`` (per run of the dynamics figure, the largest |ODE -
 simulation| along the trajectory); ``ode_final_deviation``; ``ode_sample_error_end`` (the ODE's change at t_max when its Gaussian
 sample is redrawn); ``over_parameterisation_runs``
-(records: K, seed, final_gap, reach, found).
+(records: K, seed, final_gap, reach, found); ``stationary`` (records: inverse_snr, K, lr,
+weight_decay, error, converged: the ODE's stationary states); ``rf_limit_same_features`` (1/SNR ->
+error of the online run's random features at n -> infinity); ``rf_theory`` (records: inverse_snr,
+ratio, error: random features with P = ratio D at n -> infinity).
 
 The paper's statements are quoted from its abstract; the figure values were not read, so no
 paper number is typed here.
@@ -20,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..run.results import Claim
-from .core import finding, paper_claim
+from .core import check, finding, paper_claim
 from .stats import mann_whitney_p_less
 
 PAPER = "Refinetti et al. 2021"
@@ -28,7 +31,7 @@ NEAR_OPTIMAL = 0.01  # one point of classification error
 # Above 1/SNR = 1 the network leaves its initial plateau only late (figure 2), after t_max at our
 # scales, so the oracle claims cover every noise level up to 1.
 ORACLE_MAX_INVERSE_SNR = 1.0
-CHANCE_MARGIN = 0.1  # "at chance": error >= 0.5 - 0.1
+CHANCE_MARGIN = 0.05  # "at chance": error >= 0.5 - 0.05 (issue 18: 0.45 is affordable with 10^4 test points)
 NOISE_PER_SAMPLE = 2.0  # D Delta / sqrt(n) above which our kernel is at chance (finding; from a prototype)
 ODE_END_TOLERANCE = 0.005  # fixed before the default run, from prototypes at D = 1000
 ALPHA = 0.05
@@ -36,6 +39,16 @@ ALPHA = 0.05
 # Mann-Whitney test at 5% needs the two groups nearly separated: too little power to count.
 # Set after the smoke run (4 seeds) gave p = 0.2; the claim's reason says so on the page.
 MIN_SEEDS_FOR_SPEED = 8
+# Random features "stay at chance" for every 1/SNR >= 0.25 and P = O(D) (the reading of the
+# paper's Fig. 1 in issue 18, fixed before the first run with the theory curves).
+RF_CHANCE_INVERSE_SNR = 0.25
+# The closed form's error of a trained readout against that readout's test error: three standard
+# errors of a 10,000-point test error (0.015) plus 0.005, the closed form's largest deviation from
+# Monte Carlo measured at D <= 100 (tests/test_rf_equivalence.py; assumed to hold at larger D).
+RF_THEORY_TOLERANCE = 0.02
+# The networks are compared with the stationary state only after this long at the final rate
+# (in units of lr * t): the stationary states settle by 20 to 40 (xor_ode.relax_to_stationarity).
+SETTLE_TIME = 20.0
 
 
 def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
@@ -123,6 +136,7 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
         paper_value="the same final error",
         reason="one point of error, as for 'near-optimal'; conditioned on finding every cluster (the share that "
                "does is the finding below)"))
+    out += _theory_claims(values, params)
     share = {k: float(np.mean([r["found"] for r in runs if r["K"] == k])) for k in widths}
     narrow = 4 if 4 in share else min(widths)
     out.append(finding(
@@ -132,4 +146,86 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
         paper_value="the same final performance",
         reason="narrow networks can end with a cluster that no unit covers (error near oracle + 1/4); wider ones "
                "do so less often, which improves the typical final error even where the best one is unchanged"))
+    return out
+
+
+def _theory_claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
+    """Section 5: the simulations against the ODE's stationary states and the random features'
+    n -> infinity limit (Gaussian equivalence)."""
+    dim, t_max, hidden = params["dim"], params["t_max"], params["hidden"]
+    lr, wd = params["lr_final"], params["weight_decay"]
+    final = {float(s): e for s, e in values["final_error"].items()}
+    oracle = {float(s): e for s, e in values.get("oracle", {}).items()}
+    states = [r for r in values["stationary"] if r["lr"] == lr and r["weight_decay"] == wd]
+    # a state that did not settle reads as NaN, so a claim that needs it fails
+    at = {(r["K"], float(r["inverse_snr"])): (r["error"] if r["converged"] else math.nan) for r in states}
+    at_final_rate = lr * (t_max - params["switch_time"])
+    out = []
+    low = [s for s in sorted(final) if s <= ORACLE_MAX_INVERSE_SNR and (hidden, s) in at]
+    if low:
+        gap = max(abs(final[s] - at[(hidden, s)]) for s in low)
+        out.append(paper_claim(
+            f"network's final error (t = {t_max:g}) against the ODE's stationary state (K = {hidden}, η = {lr:g}, "
+            f"κ = {wd:g}), every 1/SNR <= {ORACLE_MAX_INVERSE_SNR:g}: largest |median final error - stationary "
+            f"error|", gap, "<=", ODE_END_TOLERANCE + 2 * values["ode_sample_error_end"],
+            source=f"{PAPER}, Sec. 3 (the ODEs) and the official iid_SE.py (their fixed point)",
+            paper_value="the fixed point of the ODEs is the network's asymptotic error",
+            reason=f"as the ODE end-point claim: {ODE_END_TOLERANCE} plus twice the ODE's Monte-Carlo error at "
+                   f"t_max ({values['ode_sample_error_end']:.4f}, measured on the dynamics runs); the networks spend "
+                   f"η_final (t_max - t_switch) = {at_final_rate:g} units of ηt at the final rate, and the comparison "
+                   f"counts from {SETTLE_TIME:g}, where the stationary states have settled",
+            expected=at_final_rate >= SETTLE_TIME,
+            expected_when=f"once η_final (t_max - t_switch) >= {SETTLE_TIME:g} (a longer run than scale default)"))
+    high = [s for s in sorted(final) if s > ORACLE_MAX_INVERSE_SNR and (hidden, s) in at]
+    if high:
+        lag = max(final[s] - at[(hidden, s)] for s in high)
+        worst = max(high, key=lambda s: final[s] - at[(hidden, s)])
+        above_oracle = at[(hidden, worst)] - oracle[worst] if worst in oracle else math.nan
+        out.append(finding(
+            f"1/SNR > {ORACLE_MAX_INVERSE_SNR:g}: network's final error (t = {t_max:g}) minus the ODE's stationary "
+            f"state, largest (at 1/SNR = {worst:g}: the network {final[worst]:.3f}, the stationary state "
+            f"{at[(hidden, worst)]:.3f}, {above_oracle:+.3f} from the oracle)", lag, ">", NEAR_OPTIMAL,
+            source=f"{PAPER}, Fig. 1 (the network reaches the oracle over the whole range of 1/SNR)",
+            paper_value="oracle error up to 1/SNR = 5",
+            reason="a state with every cluster covered exists at that noise (its error is in the claim); the "
+                   "networks, from small random weights, are elsewhere at t_max: section 2's trajectories show "
+                   "where they are"))
+    widths = sorted({k for k, _ in at})
+    if 4 in widths and len(widths) > 1:
+        widest = max(widths)
+        common = [s for s in sorted(final) if s <= ORACLE_MAX_INVERSE_SNR and (4, s) in at and (widest, s) in at]
+        spread = max(abs(at[(widest, s)] - at[(4, s)]) for s in common)
+        out.append(paper_claim(
+            f"over-parameterisation at the ODE's stationary states from the informed start (η = {lr:g}, "
+            f"κ = {wd:g}): largest |error(K = {widest}) - error(K = 4)|, every 1/SNR <= "
+            f"{ORACLE_MAX_INVERSE_SNR:g}", spread, "<=", NEAR_OPTIMAL,
+            source=f"{PAPER}, abstract ('... but does not improve its final performance') and Sec. 3",
+            paper_value="the same final error",
+            reason="one point of error, as for 'near-optimal'; both start with every cluster covered, so this "
+                   "compares final errors once every cluster is found, not SGD from a random start"))
+    theory = [r for r in values["rf_theory"] if float(r["inverse_snr"]) >= RF_CHANCE_INVERSE_SNR]
+    if theory:
+        lowest = min(theory, key=lambda r: r["error"])
+        ratios = sorted({r["ratio"] for r in theory})
+        out.append(paper_claim(
+            f"random features trained on the whole population (Gaussian equivalence), P/D in "
+            f"{{{', '.join(f'{x:g}' for x in ratios)}}}, every 1/SNR >= {RF_CHANCE_INVERSE_SNR:g}, D = {dim}: lowest "
+            f"error (at P = {lowest['ratio']:g}D, 1/SNR = {float(lowest['inverse_snr']):g})", lowest["error"], ">=",
+            0.5 - CHANCE_MARGIN,
+            source=f"{PAPER}, Fig. 1 and Sec. 4 (random features with P = O(D) fail at low SNR)",
+            paper_value="chance for D -> infinity at P = O(D)",
+            reason=f"within {CHANCE_MARGIN} of chance, fixed before the run; evaluated at the chapter's finite D, "
+                   "where the closed form itself still depends on D",
+            expected=dim >= 1000, expected_when="from D = 1000 (scale default)"))
+    closed = {float(s): e for s, e in values["rf_online_closed_form"].items()}
+    online = {float(s): e for s, e in values["rf_online_error"].items()}
+    common = sorted(set(closed) & set(online))
+    if common:
+        worst = max(common, key=lambda s: abs(online[s] - closed[s]))
+        out.append(check(
+            f"Gaussian equivalence on the online readout (random features, P = D, t = {params['rf_online_t_max']:g}): "
+            f"largest |test error - closed-form error of the same readout| (at 1/SNR = {worst:g}: {online[worst]:.3f} "
+            f"against {closed[worst]:.3f})", abs(online[worst] - closed[worst]), "<=", RF_THEORY_TOLERANCE,
+            reason="three standard errors of the 10,000-point test error (0.015) plus 0.005, the closed form's "
+                   "largest deviation from Monte Carlo in the tests (at D <= 100; assumed at the chapter's D)"))
     return out

@@ -28,7 +28,8 @@ from ..kernels.arccos import two_layer_relu_kernel
 from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
 from ..models.committee import Committee, StepSchedule, init_committee, train_online_sgd
 from ..validation import check_positive_float, check_positive_int
-from .xor_ode import OrderParameters, order_parameters, population_errors
+from .rf_equivalence import equivalent_error
+from .xor_ode import OrderParameters, informed_start, order_parameters, population_errors, relax_to_stationarity
 from ..run.data_plan import DataPlan, synthetic_plan
 
 RIDGES = [10.0**e for e in range(-6, 3)]  # relative to the mean diagonal of the Gram matrix
@@ -192,8 +193,9 @@ def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, time
 
     ``yhat = a . z / sqrt(p)`` with ``z = relu(F^T x / sqrt(D))``; each step takes one fresh
     sample: ``a <- (1 - lr wd / p) a - lr / sqrt(p) * (yhat - y) z`` (the official code's K = 1
-    linear student on the features). Returns ``times`` and the test classification error,
-    shape ``(T, B)``, on ``n_test`` fixed samples per run. The step changes the output by about
+    linear student on the features). Returns ``times``, the test classification error,
+    shape ``(T, B)``, on ``n_test`` fixed samples per run, the ``features`` ``F`` ``(D, p)`` and
+    the final ``readout`` ``a / sqrt(p)`` ``(B, p)`` (so that ``yhat = readout . z``). The step changes the output by about
     ``lr |z|^2 / p ~ lr delta / 2``, so ``lr`` must stay below about ``4 / delta`` for the noisiest run.
     """
     g = torch.Generator(device=device).manual_seed(seed)
@@ -222,7 +224,55 @@ def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, time
         yhat = (z_test @ a[:, :, None]).squeeze(-1)
         errors.append((~(yhat * y_test > 0)).float().mean(1).double().cpu())  # NaN counts as wrong
     bar.close()
-    return dict(times=list(times), error=torch.stack(errors))
+    return dict(times=list(times), error=torch.stack(errors), features=f, readout=a / math.sqrt(width))
+
+
+def lazy_scaling_rows(inverse_snrs: list[float], sizes: list[tuple[int, int]], kernel: bool, seed: int = 0,
+                      device: torch.device | str = "cpu") -> list[dict]:
+    """``lazy_methods`` at every ``(dim, n_train)`` of ``sizes`` and every noise level: random
+    features with ``p = D`` (``kernel=False``) or the kernel alone (``kernel=True``). The noise
+    level ``i`` of a size draws its samples with seed ``seed + i``, as section 1 does."""
+    return [row for dim, n_train in sizes for i, s in enumerate(inverse_snrs)
+            for row in lazy_methods(s, dim, n_train, [] if kernel else [1.0], kernel=kernel, seed=seed + i,
+                                    device=device)]
+
+
+def stationary_states(inverse_snrs: list[float], hidden_values: list[int], lrs: list[float],
+                      weight_decays: list[float], base: torch.Tensor, **relax) -> list[dict]:
+    """Where SGD at a constant rate settles, from the ODEs: for every ``K``, ``lr``,
+    ``weight_decay`` and noise level, ``xor_ode.relax_to_stationarity`` from the informed start
+    (``xor_ode.informed_start``, every cluster covered, as the official ``iid_SE.py``).
+
+    ``base``: ``gaussian_base`` with at least ``max(hidden_values) + 2`` columns; ``relax``: keyword
+    arguments of ``relax_to_stationarity``. One record per state: ``inverse_snr``, ``K``, ``lr``,
+    ``weight_decay``, ``error``, ``mse``, ``converged``, ``time`` (the ODE time it ran for).
+    """
+    rows = []
+    for k in hidden_values:
+        for lr in lrs:
+            for wd in weight_decays:
+                for s in inverse_snrs:  # one at a time: each noise level gets its own stable step
+                    delta = torch.tensor([delta_from_inverse_snr(s)], dtype=torch.float64)
+                    state = relax_to_stationarity(informed_start(1, k), delta, base, lr, wd, **relax)
+                    rows.append(dict(inverse_snr=s, K=k, lr=lr, weight_decay=wd, error=float(state.error[0]),
+                                     mse=float(state.mse[0]), converged=bool(state.converged[0]), time=state.time))
+    return rows
+
+
+def equivalent_rf_errors(inverse_snrs: list[float], dim: int, ratios: list[float], weight_decay: float,
+                         seed: int = 0, device: torch.device | str = "cpu") -> list[dict]:
+    """Random features with ``p = ratio * D`` trained on the whole population (infinitely many
+    samples), by Gaussian equivalence (``rf_equivalence``): the readout of ``train_readout_online``
+    (no intercept, ridge ``weight_decay``) at its ``t -> infinity`` limit. One feature matrix per
+    ratio, shared by the noise levels. Records: ``inverse_snr``, ``dim``, ``ratio``, ``error``."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    rows = []
+    for ratio in ratios:
+        f = random_feature_matrix(dim, max(1, int(round(ratio * dim))), g, device=device)
+        rows += [dict(inverse_snr=s, dim=dim, ratio=ratio,
+                      error=equivalent_error(f, delta_from_inverse_snr(s), ridge=weight_decay, intercept=False))
+                 for s in inverse_snrs]
+    return rows
 
 
 def plan_data(params: dict, inventories=None) -> DataPlan:
@@ -235,6 +285,14 @@ def plan_data(params: dict, inventories=None) -> DataPlan:
         ("inverse_snrs holds a noise level of the oracle claims (0.4, 0.5, 0.7 or 1.0)",
          bool({0.4, 0.5, 0.7, 1.0} & set(params["inverse_snrs"]))),
         ("inverse_snrs reaches 1/SNR >= 0.25 (the lazy methods' claims)", max(params["inverse_snrs"]) >= 0.25),
+        ("theory_hidden contains hidden, theory_lrs lr_final and theory_weight_decays weight_decay (section 5's "
+         "claims read the stationary state of the networks' own setting)",
+         params["hidden"] in params["theory_hidden"] and params["lr_final"] in params["theory_lrs"]
+         and params["weight_decay"] in params["theory_weight_decays"]),
+        ("theory_inverse_snrs share a noise level with inverse_snrs (section 5 sets them side by side)",
+         bool(set(params["theory_inverse_snrs"]) & set(params["inverse_snrs"]))),
+        ("theory_hidden lists widths of at most max(hidden, *hidden_values) (they share the Gaussian sample)",
+         max(params["theory_hidden"]) <= max(params["hidden"], *params["hidden_values"])),
     ])
 
 
