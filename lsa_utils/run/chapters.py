@@ -179,8 +179,8 @@ CHAPTERS: dict[str, Chapter] = {
                     theory_inverse_snrs=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0],
                 ),
             },
-            run_time={"smoke": "3 min", "default": "15 min", "paper": "GPU, not yet run"},
-            measured_s={"smoke": 189, "default": 897},
+            run_time={"smoke": "3 min", "default": "12.5 min", "paper": "GPU, not yet run"},
+            measured_s={"smoke": 188, "default": 742},
         ),
         Chapter(
             name="linearization",
