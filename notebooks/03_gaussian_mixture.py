@@ -86,10 +86,10 @@ import torch
 from lsa_utils.claims.gaussian_mixture import CHANCE_MARGIN, RF_CHANCE_INVERSE_SNR
 from lsa_utils.data.xor_mixture import oracle_error, sample_xor_mixture
 from lsa_utils.experiments.gaussian_mixture import (
-    equivalent_rf_errors, lazy_methods, lazy_scaling_rows, log_times, over_parameterisation_runs,
-    over_parameterisation_summary, plan_data, simulate_networks, stationary_states, train_readout_online,
+    equivalent_rf_errors, lazy_methods, lazy_scaling_rows, log_times, online_readout_theory,
+    over_parameterisation_runs, over_parameterisation_summary, plan_data, simulate_networks, stationary_states,
+    train_readout_online,
 )
-from lsa_utils.experiments.rf_equivalence import equivalent_error, readout_error
 from lsa_utils.experiments.xor_ode import OrderParameters, gaussian_base, integrate_ode
 from lsa_utils.models.committee import StepSchedule
 from lsa_utils.plotting import ROLE_COLORS, figure_grid
@@ -391,11 +391,9 @@ plt.show()
 # %%
 stationary = pd.DataFrame(stationary_states(p.theory_inverse_snrs, p.theory_hidden, p.theory_lrs,
                                             p.theory_weight_decays, base))
-rf_limit = {s: equivalent_error(rf_online["features"], s**2, ridge=p.weight_decay, intercept=False)
-            for s in p.inverse_snrs}
-# the closed form's error of the very readout the online SGD reached: the equivalence's own accuracy
-rf_online_closed_form = {s: readout_error(rf_online["features"], s**2, rf_online["readout"][i])
-                         for i, s in enumerate(p.inverse_snrs)}
+# the closed form's error of the very readout the online SGD reached (the equivalence's own
+# accuracy), and of the readout it tends to as t -> infinity
+rf_online_closed_form, rf_limit = online_readout_theory(rf_online, p.inverse_snrs, p.weight_decay)
 rf_theory = pd.DataFrame(equivalent_rf_errors(p.inverse_snrs, p.dim, p.rf_theory_ratios, p.weight_decay,
                                               seed=p.seed + 600, device=run.device))
 print(f"stationary states: {len(stationary)} ({stationary.converged.sum()} converged, "
@@ -445,7 +443,7 @@ run.glue("network_at_highest", float(net.median()[highest]), ".3f")
 rf_low = rf_theory[rf_theory.inverse_snr >= RF_CHANCE_INVERSE_SNR].sort_values("error").iloc[0]
 run.glue("rf_theory_lowest", float(rf_low.error), ".3f")
 run.glue("rf_theory_lowest_ratio", float(rf_low.ratio), "g")
-run.glue("rf_theory_lowest_snr", float(rf_low.inverse_snr), "g")
+_ = run.glue("rf_theory_lowest_snr", float(rf_low.inverse_snr), "g")  # no echo of the text
 
 # %% [markdown]
 # At the networks' own setting ($K$ = `hidden`, $\eta$ = `lr_final`), the stationary state's error

@@ -196,3 +196,14 @@ def test_readout_error_scores_a_given_readout():
     beta, _ = population_readout(moments, 0.01, intercept=False)
     assert readout_error(f, 0.3**2, beta) == pytest.approx(equivalent_error(f, 0.3**2, 0.01, False), abs=1e-12)
     assert readout_error(f, 0.3**2, -beta) == pytest.approx(1 - equivalent_error(f, 0.3**2, 0.01, False), abs=1e-12)
+
+
+def test_online_readout_theory_scores_the_reached_and_the_limit_readouts():
+    from lsa_utils.experiments.gaussian_mixture import online_readout_theory, train_readout_online
+    online = train_readout_online([0.2, 1.0], 30, 1.0, [0.0, 5.0], lr=0.05, weight_decay=0.01, n_test=500,
+                                  progress=False)
+    reached, limit = online_readout_theory(online, [0.2, 1.0], 0.01)
+    f = online["features"]
+    for i, s in enumerate([0.2, 1.0]):
+        assert reached[s] == pytest.approx(readout_error(f, s**2, online["readout"][i]), abs=1e-12)
+        assert limit[s] == pytest.approx(equivalent_error(f, s**2, 0.01, intercept=False), abs=1e-12)

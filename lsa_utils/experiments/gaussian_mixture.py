@@ -28,7 +28,7 @@ from ..kernels.arccos import two_layer_relu_kernel
 from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
 from ..models.committee import Committee, StepSchedule, init_committee, train_online_sgd
 from ..validation import check_positive_float, check_positive_int
-from .rf_equivalence import equivalent_error
+from .rf_equivalence import classification_error, cluster_moments, equivalent_error, population_readout
 from .xor_ode import OrderParameters, informed_start, order_parameters, population_errors, relax_to_stationarity
 from ..run.data_plan import DataPlan, synthetic_plan
 
@@ -273,6 +273,20 @@ def equivalent_rf_errors(inverse_snrs: list[float], dim: int, ratios: list[float
                       error=equivalent_error(f, delta_from_inverse_snr(s), ridge=weight_decay, intercept=False))
                  for s in inverse_snrs]
     return rows
+
+
+def online_readout_theory(online: dict, inverse_snrs: list[float], weight_decay: float) -> tuple[dict, dict]:
+    """For the result of ``train_readout_online`` (its ``features`` and final ``readout``), per
+    noise level: the closed-form error of the readout SGD reached, and that of the readout it
+    tends to as ``t -> infinity`` (no intercept, ridge ``weight_decay``), both by Gaussian
+    equivalence on the same features (their moments computed once). Two dicts 1/SNR -> error."""
+    reached, limit = {}, {}
+    for i, s in enumerate(inverse_snrs):
+        moments = cluster_moments(online["features"], delta_from_inverse_snr(s))
+        beta, _ = population_readout(moments, weight_decay, intercept=False)
+        limit[s] = classification_error(moments, beta)
+        reached[s] = classification_error(moments, online["readout"][i].to(moments.mean))
+    return reached, limit
 
 
 def plan_data(params: dict, inventories=None) -> DataPlan:
