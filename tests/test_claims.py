@@ -233,11 +233,37 @@ def mixture_values(gap, deviation, fast_reach, theory_gap=0.002, rf_floor=0.47, 
             "oracle": {"0.4": 0.19, "1.0": 0.365, "2.0": 0.462},
             "rf_online_error": {"0.1": 0.1, "0.3": 0.45, "1.0": 0.5},
             "rf_limit_same_features": {"0.1": 0.05, "0.3": 0.45, "1.0": 0.5},
-            "rf_online_closed_form": {"0.1": 0.1 - rf_online_gap, "0.3": 0.45, "1.0": 0.5}}
+            "rf_online_closed_form": {"0.1": 0.1 - rf_online_gap, "0.3": 0.45, "1.0": 0.5},
+            # ridge random features up to the network's n = 600 D: only the largest n counts
+            "budget": [{"inverse_snr": s, "n_train": n, "error": (rf_floor if n == 600_000 else 0.3) + 0.02 * (s > 0.5)}
+                       for s in (0.1, 0.3, 1.0) for n in (4000, 600_000)],
+            # the plateau's end: at 1/SNR = 2, one seed not by t_end (NaN, or None once read from JSON)
+            "escape": [{"inverse_snr": s, "seed": i, "level": 0.48, "escape": e}
+                       for s, times in [(1.0, [150.0, 160.0, 170.0]), (2.0, [4000.0, math.nan, None])]
+                       for i, e in enumerate(times)]}
 
 
-MIXTURE = {"dim": 1000, "t_max": 600, "n_factor": 4, "hidden": 16, "lr_final": 0.05, "weight_decay": 0.01,
-           "rf_online_t_max": 50, "switch_time": 100}
+MIXTURE = {"dim": 1000, "t_max": 600, "n_factor": 4, "hidden": 16, "lr": 0.5, "lr_final": 0.05,
+           "weight_decay": 0.01, "rf_online_t_max": 50, "switch_time": 100, "escape_t_end": 10000}
+
+
+def test_gaussian_mixture_same_budget_and_escape_claims():
+    good = chapter_claims("gaussian_mixture", mixture_values(0.005, 0.02, 5.0), MIXTURE)
+    same = by_text(good, "the same number of samples, n = 600D = 600,000")
+    assert same.kind == "paper" and same.passed and same.expected
+    assert same.measured == pytest.approx(0.47) and "at 1/SNR = 0.3, where the network's median error is" in same.claim
+    assert not by_text(chapter_claims("gaussian_mixture", mixture_values(0.005, 0.02, 5.0, rf_floor=0.40), MIXTURE),
+                       "the same number of samples").passed
+    short = mixture_values(0.005, 0.02, 5.0)
+    short["budget"] = [r for r in short["budget"] if r["n_train"] < 600_000]  # not the network's whole budget
+    assert not by_text(chapter_claims("gaussian_mixture", short, MIXTURE), "the same number of samples").expected
+    escape = by_text(good, "1/SNR = 2: time at which the ODE")
+    assert escape.kind == "finding" and escape.passed
+    assert escape.measured == pytest.approx(10000)  # median of 4000 and two runs counted at t_end
+    early = mixture_values(0.005, 0.02, 5.0)
+    early["escape"] = [r for r in early["escape"] if r["inverse_snr"] == 1.0]
+    late = by_text(chapter_claims("gaussian_mixture", early, MIXTURE), "1/SNR = 1: time at which the ODE")
+    assert late.measured == pytest.approx(160) and not late.passed  # before t_max: not what the finding says
 
 
 def test_gaussian_mixture_claims():

@@ -14,13 +14,19 @@ from lsa_utils.experiments.xor_ode import (
     population_errors,
 )
 from lsa_utils.experiments.gaussian_mixture import (
+    DRAWS,
+    draw_seed,
     lazy_methods,
     mixture_kernel,
+    plateau_escape,
     random_feature_matrix,
     random_features,
+    ridge_features_learning_curve,
     simulate_networks,
+    time_to_reach,
     train_readout_online,
 )
+from lsa_utils.seeding import derived_seed
 from lsa_utils.experiments.xor_ode import integrate_ode
 from lsa_utils.models.committee import Committee, StepSchedule, init_committee, train_online_sgd
 
@@ -256,3 +262,106 @@ def test_online_readout_learns_at_high_snr_and_counts_divergence_as_wrong():
     diverged = train_readout_online([5.0], 40, 1.0, [0.0, 20.0], lr=2.0, weight_decay=0.01, n_test=2000,
                                     progress=False)["error"]
     assert diverged[1, 0] == 1.0
+
+
+def test_simulation_records_the_units_paths_in_the_plane_of_the_means():
+    base = gaussian_base(512, 4)
+    times = [0.0, 1.0, 4.0]
+    sim = simulate_networks([(0.3, 4)], 2, 50, times, StepSchedule(0.5), 0.01, 0.1, base, progress=False)
+    assert sim.overlaps.shape == (3, 2, 4, 2) and sim.readout.shape == (3, 2, 4)
+    assert torch.equal(sim.overlaps[0], sim.start.r) and torch.equal(sim.readout[0], sim.start.v)
+    final = order_parameters(sim.net)
+    assert torch.allclose(sim.overlaps[-1], final.r) and torch.allclose(sim.readout[-1], final.v)
+    assert not torch.equal(sim.overlaps[1], sim.overlaps[0])  # the units moved
+
+
+def test_time_to_reach_interpolates_between_recorded_times():
+    times = [0.0, 1.0, 10.0, 100.0]
+    # linear in log t between 10 (error 0.4) and 100 (error 0.2): 0.3 is reached at sqrt(10 * 100)
+    assert time_to_reach([0.5, 0.5, 0.4, 0.2], times, 0.3) == pytest.approx(math.sqrt(1000), rel=1e-12)
+    assert time_to_reach([0.5, 0.5, 0.4, 0.2], times, 0.2) == pytest.approx(100.0)
+    # from t = 0, linear in t
+    assert time_to_reach([0.5, 0.1, 0.1, 0.1], times, 0.3) == pytest.approx(0.5)
+    assert time_to_reach([0.1, 0.1, 0.1, 0.1], times, 0.3) == 0.0
+    assert math.isnan(time_to_reach([0.5, 0.5, 0.4, 0.35], times, 0.3))
+    # only the first crossing counts
+    assert time_to_reach([0.5, 0.2, 0.6, 0.1], times, 0.3) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="same length"):
+        time_to_reach([0.5, 0.1], times, 0.3)
+
+
+def test_draw_seeds_are_distinct_and_named():
+    seeds = {draw_seed(0, name, i) for name in DRAWS for i in range(3)}
+    assert len(seeds) == 3 * len(DRAWS)
+    assert draw_seed(1, "networks") != draw_seed(0, "networks")
+    assert draw_seed(0, "lazy", 1) != draw_seed(1, "lazy", 0)  # seed + i would make these equal
+    assert draw_seed(0, "lazy", 1) == derived_seed(0, DRAWS.index("lazy"), 1)
+    with pytest.raises(ValueError, match="draw='nets' is not one of"):
+        draw_seed(0, "nets")
+
+
+def test_streamed_ridge_features_equal_one_fit_on_the_same_samples(monkeypatch):
+    import lsa_utils.experiments.gaussian_mixture as gm
+
+    # every call of the sampler takes the next rows of one pool: validation, test, then the chunks
+    x_pool, y_pool = sample_xor_mixture(300 + 1000 + 600, 30, 0.3**2, torch.Generator().manual_seed(5), torch.float64)
+    taken = [0]
+
+    def next_rows(n, dim, delta, generator, dtype=torch.float32, device="cpu"):
+        rows = slice(taken[0], taken[0] + n)
+        taken[0] += n
+        return x_pool[rows].to(dtype), y_pool[rows].to(dtype)
+
+    monkeypatch.setattr(gm, "sample_xor_mixture", next_rows)
+    curve = ridge_features_learning_curve(0.3, 30, 1.0, [600, 60], n_val=300, n_test=1000, chunk=37, seed=3,
+                                          progress=False)
+    assert [r["n_train"] for r in curve] == [60, 600] and taken[0] == 1900
+    f = random_feature_matrix(30, 30, torch.Generator().manual_seed(3))  # the function's first draw
+    embed = lambda z: random_features(z, f)  # noqa: E731
+    held_out = (x_pool[:300], y_pool[:300], x_pool[300:1300], y_pool[300:1300])
+    for row in curve:
+        n = row["n_train"]
+        one_fit = gm.ridge_classifier(embed, x_pool[1300:1300 + n], y_pool[1300:1300 + n], *held_out, kernel=False)
+        assert row["ridge"] == one_fit["ridge"]
+        assert row["error"] == pytest.approx(one_fit["error"], abs=2e-3)  # float32 features: a test point or two
+    with pytest.raises(ValueError, match="n_values"):
+        ridge_features_learning_curve(0.3, 30, 1.0, [], progress=False)
+
+
+def test_ridge_features_learn_the_xor_with_samples_at_high_snr():
+    # D = 30, 1/SNR = 0.3 (oracle 0.018): 0.35 at n = D, 0.14 at n = 100 D (measured with this seed)
+    curve = ridge_features_learning_curve(0.3, 30, 2.0, [30, 3000], n_val=300, n_test=2000, seed=4, progress=False)
+    assert curve[0]["error"] > 0.25 and curve[1]["error"] < 0.2
+
+
+def test_adaptive_ode_steps_follow_fixed_small_steps():
+    base = gaussian_base(512, 4)
+    start = order_parameters(init_committee(2, 4, 100, 0.1, generator=torch.Generator().manual_seed(2)))
+    delta = torch.tensor([0.1, 1.0], dtype=torch.float64)
+    times = [0.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+    _, fine = integrate_ode(start, delta, base, StepSchedule(0.5), 0.01, times, dt=0.05)
+    # plateau_escape's largest step at lr = 0.5 (2.5 / lr); the stiffness alone allowed steps of 100 here
+    _, adaptive = integrate_ode(start, delta, base, StepSchedule(0.5), 0.01, times, dt=5.0, stiffness_step=1.0)
+    assert fine["error"][-1, 0] < 0.3 < fine["error"][0, 0]  # the low-noise run left its plateau: both phases
+    # a fast escape (the error falls 0.07 per unit of t) is the hard case: measured 0.0063 and 0.1%
+    assert torch.allclose(adaptive["error"], fine["error"], atol=0.01)
+    assert torch.allclose(adaptive["mse"], fine["mse"], rtol=3e-3)
+
+
+def test_plateau_escape_times_from_the_runs_own_starts():
+    base = gaussian_base(512, 8)
+    sim = simulate_networks([(0.3, 8), (3.0, 8)], 2, 100, [0.0, 1.0], StepSchedule(0.5), 0.01, 0.1, base,
+                            progress=False)
+    rows = plateau_escape(sim, [0.3, 3.0], base, 0.5, 0.01, t_end=300.0, points=30)
+    assert [(r["inverse_snr"], r["seed"]) for r in rows] == [(0.3, 0), (0.3, 1), (3.0, 0), (3.0, 1)]
+    low = rows[0]
+    assert low["level"] == pytest.approx(0.5 - (0.5 - float(oracle_error(1 / 0.3))) / 2)
+    assert 1.0 < low["escape"] < 300.0 and low["errors"][-1] <= low["level"] < low["errors"][-2]
+    assert len(low["times"]) == len(low["errors"]) < 31  # it stopped once escaped
+    # the same ODE at fixed small steps crosses the level at about the same time
+    start = OrderParameters(sim.start.q[:1], sim.start.r[:1], sim.start.v[:1])
+    _, fine = integrate_ode(start, torch.tensor([0.09], dtype=torch.float64), base, StepSchedule(0.5), 0.01,
+                            low["times"], dt=0.05)
+    assert time_to_reach(fine["error"][:, 0].numpy(), low["times"], low["level"]) == pytest.approx(low["escape"], rel=0.05)
+    high = rows[2]  # 1/SNR = 3 does not leave the plateau by t = 300
+    assert math.isnan(high["escape"]) and len(high["times"]) == 31 and min(high["errors"]) > high["level"]

@@ -23,16 +23,32 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.xor_mixture import delta_from_inverse_snr, sample_streams, sample_xor_mixture
+from ..data.xor_mixture import delta_from_inverse_snr, oracle_error, sample_streams, sample_xor_mixture
 from ..kernels.arccos import two_layer_relu_kernel
 from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
 from ..models.committee import Committee, StepSchedule, init_committee, train_online_sgd
-from ..validation import check_positive_float, check_positive_int
+from ..seeding import derived_seed
+from ..validation import check_positive_float, check_positive_int, check_positive_ints
 from .rf_equivalence import classification_error, cluster_moments, equivalent_error, population_readout
-from .xor_ode import OrderParameters, informed_start, order_parameters, population_errors, relax_to_stationarity
+from .xor_ode import (
+    OrderParameters, informed_start, integrate_ode, order_parameters, population_errors, relax_to_stationarity,
+)
 from ..run.data_plan import DataPlan, synthetic_plan
 
 RIDGES = [10.0**e for e in range(-6, 3)]  # relative to the mean diagonal of the Gram matrix
+
+# The chapter's independent random draws, each seeded by ``draw_seed(seed, name, ...)``.
+DRAWS = ("data_figure", "networks", "width_sweep", "ode_base", "ode_base_check", "lazy", "rf_online",
+         "rf_scaling", "kernel_scaling", "rf_theory", "budget")
+
+
+def draw_seed(seed: int, draw: str, *coordinates: int) -> int:
+    """The seed of one of the chapter's draws (``DRAWS``), from the chapter's ``seed`` and the
+    draw's coordinates (a noise level's index, D, n), by ``numpy.random.SeedSequence``: unlike
+    ``seed + i``, no two draws share a stream."""
+    if draw not in DRAWS:
+        raise ValueError(f"draw={draw!r} is not one of {DRAWS}")
+    return derived_seed(seed, DRAWS.index(draw), *coordinates)
 
 
 def log_times(t_max: float, points: int, t_min: float = 0.05) -> list[float]:
@@ -46,7 +62,9 @@ def log_times(t_max: float, points: int, t_min: float = 0.05) -> list[float]:
 class Simulation:
     """Networks trained together. Per run (length ``B``): ``inverse_snr``, ``hidden`` (its
     number of units ``K``) and ``seed``; ``times``: length ``T``; ``error``, ``mse``:
-    population errors, shape ``(T, B)``; ``start``: the order parameters at ``t = 0``; ``net``:
+    population errors, shape ``(T, B)``; ``overlaps``: the order parameters ``R_kj = w_k . e_j /
+    sqrt(D)``, shape ``(T, B, K, 2)``, and ``readout``: ``v``, shape ``(T, B, K)``, at every time (the
+    units' paths in the plane of the means); ``start``: the order parameters at ``t = 0``; ``net``:
     the final networks (units beyond a run's ``K`` are zero); ``samples_per_second``: SGD
     samples (over all runs) per second of wall time."""
 
@@ -56,6 +74,8 @@ class Simulation:
     times: list[float]
     error: torch.Tensor
     mse: torch.Tensor
+    overlaps: torch.Tensor
+    readout: torch.Tensor
     start: OrderParameters
     net: Committee
     samples_per_second: float
@@ -96,7 +116,7 @@ def simulate_networks(
     delta = torch.tensor([delta_from_inverse_snr(s) for s in inverse], dtype=torch.float32, device=device)
     streams = torch.tensor(seed_of_run, device=device)
     start = order_parameters(net)
-    errors = []
+    errors, overlaps, readouts = [], [], []
     bar = tqdm(total=int(round(times[-1] * dim)), desc=f"online SGD, {len(inverse)} networks", unit="step",
                disable=not progress, mininterval=2)
     done, seconds, t_done = 0, 0.0, 0.0
@@ -110,12 +130,15 @@ def simulate_networks(
                 seconds += time.perf_counter() - begin
                 done += steps
         t_done = max(t_done, t)
-        errors.append(population_errors(order_parameters(net), delta.double(), base))
+        op = order_parameters(net)
+        errors.append(population_errors(op, delta.double(), base))
+        overlaps.append(op.r.cpu())
+        readouts.append(op.v.cpu())
     bar.close()
     return Simulation(
         inverse, hidden, seed_of_run, list(times),
         torch.stack([e["error"] for e in errors]), torch.stack([e["mse"] for e in errors]),
-        start, net, done * len(inverse) / max(seconds, 1e-9),
+        torch.stack(overlaps), torch.stack(readouts), start, net, done * len(inverse) / max(seconds, 1e-9),
     )
 
 
@@ -154,11 +177,62 @@ def ridge_classifier(embed, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
     alphas = ridge_path_coefficients(gram, rhs, RIDGES)
     seconds = time.perf_counter() - begin
     del train, gram
+    return dict(validated_test_error(embed, alphas, x_val, y_val, x_test, y_test), seconds=seconds)
+
+
+def validated_test_error(embed, alphas: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
+                         x_test: torch.Tensor, y_test: torch.Tensor) -> dict:
+    """Of the readouts ``alphas`` (shape ``(p, len(RIDGES))``, one per ridge), the one with the
+    lowest validation classification error: its ``error`` on the test set and its ``ridge``."""
     val_error = (predict_in_blocks(embed, x_val, alphas) * y_val.to(torch.float64)[:, None] <= 0).double().mean(0)
     best = int(torch.argmin(val_error))
     test = predict_in_blocks(embed, x_test, alphas[:, best:best + 1])[:, 0]
     wrong = ~(test * y_test.to(torch.float64) > 0)  # a tie or a NaN counts as wrong
-    return dict(error=float(wrong.double().mean()), ridge=RIDGES[best], seconds=seconds)
+    return dict(error=float(wrong.double().mean()), ridge=RIDGES[best])
+
+
+def ridge_features_learning_curve(inverse_snr: float, dim: int, gamma: float, n_values: list[int],
+                                  n_val: int = 2000, n_test: int = 10000, chunk: int = 16384, seed: int = 0,
+                                  device: torch.device | str = "cpu", progress: bool = True) -> list[dict]:
+    """Random features ``p = gamma D`` with a ridge readout fitted on the first ``n`` samples of one
+    stream, for every ``n`` of ``n_values``, up to the network's whole budget ``t_max D``.
+
+    ``Phi^T Phi`` and ``Phi^T y`` are accumulated a chunk of samples at a time (features in
+    float32, sums in float64), so memory is ``O(p^2 + chunk (D + p))`` whatever ``n``; the
+    largest ``n`` sets the cost, ``O(n p (D + p))``, and the smaller ones come on the way. The
+    ridge is chosen on ``n_val`` validation samples at each ``n``, as in ``ridge_classifier``.
+    Rows: ``inverse_snr``, ``dim``, ``gamma``, ``n_train``, ``error`` (test, ``n_test`` samples),
+    ``ridge``, ``seconds`` (the accumulation up to that ``n`` and the solve).
+    """
+    n_values = sorted(set(check_positive_ints("n_values", n_values)))
+    g = torch.Generator(device=device).manual_seed(seed)
+    delta = delta_from_inverse_snr(inverse_snr)
+    f = random_feature_matrix(dim, max(1, int(round(gamma * dim))), g, device=device)
+    x_val, y_val = sample_xor_mixture(n_val, dim, delta, g, torch.float64, device)
+    x_test, y_test = sample_xor_mixture(n_test, dim, delta, g, torch.float64, device)
+    embed = lambda z: random_features(z, f)  # noqa: E731
+    f32 = f.to(torch.float32)
+    gram = torch.zeros(f.shape[1], f.shape[1], dtype=torch.float64, device=device)
+    rhs = torch.zeros(f.shape[1], dtype=torch.float64, device=device)
+    rows, done, seconds = [], 0, 0.0
+    bar = tqdm(total=n_values[-1], desc=f"ridge random features, 1/SNR = {inverse_snr:g}", unit="sample",
+               disable=not progress, mininterval=2)
+    for n in n_values:
+        begin = time.perf_counter()
+        while done < n:
+            size = min(chunk, n - done)
+            x, y = sample_xor_mixture(size, dim, delta, g, torch.float32, device)
+            z = random_features(x, f32)
+            gram += (z.T @ z).double()
+            rhs += (z.T @ y).double()
+            done += size
+            bar.update(size)
+        alphas = ridge_path_coefficients(gram, rhs, RIDGES)
+        seconds += time.perf_counter() - begin
+        rows.append(dict(inverse_snr=inverse_snr, dim=dim, gamma=gamma, n_train=n, seconds=seconds,
+                         **validated_test_error(embed, alphas, x_val, y_val, x_test, y_test)))
+    bar.close()
+    return rows
 
 
 def lazy_methods(inverse_snr: float, dim: int, n_train: int, gammas: list[float], kernel: bool,
@@ -230,11 +304,11 @@ def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, time
 def lazy_scaling_rows(inverse_snrs: list[float], sizes: list[tuple[int, int]], kernel: bool, seed: int = 0,
                       device: torch.device | str = "cpu") -> list[dict]:
     """``lazy_methods`` at every ``(dim, n_train)`` of ``sizes`` and every noise level: random
-    features with ``p = D`` (``kernel=False``) or the kernel alone (``kernel=True``). The noise
-    level ``i`` of a size draws its samples with seed ``seed + i``, as section 1 does."""
+    features with ``p = D`` (``kernel=False``) or the kernel alone (``kernel=True``). Each size
+    and noise level draws its own samples, seeded by ``derived_seed(seed, dim, n_train, i)``."""
     return [row for dim, n_train in sizes for i, s in enumerate(inverse_snrs)
-            for row in lazy_methods(s, dim, n_train, [] if kernel else [1.0], kernel=kernel, seed=seed + i,
-                                    device=device)]
+            for row in lazy_methods(s, dim, n_train, [] if kernel else [1.0], kernel=kernel,
+                                    seed=derived_seed(seed, dim, n_train, i), device=device)]
 
 
 def stationary_states(inverse_snrs: list[float], hidden_values: list[int], lrs: list[float],
@@ -256,6 +330,46 @@ def stationary_states(inverse_snrs: list[float], hidden_values: list[int], lrs: 
                     state = relax_to_stationarity(informed_start(1, k), delta, base, lr, wd, **relax)
                     rows.append(dict(inverse_snr=s, K=k, lr=lr, weight_decay=wd, error=float(state.error[0]),
                                      mse=float(state.mse[0]), converged=bool(state.converged[0]), time=state.time))
+    return rows
+
+
+def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tensor, lr: float, weight_decay: float,
+                   t_end: float, points: int = 40, dt_max: float | None = None) -> list[dict]:
+    """How long the initial plateau lasts at a constant learning rate, from the ODEs: for every
+    run of ``sim`` at the noise levels ``inverse_snrs``, the ODE from that run's own start
+    (``sim.start``), at ``lr`` throughout, until its population error falls halfway from chance
+    (0.5) to the oracle, or until ``t_end``.
+
+    One run at a time, with the adaptive steps of ``integrate_ode(stiffness_step=1)``, at most
+    ``dt_max`` (default ``2.5 / lr``): on the plateau the ODEs are slow and the steps long, and a
+    batch would move at the pace of its fastest run. The stiffness bounds the steps for
+    stability only; ``dt_max`` keeps them accurate while the overlaps grow (at ``lr = 0.5``, steps of
+    5 moved the error of a fast escape, 1/SNR = 0.1 at D = 100, by at most 0.006 from steps of 0.1). The error is recorded at ``points`` log-spaced times from 1 to
+    ``t_end`` and the crossing interpolated between them (``time_to_reach``). Records:
+    ``inverse_snr``, ``seed``, ``level`` (the halfway error), ``escape`` (the time, NaN if the
+    error is still above the level at ``t_end``), ``times`` and ``errors`` (up to the escape).
+    """
+    check_positive_float("t_end", t_end)
+    check_positive_float("lr", lr)
+    dt_max = 2.5 / lr if dt_max is None else dt_max
+    schedule = StepSchedule(lr)
+    grid = log_times(t_end, points, 1.0)
+    rows = []
+    for s in inverse_snrs:
+        level = 0.5 - (0.5 - float(oracle_error(1 / s))) / 2
+        delta = torch.tensor([delta_from_inverse_snr(s)], dtype=torch.float64)
+        for i in sim.runs(inverse_snr=s):
+            op = OrderParameters(sim.start.q[i:i + 1], sim.start.r[i:i + 1], sim.start.v[i:i + 1])
+            errors = [float(population_errors(op, delta, base)["error"][0])]
+            for begin, end in zip(grid[:-1], grid[1:]):
+                (op,), out = integrate_ode(op, delta, base, schedule, weight_decay, [end - begin], dt=dt_max,
+                                           stiffness_step=1.0)
+                errors.append(float(out["error"][-1, 0]))
+                if errors[-1] <= level:
+                    break
+            times = grid[:len(errors)]
+            rows.append(dict(inverse_snr=s, seed=int(sim.seed[i]), level=level, times=times, errors=errors,
+                             escape=time_to_reach(errors, times, level)))
     return rows
 
 
@@ -307,6 +421,12 @@ def plan_data(params: dict, inventories=None) -> DataPlan:
          bool(set(params["theory_inverse_snrs"]) & set(params["inverse_snrs"]))),
         ("theory_hidden lists widths of at most max(hidden, *hidden_values) (they share the Gaussian sample)",
          max(params["theory_hidden"]) <= max(params["hidden"], *params["hidden_values"])),
+        ("budget_inverse_snrs lie in inverse_snrs (the same-budget figure reads their networks)",
+         set(params["budget_inverse_snrs"]) <= set(params["inverse_snrs"])),
+        ("escape_inverse_snrs lie in inverse_snrs (the ODE starts from their networks' initial conditions)",
+         set(params["escape_inverse_snrs"]) <= set(params["inverse_snrs"])),
+        ("budget_n_factors lie between 1/dim and t_max (ridge random features up to the network's budget)",
+         all(1 <= f * params["dim"] and f <= params["t_max"] for f in params["budget_n_factors"])),
     ])
 
 
@@ -315,9 +435,25 @@ REACH_MARGIN = 0.01  # the time to reach counts from when the error is within th
 
 
 def time_to_reach(errors, times: list[float], level: float) -> float:
-    """The first of ``times`` at which ``errors`` (same length) is at most ``level``; NaN if never."""
-    hit = np.nonzero(np.asarray(errors) <= level)[0]
-    return float(times[hit[0]]) if len(hit) else math.nan
+    """When ``errors`` (recorded at ``times``, same length, increasing) first fall to ``level``,
+    interpolated between the two recorded times around the crossing: linearly in ``log t`` (the
+    times are log-spaced), linearly in ``t`` from ``t = 0``. ``times[0]`` if the first error is
+    already at most ``level``; NaN if no error is. With a grid step of a factor 1.2, reading the
+    first time at or below the level instead would overstate the time by up to 20%."""
+    errors, times = np.asarray(errors, dtype=float), np.asarray(times, dtype=float)
+    if errors.shape != times.shape:
+        raise ValueError(f"errors and times must have the same length; got {errors.shape} and {times.shape}")
+    hit = np.nonzero(errors <= level)[0]
+    if not len(hit):
+        return math.nan
+    i = int(hit[0])
+    if i == 0:
+        return float(times[0])
+    (t0, t1), (e0, e1) = times[i - 1:i + 1], errors[i - 1:i + 1]
+    share = (e0 - level) / (e0 - e1)  # in (0, 1]: e0 > level >= e1
+    if t0 <= 0:
+        return float(t0 + share * (t1 - t0))
+    return float(math.exp(math.log(t0) + share * (math.log(t1) - math.log(t0))))
 
 
 def over_parameterisation_runs(sim: Simulation, times: list[float], oracle: float) -> list[dict]:

@@ -32,17 +32,12 @@ from tqdm.auto import tqdm
 from ..data.multi_index import HermiteLink, MultiIndexTask, random_orthonormal_rows
 from ..kernels.arccos import two_layer_relu_kernel
 from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
+from ..seeding import derived_seed
 from ..validation import check_positive_float, check_positive_int
 from ..run.data_plan import DataPlan, synthetic_plan
 
 RIDGES = tuple(10.0 ** k for k in range(-6, 4))  # relative to the mean diagonal of the Gram matrix
 METHODS = ("network", "random features", "NTK")
-
-
-def derived_seed(*parts: int) -> int:
-    """A seed for one draw, from the chapter's seed and the draw's coordinates (d, repetition,
-    n, ...): distinct tuples give unrelated seeds, unlike sums such as ``1000 s + n``."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
 def symmetric_init(m: int, d: int, generator: torch.Generator | None = None,

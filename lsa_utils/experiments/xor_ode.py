@@ -147,22 +147,34 @@ def integrate_ode(
     dt: float = 0.5,
     train_second_layer: bool = True,
     on_step: Callable[[float], None] | None = None,
+    stiffness_step: float | None = None,
 ) -> tuple[list[OrderParameters], dict[str, torch.Tensor]]:
     """Integrate the ODEs from ``start`` with classical Runge-Kutta (order 4), step ``dt``.
 
     The learning rate follows ``schedule``. Returns the order parameters at each of ``times``
     (increasing, >= 0) and the population errors there, ``{"error": (len(times), B), "mse": ...}``.
+
+    With ``stiffness_step``, the step adapts instead: ``stiffness_step / (lr * stiffness)`` (the
+    largest over the batch, re-estimated at every step), at most ``dt``. On the
+    initial plateau, where the weights are small, the ODEs are slow and the steps grow to
+    ``dt``; ``relax_to_stationarity`` uses the same rule. For long runs (the plateau's escape at
+    high noise lasts thousands of units of ``t``).
     """
     check_positive_float("dt", dt)
+    if stiffness_step is not None:
+        check_positive_float("stiffness_step", stiffness_step)
     if sorted(times) != list(times) or times[0] < 0:
         raise ValueError("times must be increasing and >= 0")
 
-    op, t, saved = start, 0.0, []
+    op, t, saved, h_max = start, 0.0, [], dt
     for target in times:
         for begin, end, lr in schedule.segments(t, target):
             t = begin
             while t < end - 1e-12:
-                h = min(dt, end - t)
+                if stiffness_step is not None:
+                    rate = float(stiffness(op, delta, base).nan_to_num(nan=1.0).max().clamp(min=1e-12))
+                    h_max = min(dt, stiffness_step / (lr * rate))
+                h = min(h_max, end - t)
                 op = _runge_kutta_step(op, h, lambda o, lr=lr: ode_derivative(
                     o, delta, base, lr, weight_decay, train_second_layer))
                 t += h

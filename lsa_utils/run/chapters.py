@@ -156,6 +156,8 @@ CHAPTERS: dict[str, Chapter] = {
                     kernel_dims=[100, 200], kernel_n_factors=[2, 4, 8], theory_hidden=[4, 16],
                     theory_lrs=[0.05], theory_weight_decays=[0.01], rf_theory_ratios=[0.5, 1.0, 2.0],
                     theory_inverse_snrs=[0.05, 0.2, 0.4, 0.5, 0.7, 1.0, 2.0],
+                    budget_inverse_snrs=[0.4, 1.0], budget_n_factors=[4, 16, 64, 200],
+                    escape_inverse_snrs=[2.0], escape_t_end=2000.0,
                 ),
                 "default": dict(
                     dim=1000, hidden=16, inverse_snrs=[0.05, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0],
@@ -166,6 +168,8 @@ CHAPTERS: dict[str, Chapter] = {
                     kernel_dims=[250], kernel_n_factors=[2, 4, 8], theory_hidden=[4, 16],
                     theory_lrs=[0.05], theory_weight_decays=[0.01], rf_theory_ratios=[0.5, 1.0, 2.0, 4.0, 8.0],
                     theory_inverse_snrs=[0.05, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0],
+                    budget_inverse_snrs=[0.3, 1.0], budget_n_factors=[4, 16, 64, 256, 600],
+                    escape_inverse_snrs=[1.0, 2.0], escape_t_end=10000.0,
                 ),
                 "paper": dict(
                     dim=2000, hidden=16, inverse_snrs=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0],
@@ -177,6 +181,8 @@ CHAPTERS: dict[str, Chapter] = {
                     theory_lrs=[0.05, 0.5], theory_weight_decays=[0.01, 0.001],
                     rf_theory_ratios=[0.5, 1.0, 2.0, 4.0, 8.0],
                     theory_inverse_snrs=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0],
+                    budget_inverse_snrs=[0.3, 0.5, 1.0, 2.0], budget_n_factors=[4, 16, 64, 256, 1000],
+                    escape_inverse_snrs=[1.0, 1.5, 2.0, 3.0], escape_t_end=30000.0,
                 ),
             },
             run_time={"smoke": "3 min", "default": "12.5 min", "paper": "GPU, not yet run"},
