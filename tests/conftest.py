@@ -55,7 +55,8 @@ def make_project_copy(dest: Path) -> Path:
     for name in ("pyproject.toml", "_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, dest / name)
     for folder in ("notebooks", "book"):
-        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("generated"))
+        # kernel-ipc-*: sockets a killed kernel of an older version left in notebooks/ (not copyable)
+        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("generated", "kernel-ipc-*"))
     return dest
 
 

@@ -18,6 +18,7 @@ from lsa_utils.experiments.rf_equivalence import (
 from lsa_utils.experiments.xor_ode import (
     gaussian_base, informed_start, ode_derivative, population_errors, relax_to_stationarity, stiffness,
 )
+from lsa_utils.seeding import derived_seed
 
 
 def test_relu_moments_match_monte_carlo():
@@ -133,8 +134,11 @@ def test_equivalent_rf_errors_records_and_more_features_help():
 
 def test_lazy_scaling_rows_are_section_ones_fits_at_other_sizes():
     rows = lazy_scaling_rows([0.1, 0.4], [(20, 80)], kernel=False, seed=7)
-    expected = lazy_methods(0.4, 20, 80, [1.0], kernel=False, seed=8)
+    # each size and noise level its own SeedSequence stream: (seed, D, n, 1/SNR in thousandths)
+    expected = lazy_methods(0.4, 20, 80, [1.0], kernel=False, seed=derived_seed(7, 20, 80, 400))
     assert len(rows) == 2 and rows[1]["error"] == expected[0]["error"] and rows[1]["method"] == "random features"
+    assert rows[1]["seed"] == derived_seed(7, 20, 80, 400) != rows[0]["seed"]
+    assert lazy_scaling_rows([0.4], [(20, 80)], kernel=False, seed=7)[0]["seed"] == rows[1]["seed"]  # keyed by level
     kernel = lazy_scaling_rows([0.1], [(20, 40), (30, 60)], kernel=True, seed=7)
     assert [(r["dim"], r["method"]) for r in kernel] == [(20, "kernel"), (30, "kernel")]
 

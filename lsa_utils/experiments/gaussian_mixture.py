@@ -44,11 +44,18 @@ DRAWS = ("data_figure", "networks", "width_sweep", "ode_base", "ode_base_check",
 
 def draw_seed(seed: int, draw: str, *coordinates: int) -> int:
     """The seed of one of the chapter's draws (``DRAWS``), from the chapter's ``seed`` and the
-    draw's coordinates (a noise level's index, D, n), by ``numpy.random.SeedSequence``: unlike
-    ``seed + i``, no two draws share a stream."""
+    draw's coordinates (D, n, a noise level by ``level_key``), by ``numpy.random.SeedSequence``:
+    unlike ``seed + i``, no two draws share a stream. The number of coordinates is hashed too,
+    so ``(draw)`` and ``(draw, 0)`` differ."""
     if draw not in DRAWS:
         raise ValueError(f"draw={draw!r} is not one of {DRAWS}")
-    return derived_seed(seed, DRAWS.index(draw), *coordinates)
+    return derived_seed(seed, DRAWS.index(draw), len(coordinates), *coordinates)
+
+
+def level_key(inverse_snr: float) -> int:
+    """A noise level as a seed coordinate (1/SNR in thousandths), so that a level keeps its samples
+    when others are added to or removed from the grid."""
+    return int(round(1000 * inverse_snr))
 
 
 def log_times(t_max: float, points: int, t_min: float = 0.05) -> list[float]:
@@ -305,10 +312,11 @@ def lazy_scaling_rows(inverse_snrs: list[float], sizes: list[tuple[int, int]], k
                       device: torch.device | str = "cpu") -> list[dict]:
     """``lazy_methods`` at every ``(dim, n_train)`` of ``sizes`` and every noise level: random
     features with ``p = D`` (``kernel=False``) or the kernel alone (``kernel=True``). Each size
-    and noise level draws its own samples, seeded by ``derived_seed(seed, dim, n_train, i)``."""
-    return [row for dim, n_train in sizes for i, s in enumerate(inverse_snrs)
+    and noise level draws its own samples, seeded by ``derived_seed(seed, dim, n_train,
+    level_key(inverse_snr))``."""
+    return [row for dim, n_train in sizes for s in inverse_snrs
             for row in lazy_methods(s, dim, n_train, [] if kernel else [1.0], kernel=kernel,
-                                    seed=derived_seed(seed, dim, n_train, i), device=device)]
+                                    seed=derived_seed(seed, dim, n_train, level_key(s)), device=device)]
 
 
 def stationary_states(inverse_snrs: list[float], hidden_values: list[int], lrs: list[float],
@@ -337,39 +345,54 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
                    t_end: float, points: int = 40, dt_max: float | None = None) -> list[dict]:
     """How long the initial plateau lasts at a constant learning rate, from the ODEs: for every
     run of ``sim`` at the noise levels ``inverse_snrs``, the ODE from that run's own start
-    (``sim.start``), at ``lr`` throughout, until its population error falls halfway from chance
-    (0.5) to the oracle, or until ``t_end``.
+    (``sim.start``), at ``lr`` throughout, until its largest overlap with the plane of the
+    means, ``max_k |R_k|`` (``|R_k|^2 = R_k1^2 + R_k2^2``), reaches half of that overlap in the state
+    where SGD at this rate settles (``relax_to_stationarity`` from the informed start, the run's
+    ``K``), or until ``t_end``. The overlaps grow from ``O(1/sqrt(D))`` by orders of magnitude and
+    carry no Monte-Carlo noise, unlike the error, whose floor at a high rate can lie close to chance.
 
     One run at a time, with the adaptive steps of ``integrate_ode(stiffness_step=1)``, at most
     ``dt_max`` (default ``2.5 / lr``): on the plateau the ODEs are slow and the steps long, and a
     batch would move at the pace of its fastest run. The stiffness bounds the steps for
     stability only; ``dt_max`` keeps them accurate while the overlaps grow (at ``lr = 0.5``, steps of
-    5 moved the error of a fast escape, 1/SNR = 0.1 at D = 100, by at most 0.006 from steps of 0.1). The error is recorded at ``points`` log-spaced times from 1 to
-    ``t_end`` and the crossing interpolated between them (``time_to_reach``). Records:
-    ``inverse_snr``, ``seed``, ``level`` (the halfway error), ``escape`` (the time, NaN if the
-    error is still above the level at ``t_end``), ``times`` and ``errors`` (up to the escape).
+    5 moved the error of a fast escape, 1/SNR = 0.1 at D = 100, by at most 0.006 from steps of 0.1).
+    The state is recorded at ``points`` log-spaced times from 1 to ``t_end`` and the crossing
+    interpolated between them (``time_to_reach``). Records: ``inverse_snr``, ``seed``, ``target``
+    (the overlap to reach), ``stationary_error`` (the error of that settled state),
+    ``escape`` (the time, NaN if not reached by ``t_end``), and up to the escape ``times``,
+    ``errors`` and ``overlaps``. Raises ``FloatingPointError`` if the ODE diverges.
     """
     check_positive_float("t_end", t_end)
     check_positive_float("lr", lr)
     dt_max = 2.5 / lr if dt_max is None else dt_max
     schedule = StepSchedule(lr)
     grid = log_times(t_end, points, 1.0)
-    rows = []
+    largest_overlap = lambda op: float(op.r[0].norm(dim=-1).max())  # noqa: E731
+    rows, settled = [], {}
     for s in inverse_snrs:
-        level = 0.5 - (0.5 - float(oracle_error(1 / s))) / 2
         delta = torch.tensor([delta_from_inverse_snr(s)], dtype=torch.float64)
         for i in sim.runs(inverse_snr=s):
-            op = OrderParameters(sim.start.q[i:i + 1], sim.start.r[i:i + 1], sim.start.v[i:i + 1])
-            errors = [float(population_errors(op, delta, base)["error"][0])]
+            k = sim.hidden[i]
+            if k not in settled:
+                state = relax_to_stationarity(informed_start(1, k), delta, base, lr, weight_decay)
+                settled[k] = (largest_overlap(state.state) / 2, float(state.error[0]))
+            target, stationary_error = settled[k]
+            op = OrderParameters(sim.start.q[i:i + 1, :k, :k], sim.start.r[i:i + 1, :k], sim.start.v[i:i + 1, :k])
+            errors, overlaps = [float(population_errors(op, delta, base)["error"][0])], [largest_overlap(op)]
             for begin, end in zip(grid[:-1], grid[1:]):
                 (op,), out = integrate_ode(op, delta, base, schedule, weight_decay, [end - begin], dt=dt_max,
                                            stiffness_step=1.0)
                 errors.append(float(out["error"][-1, 0]))
-                if errors[-1] <= level:
+                overlaps.append(largest_overlap(op))
+                if not math.isfinite(overlaps[-1]) or not math.isfinite(errors[-1]):
+                    raise FloatingPointError(f"the ODE diverged at 1/SNR = {s:g} (run {i}) before t = {end:g}")
+                if overlaps[-1] >= target:
                     break
             times = grid[:len(errors)]
-            rows.append(dict(inverse_snr=s, seed=int(sim.seed[i]), level=level, times=times, errors=errors,
-                             escape=time_to_reach(errors, times, level)))
+            rows.append(dict(inverse_snr=s, seed=int(sim.seed[i]), target=target, stationary_error=stationary_error,
+                             escape=time_to_reach([-o for o in overlaps], times, -target), times=times,
+                             errors=errors, overlaps=overlaps))
+        settled.clear()
     return rows
 
 

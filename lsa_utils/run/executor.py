@@ -83,10 +83,14 @@ def replace_folder(source: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _ipc_kernel_manager():
+def _ipc_kernel_manager(socket_dir: Path):
     """A jupyter_client kernel manager that talks to the kernel over IPC (Unix sockets) instead
     of TCP on localhost: nothing listens on a port, and ipykernel has no reason to print its
-    "running over TCP without encryption" warning into the log of every chapter."""
+    "running over TCP without encryption" warning into the log of every chapter.
+
+    The sockets (``kernel-ipc-1`` ... ``-N``) live in ``socket_dir``, a temporary folder: left to
+    the default, they are made in the notebook's folder, where a kernel that is killed (an
+    interrupted chapter) leaves them behind for every later copy of the folder to trip on."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -94,6 +98,10 @@ def _ipc_kernel_manager():
         @default("transport")
         def _default_transport(self) -> str:
             return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return str(socket_dir / "kernel-ipc")
 
     return IPCKernelManager
 
@@ -112,7 +120,7 @@ def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[s
         try:
             papermill.execute_notebook(
                 str(converted), str(output), parameters=parameters, kernel_name="python3",
-                progress_bar=progress, cwd=str(source.parent), kernel_manager_class=_ipc_kernel_manager(),
+                progress_bar=progress, cwd=str(source.parent), kernel_manager_class=_ipc_kernel_manager(Path(tmp)),
             )
         finally:
             for k, v in saved.items():
