@@ -414,6 +414,11 @@ run.savefig(fig, "plateau_escape")
 plt.show()
 
 # %%
+at_end = escape.assign(error_end=escape.errors.map(lambda e: e[-1]), overlap_end=escape.overlaps.map(lambda o: o[-1]))
+run.glue("escape_end", "; ".join(
+    f"at 1/SNR = {s:g}, error {rows.error_end.median():.3f} against {rows.stationary_error.iloc[0]:.3f} where SGD at "
+    f"η = {p.lr:g} settles, largest overlap {rows.overlap_end.median():.2f} against a target of {rows.target.iloc[0]:.2f}"
+    for s, rows in at_end[at_end.escape.isna()].groupby("inverse_snr")) or "none: every run escaped")
 _ = run.glue("escape_summary", "; ".join(
     f"at 1/SNR = {s:g}, " + (f"t = {rows.escape.median():,.0f} (median)" if rows.escape.notna().all()
                              else f"{rows.escape.isna().sum()} of {len(rows)} runs not by t = {p.escape_t_end:,.0f}")
@@ -422,7 +427,11 @@ _ = run.glue("escape_summary", "; ".join(
 # %% [markdown]
 # The ODE leaves the plateau {glue:text}`escape_summary`, against the simulations' $t_{\max}$ =
 # `t_max`. Leaving it means growing the overlaps from their initial $O(1/\sqrt D)$, and the noisier
-# the data, the slower they grow (lower panels). Section 5 shows that a state with every cluster
+# the data, the slower they grow (lower panels). Where runs had not escaped by the end, their
+# state there (medians) was: {glue:text}`escape_end`. At high noise the error is a poor
+# marker of the escape: at the high rate SGD settles only a little below chance (dotted line),
+# and the network needs the escape first and a lower rate after it (section 5's stationary
+# states at `lr_final`) to come near the oracle. Section 5 shows that a state with every cluster
 # covered exists at these noise levels; reaching it from small random weights takes a much longer
 # run, even at the high rate. In our runs at $1/\mathrm{SNR} = 1$ the simulations escaped somewhat
 # before the ODE from the same start (finite-$D$ fluctuations of the overlaps help): read the
