@@ -238,8 +238,8 @@ plt.show()
 # `n_factor` $\cdot D$: at that $n$ the network is still on its initial plateau. Here random
 # features get the network's number of samples, at the noise levels `budget_inverse_snrs`. The
 # network's error at time $t$ is its error after $n = tD$ samples (one-pass SGD sees each once;
-# the curve is a prefix of a run scheduled for `t_max`, while the ridge is refitted and its ridge
-# validated at every $n$, on 2000 extra samples). Ridge random features ($P = D$) are refitted
+# the curve is a prefix of a run scheduled for `t_max`, while the ridge fit is redone at every
+# $n$, its penalty chosen on 2000 extra validation samples). Ridge random features ($P = D$) are refitted
 # on the first $n$ samples of one stream for every $n/D$ in `budget_n_factors`, up to the
 # network's whole budget ($\Phi^\top\Phi$ is accumulated a chunk at a time, so $n = t_{\max} D$ costs
 # $O(nPD)$ time and no more memory than $n = D$). The comparison matches $n$, not the number of
@@ -433,9 +433,9 @@ _ = run.glue("escape_summary", "; ".join(
 # and the network needs the escape first and a lower rate after it (section 5's stationary
 # states at `lr_final`) to come near the oracle. Section 5 shows that a state with every cluster
 # covered exists at these noise levels; reaching it from small random weights takes a much longer
-# run, even at the high rate. In our runs at $1/\mathrm{SNR} = 1$ the simulations escaped somewhat
-# before the ODE from the same start (finite-$D$ fluctuations of the overlaps help): read the
-# ODE's times as estimates from above for SGD at this $D$.
+# run, even at the high rate. In our `default` run, at $1/\mathrm{SNR} = 1$, the simulations escaped
+# somewhat before the ODE from the same start (finite-$D$ fluctuations of the overlaps help): read
+# the ODE's times as estimates from above for SGD at a finite $D$.
 
 # %% [markdown]
 # ## 3. Over-parameterisation
