@@ -274,7 +274,7 @@ for ax, s in zip(axes, p.budget_inverse_snrs):
     ax.plot(rf_times[1:], rf_online["error"][1:, i].numpy(), "s:", color=colors["random features"], ms=3, mfc="none",
             label="random features, online SGD, P = D")
     ax.axhline(rf_limit[s], color=colors["random features"], lw=1, ls="--",
-               label="  online readout's features, n → ∞ (closed form)")
+               label="online readout's features, n → ∞ (closed form)")
     wide = rf_theory[(rf_theory.ratio == max(p.rf_theory_ratios)) & (rf_theory.inverse_snr == s)]
     if not wide.empty:
         ax.axhline(float(wide.error.iloc[0]), color=colors["random features"], lw=1, ls="-.",
@@ -370,15 +370,16 @@ plt.show()
 # the constant rate $\eta$ = `lr` (the schedule drops it to `lr_final` at `switch_time`, which
 # slows the escape tenfold), up to $t$ = `escape_t_end`, at the noise levels
 # `escape_inverse_snrs`, and record when the largest overlap of a unit with the plane of the
-# means, $\max_k |R_k|$, reaches half of its value in the state where SGD at that rate settles
-# (the stationary state of section 5, computed at $\eta$ = `lr`). The overlaps start at
-# $O(1/\sqrt D)$ and carry no Monte-Carlo noise, unlike the error, whose floor at a high rate can lie
-# close to chance. Expectations on the first 1024 points of the quasi-random sample; adaptive
+# means, $\max_k |R_k|$, is halfway on a log scale from where it starts to its value in the state
+# where SGD at that rate settles (the stationary state of section 5, computed at $\eta$ = `lr`):
+# the geometric mean of the two. The overlaps start at $O(1/\sqrt D)$ and carry no Monte-Carlo
+# noise, unlike the error, whose floor at a high rate can lie close to chance. Expectations on the first 1024 points of the quasi-random sample; adaptive
 # Runge-Kutta steps, long on the plateau; each ODE curve stops at its escape.
 
 # %%
 escape = pd.DataFrame(plateau_escape(sim, p.escape_inverse_snrs, base[:1024], p.lr, p.weight_decay, p.escape_t_end))
-print(escape[["inverse_snr", "seed", "target", "stationary_error", "escape"]].round(3).to_string(index=False))
+print(escape[["inverse_snr", "seed", "target", "settled_overlap", "stationary_error", "escape"]].round(3)
+      .to_string(index=False))
 
 # %%
 fig, axes = plt.subplots(2, len(p.escape_inverse_snrs), figsize=(5.0 * len(p.escape_inverse_snrs), 6.6),
@@ -400,7 +401,11 @@ for column, s in enumerate(p.escape_inverse_snrs):
     top.axhline(float(rows.stationary_error.iloc[0]), color=colors["ODE"], lw=1, ls=":",
                 label=f"where SGD at η = {p.lr:g} settles (ODE)")
     top.axhline(float(oracle_error(1 / s)), color=colors["oracle"], lw=1, label="oracle")
-    bottom.axhline(float(rows.target.iloc[0]), color="0.3", ls=":", lw=1, label="half the settled overlap")
+    bottom.axhline(float(rows.settled_overlap.iloc[0]), color=colors["ODE"], ls=":", lw=1,
+                   label=f"where SGD at η = {p.lr:g} settles (ODE)")
+    for j, row in enumerate(rows.itertuples()):
+        bottom.plot([row.times[0] if row.times[0] > 0 else 1.0, p.escape_t_end], [row.target] * 2, color="0.3",
+                    ls=":", lw=0.8, label="target: halfway, on a log scale, from start to settled" if j == 0 else None)
     for ax in (top, bottom):
         ax.axvline(p.t_max, color="0.6", ls="-.", lw=1, label="t_max of the simulations" if ax is top else None)
     top.set(xscale="log", title=f"1/SNR = {s:g}, D = {p.dim}, K = {p.hidden}")
@@ -417,7 +422,7 @@ plt.show()
 at_end = escape.assign(error_end=escape.errors.map(lambda e: e[-1]), overlap_end=escape.overlaps.map(lambda o: o[-1]))
 run.glue("escape_end", "; ".join(
     f"at 1/SNR = {s:g}, error {rows.error_end.median():.3f} against {rows.stationary_error.iloc[0]:.3f} where SGD at "
-    f"η = {p.lr:g} settles, largest overlap {rows.overlap_end.median():.2f} against a target of {rows.target.iloc[0]:.2f}"
+    f"η = {p.lr:g} settles, largest overlap {rows.overlap_end.median():.3f} against a target of {rows.target.median():.3f}"
     for s, rows in at_end[at_end.escape.isna()].groupby("inverse_snr")) or "none: every run escaped")
 _ = run.glue("escape_summary", "; ".join(
     f"at 1/SNR = {s:g}, " + (f"t = {rows.escape.median():,.0f} (median)" if rows.escape.notna().all()
@@ -729,6 +734,7 @@ values = {
     "rf_limit_same_features": rf_limit, "rf_online_closed_form": rf_online_closed_form,
     "rf_theory": rf_theory.to_dict("records"),
     "budget": budget[["inverse_snr", "n_train", "error", "ridge", "seconds"]].to_dict("records"),
-    "escape": escape[["inverse_snr", "seed", "target", "stationary_error", "escape"]].to_dict("records"),
+    "escape": escape[["inverse_snr", "seed", "target", "settled_overlap", "stationary_error", "escape"]]
+    .to_dict("records"),
 }
 run.finish(values)

@@ -107,3 +107,11 @@ def test_a_failing_run_keeps_the_previous_outputs(smoke_root, monkeypatch, tmp_p
     for folder in (results.parent, executed.parent):  # no temporary or partial file is left
         leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
         assert not leftovers, leftovers
+
+
+def test_kernel_sockets_go_to_the_given_folder_not_the_notebooks(tmp_path):
+    from lsa_utils.run.executor import _ipc_kernel_manager
+
+    manager = _ipc_kernel_manager(tmp_path)(kernel_name="python3")
+    assert manager.transport == "ipc"
+    assert manager.ip == str(tmp_path / "kernel-ipc")  # not "kernel-ipc", relative to the notebook's folder

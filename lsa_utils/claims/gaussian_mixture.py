@@ -169,8 +169,8 @@ def _same_budget_claims(values: dict[str, Any], params: dict[str, Any]) -> list[
         f"the same number of samples, n = {n_budget / dim:g}D = {n_budget:,} (the network's whole budget, t_max = "
         f"{t_max:g}): ridge random features (P = D), every 1/SNR >= {RF_CHANCE_INVERSE_SNR:g} of the figure, "
         f"D = {dim}: lowest error (at 1/SNR = {s:g}, where the network's median error is {network:.3f})",
-        lowest["error"], "abstract ('small 2LNN achieve near-optimal performance on this task, lazy training "
-        "approaches such as random features and kernel methods do not') and Fig. 1",
+        lowest["error"], "abstract ('... lazy training approaches such as random features ... do not' achieve "
+        "near-optimal performance) and Fig. 1",
         f"the network's own claims (above) are read at the same n; at this D, the closed form for P = D features "
         f"with n -> infinity (section 5, the online readout's features) gives {limit:.3f} at 1/SNR = {s:g}; the "
         "test error's standard error on 10,000 points is 0.005, so a value within 0.01 of the threshold is not "
@@ -200,7 +200,8 @@ def _escape_claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim
     earliest = min((t_end if t is None or math.isnan(t) else t) for t in times)
     return [finding(
         f"1/SNR = {top:g}: earliest time, over {len(times)} seeds, at which the ODE from the networks' own starts, "
-        f"at η = {params['lr']:g} throughout, leaves the plateau (largest overlap |R_k| at half its settled value; "
+        f"at η = {params['lr']:g} throughout, leaves the plateau (largest overlap |R_k| halfway, on a log scale, "
+        f"from its start to its settled value; "
         f"{censored} of {len(times)} still on it at t = {t_end:,.0f}, counted as {t_end:,.0f}: then a lower bound), "
         f"against the networks' t_max = {t_max:g}", earliest, ">", t_max,
         source=f"{PAPER}, Fig. 1 (the network reaches the oracle over the whole range of 1/SNR, 0.05 to 5)",

@@ -346,10 +346,13 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
     """How long the initial plateau lasts at a constant learning rate, from the ODEs: for every
     run of ``sim`` at the noise levels ``inverse_snrs``, the ODE from that run's own start
     (``sim.start``), at ``lr`` throughout, until its largest overlap with the plane of the
-    means, ``max_k |R_k|`` (``|R_k|^2 = R_k1^2 + R_k2^2``), reaches half of that overlap in the state
-    where SGD at this rate settles (``relax_to_stationarity`` from the informed start, the run's
-    ``K``), or until ``t_end``. The overlaps grow from ``O(1/sqrt(D))`` by orders of magnitude and
-    carry no Monte-Carlo noise, unlike the error, whose floor at a high rate can lie close to chance.
+    means, ``max_k |R_k|`` (``|R_k|^2 = R_k1^2 + R_k2^2``), is halfway on a log scale from where it
+    starts to its value in the state where SGD at this rate settles (``relax_to_stationarity``
+    from the informed start, the run's ``K``): the geometric mean of the two. Or until ``t_end``.
+    The overlaps grow from ``O(1/sqrt(D))`` by orders of magnitude and carry no Monte-Carlo noise,
+    unlike the error, whose floor at a high rate can lie close to chance; a run from small weights
+    may level off below the informed state's overlap, which is why the target is not a fraction
+    of that overlap alone.
 
     One run at a time, with the adaptive steps of ``integrate_ode(stiffness_step=1)``, at most
     ``dt_max`` (default ``2.5 / lr``): on the plateau the ODEs are slow and the steps long, and a
@@ -358,9 +361,10 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
     5 moved the error of a fast escape, 1/SNR = 0.1 at D = 100, by at most 0.006 from steps of 0.1).
     The state is recorded at ``points`` log-spaced times from 1 to ``t_end`` and the crossing
     interpolated between them (``time_to_reach``). Records: ``inverse_snr``, ``seed``, ``target``
-    (the overlap to reach), ``stationary_error`` (the error of that settled state),
+    (the overlap to reach), ``settled_overlap`` and ``stationary_error`` (of that settled state),
     ``escape`` (the time, NaN if not reached by ``t_end``), and up to the escape ``times``,
-    ``errors`` and ``overlaps``. Raises ``FloatingPointError`` if the ODE diverges.
+    ``errors`` and ``overlaps``. Raises ``FloatingPointError`` if the ODE diverges or the settled
+    state is not finite, and ``RuntimeError`` if it did not settle.
     """
     check_positive_float("t_end", t_end)
     check_positive_float("lr", lr)
@@ -375,10 +379,16 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
             k = sim.hidden[i]
             if k not in settled:
                 state = relax_to_stationarity(informed_start(1, k), delta, base, lr, weight_decay)
-                settled[k] = (largest_overlap(state.state) / 2, float(state.error[0]))
-            target, stationary_error = settled[k]
+                settled[k] = (largest_overlap(state.state), float(state.error[0]))
+                if not all(math.isfinite(x) for x in settled[k]):
+                    raise FloatingPointError(f"the settled state at 1/SNR = {s:g}, K = {k}, lr = {lr:g} is not finite")
+                if not bool(state.converged.all()):
+                    raise RuntimeError(f"the state at 1/SNR = {s:g}, K = {k}, lr = {lr:g} did not settle "
+                                       f"(relax_to_stationarity ran to t = {state.time:g})")
+            settled_overlap, stationary_error = settled[k]
             op = OrderParameters(sim.start.q[i:i + 1, :k, :k], sim.start.r[i:i + 1, :k], sim.start.v[i:i + 1, :k])
             errors, overlaps = [float(population_errors(op, delta, base)["error"][0])], [largest_overlap(op)]
+            target = math.sqrt(overlaps[0] * settled_overlap)
             for begin, end in zip(grid[:-1], grid[1:]):
                 (op,), out = integrate_ode(op, delta, base, schedule, weight_decay, [end - begin], dt=dt_max,
                                            stiffness_step=1.0)
@@ -389,7 +399,8 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
                 if overlaps[-1] >= target:
                     break
             times = grid[:len(errors)]
-            rows.append(dict(inverse_snr=s, seed=int(sim.seed[i]), target=target, stationary_error=stationary_error,
+            rows.append(dict(inverse_snr=s, seed=int(sim.seed[i]), target=target, settled_overlap=settled_overlap,
+                             stationary_error=stationary_error,
                              escape=time_to_reach([-o for o in overlaps], times, -target), times=times,
                              errors=errors, overlaps=overlaps))
         settled.clear()
@@ -448,6 +459,9 @@ def plan_data(params: dict, inventories=None) -> DataPlan:
          set(params["budget_inverse_snrs"]) <= set(params["inverse_snrs"])),
         ("escape_inverse_snrs lie in inverse_snrs (the ODE starts from their networks' initial conditions)",
          set(params["escape_inverse_snrs"]) <= set(params["inverse_snrs"])),
+        ("escape_t_end exceeds t_max (the escape finding compares the two)", params["escape_t_end"] > params["t_max"]),
+        ("inverse_snrs differ by at least 0.001 (level_key seeds each level's samples by its value)",
+         len({level_key(s) for s in params["inverse_snrs"]}) == len(params["inverse_snrs"])),
         ("budget_n_factors lie between 1/dim and t_max (ridge random features up to the network's budget)",
          all(1 <= f * params["dim"] and f <= params["t_max"] for f in params["budget_n_factors"])),
     ])
