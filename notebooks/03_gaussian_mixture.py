@@ -95,7 +95,7 @@ from lsa_utils.experiments.gaussian_mixture import (
     simulate_networks, stationary_states,
     train_readout_online,
 )
-from lsa_utils.experiments.xor_ode import OrderParameters, gaussian_base, integrate_ode
+from lsa_utils.experiments.xor_ode import OrderParameters, gaussian_base, integrate_ode, largest_overlap
 from lsa_utils.models.committee import StepSchedule
 from lsa_utils.plotting import ROLE_COLORS, figure_grid
 from lsa_utils.run.context import start_chapter
@@ -389,8 +389,7 @@ for column, s in enumerate(p.escape_inverse_snrs):
     for j, i in enumerate(sim.runs(inverse_snr=s)):
         top.plot(t_axis[1:], sim.error[1:, i], color=colors["network"], lw=1.2, alpha=0.8,
                  label=f"simulation (η: {p.lr:g} → {p.lr_final:g} at t = {p.switch_time:g})" if j == 0 else None)
-        overlap = sim.overlaps[1:, i, :sim.hidden[i]].norm(dim=-1).max(-1).values
-        bottom.plot(t_axis[1:], overlap, color=colors["network"], lw=1.2, alpha=0.8)
+        bottom.plot(t_axis[1:], largest_overlap(sim.overlaps[1:, i]), color=colors["network"], lw=1.2, alpha=0.8)
     rows = escape[escape.inverse_snr == s]
     for j, row in enumerate(rows.itertuples()):
         top.plot(row.times[1:], row.errors[1:], color=colors["ODE"], ls="--", lw=1.5,

@@ -31,7 +31,8 @@ from ..seeding import derived_seed
 from ..validation import check_positive_float, check_positive_int, check_positive_ints
 from .rf_equivalence import classification_error, cluster_moments, equivalent_error, population_readout
 from .xor_ode import (
-    OrderParameters, informed_start, integrate_ode, order_parameters, population_errors, relax_to_stationarity,
+    OrderParameters, informed_start, integrate_ode, largest_overlap, order_parameters, population_errors,
+    relax_to_stationarity,
 )
 from ..run.data_plan import DataPlan, synthetic_plan
 
@@ -371,7 +372,6 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
     dt_max = 2.5 / lr if dt_max is None else dt_max
     schedule = StepSchedule(lr)
     grid = log_times(t_end, points, 1.0)
-    largest_overlap = lambda op: float(op.r[0].norm(dim=-1).max())  # noqa: E731
     rows, settled = [], {}
     for s in inverse_snrs:
         delta = torch.tensor([delta_from_inverse_snr(s)], dtype=torch.float64)
@@ -379,7 +379,7 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
             k = sim.hidden[i]
             if k not in settled:
                 state = relax_to_stationarity(informed_start(1, k), delta, base, lr, weight_decay)
-                settled[k] = (largest_overlap(state.state), float(state.error[0]))
+                settled[k] = (float(largest_overlap(state.state.r[0])), float(state.error[0]))
                 if not all(math.isfinite(x) for x in settled[k]):
                     raise FloatingPointError(f"the settled state at 1/SNR = {s:g}, K = {k}, lr = {lr:g} is not finite")
                 if not bool(state.converged.all()):
@@ -387,13 +387,14 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
                                        f"(relax_to_stationarity ran to t = {state.time:g})")
             settled_overlap, stationary_error = settled[k]
             op = OrderParameters(sim.start.q[i:i + 1, :k, :k], sim.start.r[i:i + 1, :k], sim.start.v[i:i + 1, :k])
-            errors, overlaps = [float(population_errors(op, delta, base)["error"][0])], [largest_overlap(op)]
+            errors = [float(population_errors(op, delta, base)["error"][0])]
+            overlaps = [float(largest_overlap(op.r[0]))]
             target = math.sqrt(overlaps[0] * settled_overlap)
             for begin, end in zip(grid[:-1], grid[1:]):
                 (op,), out = integrate_ode(op, delta, base, schedule, weight_decay, [end - begin], dt=dt_max,
                                            stiffness_step=1.0)
                 errors.append(float(out["error"][-1, 0]))
-                overlaps.append(largest_overlap(op))
+                overlaps.append(float(largest_overlap(op.r[0])))
                 if not math.isfinite(overlaps[-1]) or not math.isfinite(errors[-1]):
                     raise FloatingPointError(f"the ODE diverged at 1/SNR = {s:g} (run {i}) before t = {end:g}")
                 if overlaps[-1] >= target:

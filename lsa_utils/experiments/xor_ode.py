@@ -61,6 +61,12 @@ def order_parameters(net: Committee) -> OrderParameters:
                             net.v.to(torch.float64, copy=True))  # a copy: training changes v in place
 
 
+def largest_overlap(r: torch.Tensor) -> torch.Tensor:
+    """``max_k |R_k|``, the largest overlap of a unit with the plane of the means, from overlaps ``r``
+    of shape ``(..., K, 2)``; shape ``(...)``. Padding units (``R_k = 0``) do not change it."""
+    return r.norm(dim=-1).max(-1).values
+
+
 def gaussian_base(samples: int, hidden: int, seed: int = 0) -> torch.Tensor:
     """A fixed scrambled-Sobol sample of ``N(0, I_{K+2})``, shape ``(samples, K + 2)``, float64.
 
