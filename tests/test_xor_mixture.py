@@ -5,7 +5,10 @@ import math
 import pytest
 import torch
 
-from lsa_utils.data.xor_mixture import delta_from_inverse_snr, oracle_error, sample_streams, sample_xor_mixture
+from lsa_utils.data.xor_mixture import (
+    XOR, Mixture, delta_from_inverse_snr, high_snr_mixture, mixed_snr_mixture, oracle_error, sample_streams,
+    sample_xor_mixture,
+)
 from lsa_utils.experiments.xor_ode import (
     OrderParameters,
     gaussian_base,
@@ -49,6 +52,50 @@ def test_oracle_error_limits_and_bayes_rule_on_samples():
     rule = torch.where(x[:, 0].abs() > x[:, 1].abs(), 1.0, -1.0)
     err = (rule != y).double().mean().item()
     assert err == pytest.approx(oracle_error(1 / 0.7).item(), abs=0.003)
+
+
+MIXTURES = {"xor": lambda dim: XOR, "high": high_snr_mixture, "mixed": mixed_snr_mixture,
+            "tilted": lambda dim: TILTED}
+
+
+@pytest.mark.parametrize("name", list(MIXTURES))
+@pytest.mark.parametrize("inverse_snr", [0.5, 1.5])
+def test_every_mixtures_oracle_matches_its_bayes_rule_on_samples(name, inverse_snr):
+    """The closed-form oracle of each mixture equals the error of its Bayes rule on samples, and
+    no other rule of the two coordinates does better (the rule is the likelihood ratio's sign)."""
+    dim, n = 16, 400_000
+    mixture, delta = MIXTURES[name](dim), inverse_snr**2
+    x, y = sample_xor_mixture(n, dim, delta, torch.Generator().manual_seed(11), torch.float64, mixture=mixture)
+    means = torch.tensor(mixture.means, dtype=torch.float64)
+    labels = torch.tensor(mixture.labels, dtype=torch.float64)
+    assert torch.allclose(x[:, :2].mean(0), torch.zeros(2, dtype=torch.float64), atol=0.02 * (1 + mixture.mean_norm))
+    loglik = -((x[:, None, :2] - means) ** 2).sum(-1) / (2 * delta)  # (n, 4)
+    odds = torch.logsumexp(loglik[:, labels > 0], 1) - torch.logsumexp(loglik[:, labels < 0], 1)
+    likelihood_rule = torch.where(odds > 0, 1.0, -1.0).double()
+    assert torch.equal(mixture.bayes_labels(x[:, :2]), likelihood_rule)
+    err = (likelihood_rule != y).double().mean().item()
+    oracle = mixture.oracle_error(delta).item()
+    se = math.sqrt(max(oracle * (1 - oracle), 1 / n) / n)
+    assert abs(err - oracle) < 4 * se + 1e-6
+
+
+def test_mixtures_of_the_official_code():
+    dim = 400
+    high, mixed = high_snr_mixture(dim), mixed_snr_mixture(dim)
+    assert high.means == tuple((20 * a, 20 * b) for a, b in XOR.means)
+    # the mixed mixture's label is -sign(x_1 x_2); x_1 alone carries nothing
+    assert all(lab == -math.copysign(1, m1 * m2) for (m1, m2), lab in zip(mixed.means, mixed.labels))
+    # its oracle is Phi(-1/sqrt(delta)) (x_2's sign); the high-SNR one is XOR's at sqrt(D) times the SNR
+    assert mixed.oracle_error(0.25).item() == pytest.approx(0.5 * math.erfc(2 / math.sqrt(2)), rel=1e-9)
+    assert high.oracle_error(4.0).item() == pytest.approx(oracle_error(20 / 2).item(), rel=1e-9)
+    assert XOR.oracle_error(torch.tensor([0.09, 1.0], dtype=torch.float64)).tolist() == pytest.approx(
+        oracle_error(torch.tensor([1 / 0.3, 1.0], dtype=torch.float64)).tolist(), rel=1e-12)
+    with pytest.raises(ValueError, match="same nonzero norm"):
+        Mixture("bad", (1.0, 0.0), (0.0, 2.0))
+    with pytest.raises(ValueError, match="parallel"):
+        Mixture("bad", (1.0, 0.0), (-1.0, 0.0))
+    with pytest.raises(ValueError, match="delta"):
+        mixed.oracle_error(-1.0)
 
 
 def test_sample_shapes_noise_and_balance():
@@ -151,12 +198,15 @@ def _trained_network(dim=400, hidden=4, seed=6):
     return net
 
 
-def test_population_error_equals_test_error_of_the_network():
-    """The order parameters give the exact population error at any D (local fields are Gaussian)."""
+@pytest.mark.parametrize("mixture", ["xor", "mixed"])
+def test_population_error_equals_test_error_of_the_network(mixture):
+    """The order parameters give the exact population error at any D (local fields are Gaussian),
+    for means of norm 1 and of norm sqrt(D)."""
     net = _trained_network()
+    mixture = XOR if mixture == "xor" else mixed_snr_mixture(net.dim)
     delta = torch.tensor([0.09, 0.5], dtype=torch.float64)
-    pop = population_errors(order_parameters(net), delta, gaussian_base(2**16, 4))
-    x, y = sample_xor_mixture(100_000, net.dim, delta, torch.Generator().manual_seed(7), torch.float64)
+    pop = population_errors(order_parameters(net), delta, gaussian_base(2**16, 4), mixture)
+    x, y = sample_xor_mixture(100_000, net.dim, delta, torch.Generator().manual_seed(7), torch.float64, mixture=mixture)
     yhat = net(x)
     test_error = (y * yhat <= 0).double().mean(1)
     test_mse = 0.5 * ((yhat - y) ** 2).mean(1)
@@ -165,7 +215,12 @@ def test_population_error_equals_test_error_of_the_network():
     assert (pop["error"] > 0.05).all()  # the check is not trivially at zero error
 
 
-def test_ode_derivative_is_the_mean_sgd_drift():
+# a mixture of norm-1 means other than XOR's: the ODE takes the means as a parameter
+TILTED = Mixture("tilted", (0.8, 0.6), (-0.28, 0.96))
+
+
+@pytest.mark.parametrize("mixture", [XOR, TILTED], ids=["xor", "tilted"])
+def test_ode_derivative_is_the_mean_sgd_drift(mixture):
     """D * E[one-step change of (Q, R, v)] over independent samples equals the ODE's right side
     (up to O(1/D) terms), including the eta^2 noise term."""
     dim, copies, lr, wd = 1000, 4000, 0.5, 0.1
@@ -173,10 +228,13 @@ def test_ode_derivative_is_the_mean_sgd_drift():
     net = Committee(net.w[:1].expand(copies, -1, -1).clone(), net.v[:1].expand(copies, -1).clone())
     delta = torch.full((copies,), 0.3, dtype=torch.float64)
     start = order_parameters(Committee(net.w[:1], net.v[:1]))
-    train_online_sgd(net, delta, 1, lr, wd, generator=torch.Generator().manual_seed(8))
+    train_online_sgd(net, delta, 1, lr, wd, generator=torch.Generator().manual_seed(8), mixture=mixture)
     after = order_parameters(net)
     drift = {k: (getattr(after, k) - getattr(start, k)) * dim for k in ("q", "r", "v")}
-    ode = ode_derivative(start, delta[:1], gaussian_base(2**17, 3), lr, wd)
+    ode = ode_derivative(start, delta[:1], gaussian_base(2**17, 3), lr, wd, mixture=mixture)
+    if mixture is TILTED:  # the means matter: XOR's drift differs from this one's
+        other = ode_derivative(start, delta[:1], gaussian_base(2**17, 3), lr, wd)
+        assert (other.r - ode.r).abs().max() > 0.1
     for key in ("q", "r", "v"):
         samples = drift[key].reshape(copies, -1)
         mean, se = samples.mean(0), samples.std(0) / math.sqrt(copies)
@@ -184,7 +242,7 @@ def test_ode_derivative_is_the_mean_sgd_drift():
         assert ((mean - expected).abs() <= 4 * se + 0.02 * expected.abs() + 1e-3).all(), key
     # the eta^2 term is what the check resolves: dQ/dt is linear in eta but for that term, so
     # 2 * (dQ(eta) - 2 dQ(eta / 2)) is the term itself; it must exceed the tolerance used above
-    half = ode_derivative(start, delta[:1], gaussian_base(2**17, 3), lr / 2, wd)
+    half = ode_derivative(start, delta[:1], gaussian_base(2**17, 3), lr / 2, wd, mixture=mixture)
     noise_term = 2 * (ode.q - 2 * half.q)
     q_se = drift["q"].reshape(copies, -1).std(0) / math.sqrt(copies)
     assert (noise_term.reshape(-1).abs() > 4 * q_se + 0.02 * ode.q.reshape(-1).abs() + 1e-3).any()
@@ -309,7 +367,7 @@ def test_streamed_ridge_features_equal_one_fit_on_the_same_samples(monkeypatch):
     x_pool, y_pool = sample_xor_mixture(300 + 1000 + 600, 30, 0.3**2, torch.Generator().manual_seed(5), torch.float64)
     taken = [0]
 
-    def next_rows(n, dim, delta, generator, dtype=torch.float32, device="cpu"):
+    def next_rows(n, dim, delta, generator, dtype=torch.float32, device="cpu", mixture=XOR):
         rows = slice(taken[0], taken[0] + n)
         taken[0] += n
         return x_pool[rows].to(dtype), y_pool[rows].to(dtype)

@@ -1,18 +1,29 @@
-"""The XOR Gaussian mixture of Refinetti, Goldt, Krzakala and Zdeborova (ICML 2021, Sec. 2).
+"""The XOR Gaussian mixtures of Refinetti, Goldt, Krzakala and Zdeborova (ICML 2021, Sec. 2).
 
-Inputs live in ``D`` dimensions. Four equally likely clusters have means ``+e1, -e1`` (label
-``y = +1``) and ``+e2, -e2`` (label ``y = -1``); a sample is ``x = mu + sqrt(delta) z`` with
-``z ~ N(0, I_D)``. The signal-to-noise ratio is ``snr = |mu| / sqrt(delta) = 1 / sqrt(delta)``.
-No linear function of ``x`` carries the label (the means of each label cancel), which is what
-defeats a kernel fitted on ``O(D)`` samples.
+Inputs live in ``D`` dimensions. Four equally likely clusters have means in the plane of the
+first two coordinates; a sample is ``x = mu + sqrt(delta) z`` with ``z ~ N(0, I_D)``. The
+chapter's mixture (``XOR``, the paper's and the official code's ``--regime 1``) has means
+``+e1, -e1`` (label ``y = +1``) and ``+e2, -e2`` (label ``y = -1``), of unit norm, so the
+signal-to-noise ratio is ``snr = |mu| / sqrt(delta) = 1 / sqrt(delta)``. No linear function of
+``x`` carries the label (the means of each label cancel), which is what defeats a kernel fitted
+on ``O(D)`` samples. The official code has two more (``Mixture``): ``--regime 2``, the same
+means times ``sqrt(D)`` (``high_snr_mixture``), and ``--regime 3``, label ``-1`` at
+``+-(sqrt(D), 1)`` and ``+1`` at ``+-(sqrt(D), -1)`` (``mixed_snr_mixture``). In all three
+the noise ``delta`` is the same in every direction; we keep calling ``sqrt(delta)`` "1/SNR",
+the SNR of the unit-norm mixture.
 
-The Bayes classifier compares ``|x_1|`` with ``|x_2|``; for a point of cluster ``+e1``,
-``x_1 = 1 + sqrt(delta) z_1`` and ``x_2 = sqrt(delta) z_2``, so its error is
+Every mixture here puts label ``+1`` at ``+-m`` and ``-1`` at ``+-m'`` with ``|m| = |m'|``.
+The Bayes classifier then says ``+1`` when ``|m . nu| > |m' . nu|`` (``nu = (x_1, x_2)``; the
+two likelihoods are ``cosh(m . nu / delta)`` and ``cosh(m' . nu / delta)`` up to the same
+factor), that is when ``u = (m - m') . nu`` and ``w = (m + m') . nu`` have the same sign. For a
+point of any cluster ``u`` and ``w`` are independent Gaussians (``(m - m') . (m + m') = 0``), so
+its error is
 
-    eps* = P(|snr + z_1| < |z_2|) = 2 p (1 - p),    p = Phi(-snr / sqrt(2)),
+    eps* = p_u (1 - p_w) + p_w (1 - p_u),  p_u = Phi(-|m - m'| / (2 sqrt(delta))),
+                                            p_w = Phi(-|m + m'| / (2 sqrt(delta))).
 
-because ``|a| < |b|`` exactly when ``(a - b)(a + b) < 0`` and ``a - b``, ``a + b`` are independent
-``N(snr, 2)`` variables when ``a = snr + z_1``, ``b = z_2``.
+For ``XOR`` this is ``2 p (1 - p)``, ``p = Phi(-snr / sqrt(2))``; for the mixed mixture it is
+``Phi(-1 / sqrt(delta))`` up to ``Phi(-sqrt(D / delta))``.
 """
 
 from __future__ import annotations
@@ -29,8 +40,89 @@ CLUSTER_MEANS = ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0))
 CLUSTER_LABELS = (1.0, 1.0, -1.0, -1.0)
 
 
+def _phi_minus(x: torch.Tensor) -> torch.Tensor:
+    """``Phi(-x)``, the standard normal's upper tail."""
+    return 0.5 * torch.erfc(x / math.sqrt(2.0))
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Four equally likely clusters in the (x_1, x_2) plane: label ``+1`` at ``plus`` and
+    ``-plus``, label ``-1`` at ``minus`` and ``-minus`` (2-vectors of equal norm, not parallel).
+
+    ``means`` and ``labels`` list the clusters in the order ``plus, -plus, minus, -minus``
+    (shapes ``(4, 2)`` and ``(4,)`` as tuples); samplers, networks and the ODE index them by
+    cluster. ``name`` labels figures.
+    """
+
+    name: str
+    plus: tuple[float, float]
+    minus: tuple[float, float]
+
+    def __post_init__(self):
+        a, b = (torch.tensor(v, dtype=torch.float64) for v in (self.plus, self.minus))
+        if a.shape != (2,) or b.shape != (2,) or not bool(torch.isfinite(torch.cat([a, b])).all()):
+            raise ValueError(f"plus and minus must be finite 2-vectors; got {self.plus} and {self.minus}")
+        if not math.isclose(float(a.norm()), float(b.norm()), rel_tol=1e-9) or float(a.norm()) == 0:
+            raise ValueError(f"plus and minus must have the same nonzero norm (the closed-form oracle needs it); "
+                             f"got {float(a.norm()):g} and {float(b.norm()):g}")
+        if abs(float(a[0] * b[1] - a[1] * b[0])) <= 1e-12 * float(a.norm() * b.norm()):
+            raise ValueError("plus and minus must not be parallel (the labels would share a cluster)")
+
+    @property
+    def means(self) -> tuple[tuple[float, float], ...]:
+        (a1, a2), (b1, b2) = self.plus, self.minus
+        return ((a1, a2), (-a1, -a2), (b1, b2), (-b1, -b2))
+
+    @property
+    def labels(self) -> tuple[float, ...]:
+        return (1.0, 1.0, -1.0, -1.0)
+
+    @property
+    def mean_norm(self) -> float:
+        return math.hypot(*self.plus)
+
+    def oracle_error(self, delta: float | torch.Tensor) -> torch.Tensor:
+        """Bayes error at noise variance ``delta`` (a float or a tensor of any shape; float64,
+        that shape): the closed form of the module docstring."""
+        delta = torch.as_tensor(delta, dtype=torch.float64)
+        if (delta < 0).any():
+            raise ValueError(f"delta must be >= 0; got {delta.min().item()}")
+        a, b = (torch.tensor(v, dtype=torch.float64) for v in (self.plus, self.minus))
+        sd = 2 * delta.sqrt()
+        p_u, p_w = _phi_minus(float((a - b).norm()) / sd), _phi_minus(float((a + b).norm()) / sd)
+        return p_u * (1 - p_w) + p_w * (1 - p_u)
+
+    def bayes_labels(self, nu: torch.Tensor) -> torch.Tensor:
+        """The Bayes classifier's labels (+-1) for points ``nu`` of the plane, shape ``(..., 2)``."""
+        a, b = (torch.tensor(v, dtype=nu.dtype, device=nu.device) for v in (self.plus, self.minus))
+        same = ((nu @ (a - b)) * (nu @ (a + b))) > 0
+        return torch.where(same, 1.0, -1.0).to(nu.dtype)
+
+
+XOR = Mixture("XOR (|mu| = 1)", CLUSTER_MEANS[0], CLUSTER_MEANS[2])
+assert XOR.means == CLUSTER_MEANS and XOR.labels == CLUSTER_LABELS
+
+
+def high_snr_mixture(dim: int) -> Mixture:
+    """The official code's ``--regime 2``: ``XOR``'s means times ``sqrt(D)`` (``|mu| = sqrt(D)``)."""
+    check_positive_int("dim", dim)
+    r = math.sqrt(dim)
+    return Mixture(f"high SNR (|mu| = sqrt(D))", (r, 0.0), (0.0, r))
+
+
+def mixed_snr_mixture(dim: int) -> Mixture:
+    """The official code's ``--regime 3``: label ``+1`` at ``+-(sqrt(D), -1)``, ``-1`` at
+    ``+-(sqrt(D), 1)``. The ``x_1`` coordinate is at high SNR but carries no label on its own;
+    the label is ``-sign(x_1 x_2)``, and ``x_2`` is at the SNR of ``XOR``."""
+    check_positive_int("dim", dim)
+    r = math.sqrt(dim)
+    return Mixture("mixed SNR (sqrt(D), 1)", (r, -1.0), (r, 1.0))
+
+
 def oracle_error(snr: float | torch.Tensor) -> torch.Tensor:
-    """Bayes classification error ``2 p (1 - p)``, ``p = Phi(-snr / sqrt(2))`` (module docstring).
+    """Bayes classification error of ``XOR``, ``2 p (1 - p)``, ``p = Phi(-snr / sqrt(2))``
+    (module docstring), as a function of its SNR.
 
     Accepts a float or a tensor of SNRs (any shape) and returns a float64 tensor of that shape.
     """
@@ -54,8 +146,9 @@ def sample_xor_mixture(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
+    mixture: Mixture = XOR,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw ``n`` samples of the mixture, for one noise variance or a batch of them.
+    """Draw ``n`` samples of ``mixture``, for one noise variance or a batch of them.
 
     Args:
         n: samples per mixture.
@@ -71,7 +164,7 @@ def sample_xor_mixture(
     if delta_t.ndim > 1:
         raise ValueError(f"delta must be a float or a 1-d tensor; got shape {tuple(delta_t.shape)}")
     batch = delta_t.reshape(-1)
-    x, y = sample_streams(n, dim, batch, torch.arange(batch.shape[0], device=device), generator)
+    x, y = sample_streams(n, dim, batch, torch.arange(batch.shape[0], device=device), generator, mixture)
     x, y = x.transpose(0, 1), y.T  # (B, n, D), (B, n)
     return (x, y) if delta_t.ndim == 1 else (x[0], y[0])
 
@@ -79,8 +172,8 @@ def sample_xor_mixture(
 @dataclass
 class StreamDraws:
     """The random numbers of ``steps`` samples on ``G`` streams: standard-normal ``z`` of shape
-    ``(steps, G, D)`` and cluster indices ``cluster`` of shape ``(steps, G)`` (into
-    ``CLUSTER_MEANS``). ``sample(i, delta, streams)`` turns step ``i`` into inputs for ``B``
+    ``(steps, G, D)`` and cluster indices ``cluster`` of shape ``(steps, G)`` (into a
+    ``Mixture``'s ``means``). ``sample(i, delta, streams)`` turns step ``i`` into inputs for ``B``
     mixtures; drawing once per stream and scaling per mixture is what makes runs that share a
     stream cheap."""
 
@@ -107,7 +200,7 @@ def draw_streams(steps: int, dim: int, n_streams: int, generator: torch.Generato
 def check_streams(dim: int, delta: torch.Tensor, streams: torch.Tensor) -> None:
     check_positive_int("dim", dim)
     if dim < 2:
-        raise ValueError(f"dim must be >= 2 (the means are e1 and e2); got {dim}")
+        raise ValueError(f"dim must be >= 2 (the means lie in the plane of e1 and e2); got {dim}")
     if delta.ndim != 1 or streams.shape != delta.shape:
         raise ValueError(f"delta and streams must both have shape (B,); got {tuple(delta.shape)} "
                          f"and {tuple(streams.shape)}")
@@ -121,9 +214,11 @@ def sample_streams(
     delta: torch.Tensor,
     streams: torch.Tensor,
     generator: torch.Generator | None = None,
+    mixture: Mixture = XOR,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One sample per mixture and step, for ``B`` mixtures that may share randomness.
 
+    All ``B`` share the cluster means of ``mixture`` and differ in their noise.
     Mixture ``b`` has noise variance ``delta[b]`` and random stream ``streams[b]`` (integers in
     ``[0, G)``): mixtures on the same stream get the same cluster and the same standard-normal
     ``z`` at each step, each scaled by its own ``sqrt(delta)`` (common random numbers). Every
@@ -139,5 +234,5 @@ def sample_streams(
     draws = draw_streams(steps, dim, int(streams.max()) + 1, generator, dtype, device)
     cluster = draws.cluster[:, streams]
     x = draws.z[:, streams] * delta.sqrt()[:, None]
-    x[..., :2] += torch.tensor(CLUSTER_MEANS, dtype=dtype, device=device)[cluster]
-    return x, torch.tensor(CLUSTER_LABELS, dtype=dtype, device=device)[cluster]
+    x[..., :2] += torch.tensor(mixture.means, dtype=dtype, device=device)[cluster]
+    return x, torch.tensor(mixture.labels, dtype=dtype, device=device)[cluster]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.xor_mixture import delta_from_inverse_snr, oracle_error, sample_streams, sample_xor_mixture
+from ..data.xor_mixture import XOR, Mixture, delta_from_inverse_snr, oracle_error, sample_streams, sample_xor_mixture
 from ..kernels.arccos import two_layer_relu_kernel
 from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
 from ..models.committee import Committee, StepSchedule, init_committee, train_online_sgd
@@ -101,7 +101,7 @@ class Simulation:
 def simulate_networks(
     configs: list[tuple[float, int]], seeds: int, dim: int, times: list[float],
     schedule: StepSchedule, weight_decay: float, init_std: float, base: torch.Tensor, seed: int = 0,
-    device: torch.device | str = "cpu", progress: bool = True,
+    device: torch.device | str = "cpu", progress: bool = True, mixture: Mixture = XOR,
 ) -> Simulation:
     """Train ``seeds`` networks for each ``(inverse_snr, K)`` of ``configs`` by one-pass SGD, batched.
 
@@ -111,7 +111,8 @@ def simulate_networks(
     Runs with the same seed index share their random stream (``train_online_sgd``'s
     ``streams``): each is trained on i.i.d. samples, and the seeds stay independent of each
     other. The population error is computed at each of ``times`` on the fixed Gaussian sample
-    ``base`` (``xor_ode.gaussian_base``, for the widest ``K``).
+    ``base`` (``xor_ode.gaussian_base``, for the widest ``K``). ``mixture``: the cluster means
+    (``xor_mixture.Mixture``), the same for every run.
     """
     inverse = [s for s, _ in configs for _ in range(seeds)]
     hidden = [k for _, k in configs for _ in range(seeds)]
@@ -134,12 +135,12 @@ def simulate_networks(
             if steps > 0:
                 begin = time.perf_counter()
                 train_online_sgd(net, delta, steps, lr, weight_decay, generator=g, streams=streams,
-                                 on_chunk=lambda k, before=done: bar.update(before + k - bar.n))
+                                 on_chunk=lambda k, before=done: bar.update(before + k - bar.n), mixture=mixture)
                 seconds += time.perf_counter() - begin
                 done += steps
         t_done = max(t_done, t)
         op = order_parameters(net)
-        errors.append(population_errors(op, delta.double(), base))
+        errors.append(population_errors(op, delta.double(), base, mixture))
         overlaps.append(op.r.cpu())
         readouts.append(op.v.cpu())
     bar.close()
@@ -201,7 +202,8 @@ def validated_test_error(embed, alphas: torch.Tensor, x_val: torch.Tensor, y_val
 
 def ridge_features_learning_curve(inverse_snr: float, dim: int, gamma: float, n_values: list[int],
                                   n_val: int = 2000, n_test: int = 10000, chunk: int = 16384, seed: int = 0,
-                                  device: torch.device | str = "cpu", progress: bool = True) -> list[dict]:
+                                  device: torch.device | str = "cpu", progress: bool = True,
+                                  mixture: Mixture = XOR) -> list[dict]:
     """Random features ``p = gamma D`` with a ridge readout fitted on the first ``n`` samples of one
     stream, for every ``n`` of ``n_values``, up to the network's whole budget ``t_max D``.
 
@@ -216,8 +218,8 @@ def ridge_features_learning_curve(inverse_snr: float, dim: int, gamma: float, n_
     g = torch.Generator(device=device).manual_seed(seed)
     delta = delta_from_inverse_snr(inverse_snr)
     f = random_feature_matrix(dim, max(1, int(round(gamma * dim))), g, device=device)
-    x_val, y_val = sample_xor_mixture(n_val, dim, delta, g, torch.float64, device)
-    x_test, y_test = sample_xor_mixture(n_test, dim, delta, g, torch.float64, device)
+    x_val, y_val = sample_xor_mixture(n_val, dim, delta, g, torch.float64, device, mixture)
+    x_test, y_test = sample_xor_mixture(n_test, dim, delta, g, torch.float64, device, mixture)
     embed = lambda z: random_features(z, f)  # noqa: E731
     f32 = f.to(torch.float32)
     gram = torch.zeros(f.shape[1], f.shape[1], dtype=torch.float64, device=device)
@@ -229,7 +231,7 @@ def ridge_features_learning_curve(inverse_snr: float, dim: int, gamma: float, n_
         begin = time.perf_counter()
         while done < n:
             size = min(chunk, n - done)
-            x, y = sample_xor_mixture(size, dim, delta, g, torch.float32, device)
+            x, y = sample_xor_mixture(size, dim, delta, g, torch.float32, device, mixture)
             z = random_features(x, f32)
             gram += (z.T @ z).double()
             rhs += (z.T @ y).double()
@@ -270,7 +272,7 @@ def lazy_methods(inverse_snr: float, dim: int, n_train: int, gammas: list[float]
 def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, times: list[float],
                          lr: float, weight_decay: float, n_test: int = 10000, seed: int = 0,
                          chunk: int = 128, device: torch.device | str = "cpu",
-                         progress: bool = True) -> dict:
+                         progress: bool = True, mixture: Mixture = XOR) -> dict:
     """Random features whose readout ``a`` is trained by one-pass SGD, one run per noise level.
 
     ``yhat = a . z / sqrt(p)`` with ``z = relu(F^T x / sqrt(D))``; each step takes one fresh
@@ -284,7 +286,7 @@ def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, time
     width = max(1, int(round(gamma * dim)))
     f = random_feature_matrix(dim, width, g, dtype=torch.float32, device=device)
     delta = torch.tensor([delta_from_inverse_snr(s) for s in inverse_snrs], dtype=torch.float32, device=device)
-    x_test, y_test = sample_xor_mixture(n_test, dim, delta, g, torch.float32, device)
+    x_test, y_test = sample_xor_mixture(n_test, dim, delta, g, torch.float32, device, mixture)
     streams = torch.arange(len(inverse_snrs), device=device)
     z_test = random_features(x_test, f)  # (B, n_test, p)
     a = torch.zeros(len(inverse_snrs), width, device=device)
@@ -296,7 +298,7 @@ def train_readout_online(inverse_snrs: list[float], dim: int, gamma: float, time
         target = int(round(t * dim))
         while done < target:
             size = min(chunk, target - done)
-            x, y = sample_streams(size, dim, delta, streams, g)  # (size, B, D), (size, B)
+            x, y = sample_streams(size, dim, delta, streams, g, mixture)  # (size, B, D), (size, B)
             z = random_features(x, f)  # (size, B, p)
             for i in range(size):
                 err = (a * z[i]).sum(-1).div_(math.sqrt(width)).sub_(y[i])
@@ -409,7 +411,7 @@ def plateau_escape(sim: Simulation, inverse_snrs: list[float], base: torch.Tenso
 
 
 def equivalent_rf_errors(inverse_snrs: list[float], dim: int, ratios: list[float], weight_decay: float,
-                         seed: int = 0, device: torch.device | str = "cpu") -> list[dict]:
+                         seed: int = 0, device: torch.device | str = "cpu", mixture: Mixture = XOR) -> list[dict]:
     """Random features with ``p = ratio * D`` trained on the whole population (infinitely many
     samples), by Gaussian equivalence (``rf_equivalence``): the readout of ``train_readout_online``
     (no intercept, ridge ``weight_decay``) at its ``t -> infinity`` limit. One feature matrix per
@@ -419,7 +421,8 @@ def equivalent_rf_errors(inverse_snrs: list[float], dim: int, ratios: list[float
     for ratio in ratios:
         f = random_feature_matrix(dim, max(1, int(round(ratio * dim))), g, device=device)
         rows += [dict(inverse_snr=s, dim=dim, ratio=ratio,
-                      error=equivalent_error(f, delta_from_inverse_snr(s), ridge=weight_decay, intercept=False))
+                      error=equivalent_error(f, delta_from_inverse_snr(s), ridge=weight_decay, intercept=False,
+                                             means=mixture.means, labels=mixture.labels))
                  for s in inverse_snrs]
     return rows
 

@@ -25,6 +25,13 @@ in the official code's scaling; ``eta`` the learning rate, ``kappa`` the weight 
                + eta^2 delta v_k v_l E[e^2 relu'(lambda_k) relu'(lambda_l)] - 2 eta kappa Q_kl,
 
 where the ``eta^2`` term is the SGD noise (``|x|^2 / D -> delta``).
+
+The cluster means are a parameter (``mixture``, default the chapter's ``XOR``). The population
+error of given order parameters is exact for any means. The ODEs need means of norm ``O(1)``,
+as in ``XOR``: with a mean of norm ``sqrt(D)`` (the official code's regimes 2 and 3) one
+sample moves a unit's field along that mean by ``O(eta)`` (``|x|^2 / D`` then also tends to
+``delta + 1``, not ``delta``), so the fields do not average over many samples and no ODE in
+``t = steps / D`` describes SGD along that direction.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.xor_mixture import CLUSTER_LABELS, CLUSTER_MEANS
+from ..data.xor_mixture import XOR, Mixture
 from ..models.committee import Committee, StepSchedule
 from ..validation import check_positive_float, check_positive_int
 
@@ -90,14 +97,14 @@ class LocalFields:
     y: torch.Tensor
 
 
-def local_fields(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor) -> LocalFields:
-    """Draw ``(nu, lambda)`` for each cluster from the fixed ``base`` sample (module docstring);
-    ``base`` has at least ``K + 2`` columns and only the first ``K + 2`` are used."""
+def local_fields(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor, mixture: Mixture = XOR) -> LocalFields:
+    """Draw ``(nu, lambda)`` for each cluster of ``mixture`` from the fixed ``base`` sample
+    (module docstring); ``base`` has at least ``K + 2`` columns and only the first ``K + 2`` are used."""
     hidden = op.q.shape[-1]
     if base.shape[-1] < hidden + 2:
         raise ValueError(f"base must have at least {hidden + 2} columns for K={hidden}; got {base.shape[-1]}")
     base = base[:, :hidden + 2].to(op.q)  # a wider base serves narrower networks
-    means = torch.tensor(CLUSTER_MEANS, dtype=op.q.dtype, device=op.q.device)  # (4, 2)
+    means = torch.tensor(mixture.means, dtype=op.q.dtype, device=op.q.device)  # (4, 2)
     sd = delta.to(op.q).sqrt()[:, None, None, None]  # (B, 1, 1, 1)
     nu = means[None, :, None, :] + sd * base[None, None, :, :2]
     # L with L L^T = Q - R R^T: the symmetric square root, negative round-off clipped
@@ -105,13 +112,15 @@ def local_fields(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor) -
     sqrt_perp = evecs * evals.clamp(min=0).sqrt()[..., None, :] @ evecs.transpose(-1, -2)
     perp = base[:, 2:] @ sqrt_perp.transpose(-1, -2)[:, None]  # (B, 1, N, K)
     lam = nu @ op.r.transpose(-1, -2)[:, None] + sd * perp
-    y = torch.tensor(CLUSTER_LABELS, dtype=op.q.dtype, device=op.q.device)[:, None]
+    y = torch.tensor(mixture.labels, dtype=op.q.dtype, device=op.q.device)[:, None]
     return LocalFields(nu, lam, y)
 
 
-def population_errors(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Classification error ``P(y yhat <= 0)`` and half mean squared error, each shape ``(B,)``."""
-    f = local_fields(op, delta, base)
+def population_errors(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor,
+                      mixture: Mixture = XOR) -> dict[str, torch.Tensor]:
+    """Classification error ``P(y yhat <= 0)`` and half mean squared error on ``mixture``, each
+    shape ``(B,)``."""
+    f = local_fields(op, delta, base, mixture)
     yhat = torch.relu(f.lam) @ op.v[:, None, :, None]  # (B, 4, N, 1)
     yhat = yhat.squeeze(-1)
     return {
@@ -122,10 +131,10 @@ def population_errors(op: OrderParameters, delta: torch.Tensor, base: torch.Tens
 
 def ode_derivative(
     op: OrderParameters, delta: torch.Tensor, base: torch.Tensor, lr: float, weight_decay: float,
-    train_second_layer: bool = True,
+    train_second_layer: bool = True, mixture: Mixture = XOR,
 ) -> OrderParameters:
     """``(dQ/dt, dR/dt, dv/dt)`` of the module docstring, expectations on ``base``."""
-    f = local_fields(op, delta, base)
+    f = local_fields(op, delta, base, mixture)
     act = torch.relu(f.lam)
     err = (act @ op.v[:, None, :, None]).squeeze(-1) - f.y  # (B, 4, N)
     batch, n = err.shape[0], err.shape[1] * err.shape[2]
@@ -154,6 +163,7 @@ def integrate_ode(
     train_second_layer: bool = True,
     on_step: Callable[[float], None] | None = None,
     stiffness_step: float | None = None,
+    mixture: Mixture = XOR,
 ) -> tuple[list[OrderParameters], dict[str, torch.Tensor]]:
     """Integrate the ODEs from ``start`` with classical Runge-Kutta (order 4), step ``dt``.
 
@@ -178,17 +188,17 @@ def integrate_ode(
             t = begin
             while t < end - 1e-12:
                 if stiffness_step is not None:
-                    rate = float(stiffness(op, delta, base).nan_to_num(nan=1.0).max().clamp(min=1e-12))
+                    rate = float(stiffness(op, delta, base, mixture).nan_to_num(nan=1.0).max().clamp(min=1e-12))
                     h_max = min(dt, stiffness_step / (lr * rate))
                 h = min(h_max, end - t)
                 op = _runge_kutta_step(op, h, lambda o, lr=lr: ode_derivative(
-                    o, delta, base, lr, weight_decay, train_second_layer))
+                    o, delta, base, lr, weight_decay, train_second_layer, mixture))
                 t += h
                 if on_step is not None:
                     on_step(t)
         t = max(t, target)
         saved.append(op)
-    errors = [population_errors(o, delta, base) for o in saved]
+    errors = [population_errors(o, delta, base, mixture) for o in saved]
     return saved, {key: torch.stack([e[key] for e in errors]) for key in ("error", "mse")}
 
 
@@ -220,9 +230,9 @@ def informed_start(batch: int, hidden: int, cosine: float = 0.9, norm: float = 1
     angles, v = [], []
     for k in range(hidden):
         cluster, turn = k % 4, k // 4
-        mx, my = CLUSTER_MEANS[cluster]
+        mx, my = XOR.means[cluster]
         angles.append(math.atan2(my, mx) + (1 if turn % 2 == 0 else -1) * tilt / (1 + turn // 2))
-        v.append(CLUSTER_LABELS[cluster] * norm * cosine)
+        v.append(XOR.labels[cluster] * norm * cosine)
     phi = torch.tensor(angles, dtype=torch.float64)
     r = norm * torch.stack([phi.cos(), phi.sin()], -1)  # (K, 2)
     q = r @ r.T + off_plane * torch.eye(hidden, dtype=torch.float64)
@@ -242,13 +252,13 @@ class Stationary:
     time: float
 
 
-def stiffness(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+def stiffness(op: OrderParameters, delta: torch.Tensor, base: torch.Tensor, mixture: Mixture = XOR) -> torch.Tensor:
     """A bound on the ODEs' fastest rate per unit of ``lr * t``, shape ``(B,)``: the largest
     eigenvalue of ``E[g g^T]`` (``g = relu(lambda)``, the second layer's curvature) plus that of
     ``(v v^T) o E[relu' relu'^T]`` times ``1 + delta (1 + max_k Q_kk)`` (the first layer's, whose
     inputs have second moment up to that). Explicit Runge-Kutta 4 is stable for steps below
     about 2.8 over it; ``relax_to_stationarity`` steps at ``step`` over it."""
-    f = local_fields(op, delta, base)
+    f = local_fields(op, delta, base, mixture)
     act, slope = torch.relu(f.lam), (f.lam > 0).to(f.lam.dtype)
     n = act.shape[1] * act.shape[2]
     flat = lambda x: x.reshape(x.shape[0], n, -1)  # noqa: E731

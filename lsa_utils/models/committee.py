@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.xor_mixture import CLUSTER_LABELS, CLUSTER_MEANS, check_streams, draw_streams
+from ..data.xor_mixture import XOR, Mixture, check_streams, draw_streams
 from ..validation import check_positive_float, check_positive_int
 
 
@@ -103,6 +103,7 @@ def train_online_sgd(
     streams: torch.Tensor | None = None,
     chunk: int = 256,
     on_chunk: Callable[[int], None] | None = None,
+    mixture: Mixture = XOR,
 ) -> Committee:
     """Run ``steps`` one-pass SGD steps on every network of ``net``, in place.
 
@@ -119,6 +120,7 @@ def train_online_sgd(
         chunk: steps whose random numbers are drawn at once (memory ``chunk * G * D`` floats for
             ``G`` streams); the weights hold their true values after every chunk.
         on_chunk: called with the number of steps done after each chunk (progress bars).
+        mixture: the cluster means and labels (``xor_mixture.Mixture``), the same for all ``B``.
 
     Cost: ``O(steps * B * K * D)`` time; one Python iteration per step whatever ``B``: the local
     fields (a broadcast product and a sum over ``D``) and the rank-one update touch ``w`` about
@@ -141,8 +143,8 @@ def train_online_sgd(
     streams = torch.arange(batch, device=net.w.device) if streams is None else streams.to(net.w.device)
     check_streams(dim, delta, streams)
     sd = delta.sqrt()[:, None]
-    means = torch.tensor(CLUSTER_MEANS, dtype=net.w.dtype, device=net.w.device)
-    labels = torch.tensor(CLUSTER_LABELS, dtype=net.w.dtype, device=net.w.device)
+    means = torch.tensor(mixture.means, dtype=net.w.dtype, device=net.w.device)
+    labels = torch.tensor(mixture.labels, dtype=net.w.dtype, device=net.w.device)
     w, v = net.w, net.v
     done = 0
     while done < steps:
