@@ -312,6 +312,53 @@ def test_gaussian_mixture_theory_claims():
     assert not by_text(bad, "Gaussian equivalence on the online readout").passed
 
 
+def other_mixture_values(net_gap=0.0, rf_high=0.01, mixed_rf=(0.13, 0.32, 0.44), widest_gap=0.02):
+    """Section 6's records, shaped as compare_on_mixture's, at 1/SNR 0.5, 1, 2 and D = 1000."""
+    from lsa_utils.data.xor_mixture import high_snr_mixture, mixed_snr_mixture
+    high, mixed = high_snr_mixture(1000), mixed_snr_mixture(1000)
+    levels = (0.5, 1.0, 2.0)
+    oracle = {(m.name, s): float(m.oracle_error(s**2)) for m in (high, mixed) for s in levels}
+    network = [{"mixture": m, "inverse_snr": s, "seed": k, "t": t, "error": (0.5 if t < 50 else e + net_gap + 0.01 * k)}
+               for (m, s), e in oracle.items() for k in range(3) for t in (1.0, 50.0)]
+    ridge_end = {**{(high.name, s): oracle[(high.name, s)] + rf_high for s in levels},
+                 **{(mixed.name, s): e for s, e in zip(levels, mixed_rf)}}
+    ridge = [{"mixture": m, "inverse_snr": s, "n_train": n, "error": e if n == 50_000 else 0.5}
+             for (m, s), e in ridge_end.items() for n in (1000, 50_000)]
+    theory = [{"mixture": mixed.name, "inverse_snr": s, "ratio": r, "error": oracle[(mixed.name, s)] + (
+        widest_gap if r == 8.0 else 0.1)} for s in levels for r in (1.0, 8.0)]
+    return {"network": network, "ridge": ridge, "theory": theory,
+            "oracle": [{"mixture": m, "inverse_snr": s, "error": e} for (m, s), e in oracle.items()]}
+
+
+def test_gaussian_mixture_other_mixture_claims():
+    params = {**MIXTURE, "mixture_n_factors": [1, 50], "mixture_inverse_snrs": [2.0, 0.5, 1.0],
+              "mixture_rf_ratios": [1.0, 8.0]}
+    values = mixture_values(0.005, 0.02, 5.0)
+    assert not any("SNR (" in c.claim for c in chapter_claims("gaussian_mixture", values, MIXTURE))  # older results
+    good = chapter_claims("gaussian_mixture", {**values, "mixtures": other_mixture_values()}, params)
+    section = [c for c in good if c.claim.startswith(("high SNR", "mixed SNR"))]
+    assert len(section) == 5 and all(c.kind == "finding" and c.passed and c.expected for c in section)
+    network = by_text(good, "high SNR (|mu| = sqrt(D)), network (K = 16) at t = 50")
+    assert network.measured == pytest.approx(0.01)  # the median of three seeds, 0.00 / 0.01 / 0.02 above
+    equal_n = by_text(good, "the same n = 50D")
+    # at 1/SNR = 0.5 the network (median: oracle 0.0228 + 0.01) is closest to the features (0.13)
+    assert equal_n.measured == pytest.approx(float(mixed_oracle(0.5)) + 0.01 - 0.13)
+    assert "at 1/SNR = 0.5" in equal_n.claim
+    between = by_text(good, "at 1/SNR = 0.5 (oracle 0.023)")
+    assert between.criterion == "in [0.0728, 0.45]"
+    bad = chapter_claims("gaussian_mixture", {**values, "mixtures": other_mixture_values(
+        net_gap=0.02, rf_high=0.08, mixed_rf=(0.05, 0.17, 0.30), widest_gap=0.06)}, params)
+    assert not any(c.passed for c in bad if c.claim.startswith(("high SNR", "mixed SNR")))
+    from lsa_utils.claims.gaussian_mixture import _mixture_claims
+    small = _mixture_claims({"mixtures": other_mixture_values()}, {**params, "dim": 400})
+    assert len(small) == 5 and not any(c.expected for c in small)
+
+
+def mixed_oracle(inverse_snr):
+    from lsa_utils.data.xor_mixture import mixed_snr_mixture
+    return mixed_snr_mixture(1000).oracle_error(inverse_snr**2)
+
+
 # --- chapter 4 -----------------------------------------------------------------------------------
 
 def linearization_values(lin_order, lin_gap, spike):

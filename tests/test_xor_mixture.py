@@ -18,6 +18,7 @@ from lsa_utils.experiments.xor_ode import (
 )
 from lsa_utils.experiments.gaussian_mixture import (
     DRAWS,
+    compare_on_mixture,
     draw_seed,
     lazy_methods,
     mixture_kernel,
@@ -433,3 +434,20 @@ def test_plateau_escape_times_from_the_runs_own_starts():
     high = rows[2]  # 1/SNR = 3, K = 4 (padded to 8): does not leave the plateau by t = 300
     assert high["settled_overlap"] != low["settled_overlap"]  # its own width's settled state
     assert math.isnan(high["escape"]) and len(high["times"]) == 31 and max(high["overlaps"]) < high["target"]
+
+
+def test_compare_on_mixture_reads_every_method_at_the_same_n():
+    """Section 6's comparison: the records line up at n = f D, the oracle is the mixture's, and at
+    high SNR random features learn where, on the XOR at the same noise and n, they do not."""
+    dim, base = 40, gaussian_base(1024, 4, seed=0)
+    common = dict(inverse_snrs=[0.5], dim=dim, hidden=4, seeds=1, n_factors=[4, 1], ratios=[1.0],
+                  schedule=StepSchedule(0.2, 100.0, 0.2), weight_decay=0.01, init_std=0.1, base=base, seed=1,
+                  progress=False)
+    high = compare_on_mixture(high_snr_mixture(dim), 0, **common)
+    assert {r["t"] for r in high["network"]} >= {1.0, 4.0}
+    assert [r["n_train"] for r in high["ridge"]] == [40, 160]
+    assert high["oracle"][0]["error"] == pytest.approx(float(high_snr_mixture(dim).oracle_error(0.25)))
+    assert {r["mixture"] for part in high.values() for r in part} == {high_snr_mixture(dim).name}
+    assert high["ridge"][-1]["error"] <= 0.05 and high["theory"][0]["error"] <= 0.05
+    xor = compare_on_mixture(XOR, 1, **common)
+    assert xor["ridge"][-1]["error"] >= 0.3

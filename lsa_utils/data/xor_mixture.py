@@ -100,7 +100,7 @@ class Mixture:
         return torch.where(same, 1.0, -1.0).to(nu.dtype)
 
 
-XOR = Mixture("XOR (|mu| = 1)", CLUSTER_MEANS[0], CLUSTER_MEANS[2])
+XOR = Mixture("XOR (|μ| = 1)", CLUSTER_MEANS[0], CLUSTER_MEANS[2])
 assert XOR.means == CLUSTER_MEANS and XOR.labels == CLUSTER_LABELS
 
 
@@ -108,7 +108,7 @@ def high_snr_mixture(dim: int) -> Mixture:
     """The official code's ``--regime 2``: ``XOR``'s means times ``sqrt(D)`` (``|mu| = sqrt(D)``)."""
     check_positive_int("dim", dim)
     r = math.sqrt(dim)
-    return Mixture(f"high SNR (|mu| = sqrt(D))", (r, 0.0), (0.0, r))
+    return Mixture("high SNR (|μ| = √D)", (r, 0.0), (0.0, r))
 
 
 def mixed_snr_mixture(dim: int) -> Mixture:
@@ -117,7 +117,7 @@ def mixed_snr_mixture(dim: int) -> Mixture:
     the label is ``-sign(x_1 x_2)``, and ``x_2`` is at the SNR of ``XOR``."""
     check_positive_int("dim", dim)
     r = math.sqrt(dim)
-    return Mixture("mixed SNR (sqrt(D), 1)", (r, -1.0), (r, 1.0))
+    return Mixture("mixed SNR (±√D, ±1)", (r, -1.0), (r, 1.0))
 
 
 def oracle_error(snr: float | torch.Tensor) -> torch.Tensor:

@@ -40,7 +40,7 @@ RIDGES = [10.0**e for e in range(-6, 3)]  # relative to the mean diagonal of the
 
 # The chapter's independent random draws, each seeded by ``draw_seed(seed, name, ...)``.
 DRAWS = ("data_figure", "networks", "width_sweep", "ode_base", "ode_base_check", "lazy", "rf_online",
-         "rf_scaling", "kernel_scaling", "rf_theory", "budget")
+         "rf_scaling", "kernel_scaling", "rf_theory", "budget", "mixture_networks", "mixture_rf", "mixture_theory")
 
 
 def draw_seed(seed: int, draw: str, *coordinates: int) -> int:
@@ -427,6 +427,48 @@ def equivalent_rf_errors(inverse_snrs: list[float], dim: int, ratios: list[float
     return rows
 
 
+def compare_on_mixture(mixture: Mixture, key: int, inverse_snrs: list[float], dim: int, hidden: int, seeds: int,
+                       n_factors: list[float], ratios: list[float], schedule: StepSchedule, weight_decay: float,
+                       init_std: float, base: torch.Tensor, seed: int = 0, device: torch.device | str = "cpu",
+                       progress: bool = True) -> dict[str, list[dict]]:
+    """Every method on ``mixture`` at the same numbers of samples ``n = f D``, ``f`` in ``n_factors``.
+
+    - ``network``: ``seeds`` networks of ``hidden`` units per noise level, trained by one-pass SGD
+      (``simulate_networks``, ``schedule``) up to ``t = max(n_factors)``; records ``inverse_snr``,
+      ``seed``, ``t``, ``error`` (population) at log-spaced times and at every ``f``;
+    - ``ridge``: random features ``P = D`` with a ridge readout on the first ``n`` samples of one
+      stream (``ridge_features_learning_curve``); records as there;
+    - ``theory``: random features with ``P = ratio D`` trained on the whole population
+      (``equivalent_rf_errors``); records as there;
+    - ``oracle``: one record per noise level, ``inverse_snr``, ``error``.
+
+    ``key`` (an integer per mixture) seeds its draws apart from the other mixtures'. Every
+    record also has ``mixture`` (its name).
+    """
+    n_factors = sorted(set(n_factors))
+    # log-spaced times, less those within 10% of a factor (two readings a few steps apart would show
+    # SGD's step-to-step noise as a jump), and the factors themselves
+    spread = [t for t in log_times(n_factors[-1], 12, 0.05)
+              if t == 0 or min(abs(math.log(t / f)) for f in n_factors) > math.log(1.1)]
+    times = sorted(set(spread) | {float(f) for f in n_factors})
+    sim = simulate_networks([(s, hidden) for s in inverse_snrs], seeds, dim, times, schedule, weight_decay,
+                            init_std, base, seed=draw_seed(seed, "mixture_networks", key), device=device,
+                            progress=progress, mixture=mixture)
+    network = [dict(mixture=mixture.name, inverse_snr=s, seed=k, t=t, error=float(sim.error[i, run]))
+               for run, (s, k) in enumerate(zip(sim.inverse_snr, sim.seed)) for i, t in enumerate(times)]
+    ridge = [dict(row, mixture=mixture.name) for s in inverse_snrs
+             for row in ridge_features_learning_curve(s, dim, 1.0, [max(1, int(round(f * dim))) for f in n_factors],
+                                                      seed=draw_seed(seed, "mixture_rf", key, level_key(s)),
+                                                      device=device, progress=progress, mixture=mixture)]
+    theory = [dict(row, mixture=mixture.name)
+              for row in equivalent_rf_errors(inverse_snrs, dim, ratios, weight_decay,
+                                              seed=draw_seed(seed, "mixture_theory", key), device=device,
+                                              mixture=mixture)]
+    oracle = [dict(mixture=mixture.name, inverse_snr=s, error=float(mixture.oracle_error(delta_from_inverse_snr(s))))
+              for s in inverse_snrs]
+    return dict(network=network, ridge=ridge, theory=theory, oracle=oracle)
+
+
 def online_readout_theory(online: dict, inverse_snrs: list[float], weight_decay: float) -> tuple[dict, dict]:
     """For the result of ``train_readout_online`` (its ``features`` and final ``readout``), per
     noise level: the closed-form error of the readout SGD reached, and that of the readout it
@@ -468,6 +510,12 @@ def plan_data(params: dict, inventories=None) -> DataPlan:
          len({level_key(s) for s in params["inverse_snrs"]}) == len(params["inverse_snrs"])),
         ("budget_n_factors lie between 1/dim and t_max (ridge random features up to the network's budget)",
          all(1 <= f * params["dim"] and f <= params["t_max"] for f in params["budget_n_factors"])),
+        ("mixture_n_factors are at least 1/dim (section 6 fits random features on n = f D samples)",
+         all(1 <= f * params["dim"] for f in params["mixture_n_factors"])),
+        ("mixture_rf_ratios contains 1.0 (section 6's ridge random features have P = D)",
+         1.0 in params["mixture_rf_ratios"]),
+        ("mixture_inverse_snrs differ by at least 0.001 (level_key seeds each level's samples)",
+         len({level_key(s) for s in params["mixture_inverse_snrs"]}) == len(params["mixture_inverse_snrs"])),
     ])
 
 

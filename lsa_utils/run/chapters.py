@@ -158,6 +158,7 @@ CHAPTERS: dict[str, Chapter] = {
                     theory_inverse_snrs=[0.05, 0.2, 0.4, 0.5, 0.7, 1.0, 2.0],
                     budget_inverse_snrs=[0.4, 1.0], budget_n_factors=[4, 16, 64, 200],
                     escape_inverse_snrs=[2.0], escape_t_end=2000.0,
+                    mixture_inverse_snrs=[0.5, 1.0], mixture_n_factors=[1, 4, 20], mixture_rf_ratios=[1.0, 4.0],
                 ),
                 "default": dict(
                     dim=1000, hidden=16, inverse_snrs=[0.05, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0],
@@ -170,6 +171,8 @@ CHAPTERS: dict[str, Chapter] = {
                     theory_inverse_snrs=[0.05, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0],
                     budget_inverse_snrs=[0.3, 1.0], budget_n_factors=[4, 16, 64, 256, 600],
                     escape_inverse_snrs=[1.0, 2.0], escape_t_end=10000.0,
+                    mixture_inverse_snrs=[0.5, 1.0, 2.0], mixture_n_factors=[1, 4, 16, 50],
+                    mixture_rf_ratios=[1.0, 8.0],
                 ),
                 "paper": dict(
                     dim=2000, hidden=16, inverse_snrs=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0],
@@ -183,6 +186,8 @@ CHAPTERS: dict[str, Chapter] = {
                     theory_inverse_snrs=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0],
                     budget_inverse_snrs=[0.3, 0.5, 1.0, 2.0], budget_n_factors=[4, 16, 64, 256, 1000],
                     escape_inverse_snrs=[1.0, 1.5, 2.0, 3.0], escape_t_end=30000.0,
+                    mixture_inverse_snrs=[0.25, 0.5, 1.0, 2.0, 3.0], mixture_n_factors=[1, 4, 16, 64, 100],
+                    mixture_rf_ratios=[1.0, 2.0, 8.0],
                 ),
             },
             run_time={"smoke": "3 min", "default": "13.5 min", "paper": "GPU, not yet run"},
