@@ -798,7 +798,7 @@ run.glue("mix_high_rf_gap", float((mix_rf_end[high_name] - mix_oracle[high_name]
 high_curves = mix["network"][mix["network"].mixture == high_name].groupby(["inverse_snr", "t"]).error.median()
 learned = [min(t for t, e in high_curves[s].items() if e <= mix_oracle[(high_name, s)] + CHANCE_MARGIN)
            for s in p.mixture_inverse_snrs]  # the first recorded time within 0.05 of the oracle (median)
-run.glue("mix_high_learned", f"{max(learned):g}")
+run.glue("mix_high_learned", f"{max(learned):.2g}")
 run.glue("mix_high_learned_samples", f"{max(learned) * p.dim:,.0f}")
 run.glue("mix_mixed_summary", "; ".join(
     f"at 1/SNR = {s:g}, the oracle {mix_oracle[(mixed_name, s)]:.3f}, the network {mix_net_end[(mixed_name, s)]:.3f} "

@@ -190,8 +190,8 @@ CHAPTERS: dict[str, Chapter] = {
                     mixture_rf_ratios=[1.0, 2.0, 8.0],
                 ),
             },
-            run_time={"smoke": "3 min", "default": "13.5 min", "paper": "GPU, not yet run"},
-            measured_s={"smoke": 180, "default": 797},
+            run_time={"smoke": "3 min", "default": "12 to 14.5 min", "paper": "GPU, not yet run"},
+            measured_s={"smoke": 190, "default": 731},
         ),
         Chapter(
             name="linearization",
