@@ -317,7 +317,7 @@ def other_mixture_values(net_gap=0.0, rf_high=0.01, mixed_rf=(0.13, 0.32, 0.44),
     from lsa_utils.data.xor_mixture import high_snr_mixture, mixed_snr_mixture
     high, mixed = high_snr_mixture(1000), mixed_snr_mixture(1000)
     levels = (0.5, 1.0, 2.0)
-    oracle = {(m.name, s): float(m.oracle_error(s**2)) for m in (high, mixed) for s in levels}
+    oracle = {(m.name, s): float(m.bayes_error(s**2)) for m in (high, mixed) for s in levels}
     network = [{"mixture": m, "inverse_snr": s, "seed": k, "t": t, "error": (0.5 if t < 50 else e + net_gap + 0.01 * k)}
                for (m, s), e in oracle.items() for k in range(3) for t in (1.0, 50.0)]
     ridge_end = {**{(high.name, s): oracle[(high.name, s)] + rf_high for s in levels},
@@ -349,6 +349,9 @@ def test_gaussian_mixture_other_mixture_claims():
     bad = chapter_claims("gaussian_mixture", {**values, "mixtures": other_mixture_values(
         net_gap=0.02, rf_high=0.08, mixed_rf=(0.05, 0.17, 0.30), widest_gap=0.06)}, params)
     assert not any(c.passed for c in bad if c.claim.startswith(("high SNR", "mixed SNR")))
+    at_chance = chapter_claims("gaussian_mixture", {**values, "mixtures": other_mixture_values(
+        mixed_rf=(0.47, 0.49, 0.5))}, params)
+    assert not by_text(at_chance, "at 1/SNR = 0.5 (oracle 0.023)").passed  # above 0.45: at chance
     from lsa_utils.claims.gaussian_mixture import _mixture_claims
     small = _mixture_claims({"mixtures": other_mixture_values()}, {**params, "dim": 400})
     assert len(small) == 5 and not any(c.expected for c in small)
@@ -356,7 +359,7 @@ def test_gaussian_mixture_other_mixture_claims():
 
 def mixed_oracle(inverse_snr):
     from lsa_utils.data.xor_mixture import mixed_snr_mixture
-    return mixed_snr_mixture(1000).oracle_error(inverse_snr**2)
+    return mixed_snr_mixture(1000).bayes_error(inverse_snr**2)
 
 
 # --- chapter 4 -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lsa_utils.data.xor_mixture import CLUSTER_LABELS, CLUSTER_MEANS, oracle_error, sample_xor_mixture
+from lsa_utils.data.xor_mixture import CLUSTER_LABELS, CLUSTER_MEANS, XOR, mixed_snr_mixture, oracle_error, sample_xor_mixture
 from lsa_utils.experiments.gaussian_mixture import (
     equivalent_rf_errors, lazy_methods, lazy_scaling_rows, random_feature_matrix, random_features,
     stationary_states,
@@ -71,7 +71,7 @@ def test_conjugate_gradient_reports_failure():
         conjugate_gradient(lambda v: matrix @ v, torch.ones(50, dtype=torch.float64), tol=1e-14, max_iter=3)
 
 
-def _monte_carlo_error(f, delta, ridge, intercept, n=100_000, reps=4, seed=2):
+def _monte_carlo_error(f, delta, ridge, intercept, n=100_000, reps=4, seed=2, mixture=XOR):
     """Population least squares on sampled features (normal equations over reps * n samples),
     then the test error on as many fresh samples: the quantity the equivalence approximates."""
     g = torch.Generator().manual_seed(seed)
@@ -83,7 +83,7 @@ def _monte_carlo_error(f, delta, ridge, intercept, n=100_000, reps=4, seed=2):
         return torch.cat([z, torch.full((len(z), 1), 1.0 if intercept else 0.0, dtype=z.dtype)], 1)
 
     for _ in range(reps):
-        x, y = sample_xor_mixture(n, f.shape[0], delta, g, torch.float64)
+        x, y = sample_xor_mixture(n, f.shape[0], delta, g, torch.float64, mixture=mixture)
         z = design(x)
         gram += z.T @ z
         rhs += z.T @ y.double()
@@ -93,21 +93,24 @@ def _monte_carlo_error(f, delta, ridge, intercept, n=100_000, reps=4, seed=2):
     w = torch.linalg.solve(gram / total + reg, rhs / total)
     wrong = 0.0
     for _ in range(reps):
-        x, y = sample_xor_mixture(n, f.shape[0], delta, g, torch.float64)
+        x, y = sample_xor_mixture(n, f.shape[0], delta, g, torch.float64, mixture=mixture)
         wrong += float((~(design(x) @ w * y > 0)).double().sum())
     return wrong / total
 
 
-@pytest.mark.parametrize("dim,ratio,inverse_snr,intercept,ridge", [
-    (50, 2, 0.2, True, 0.0), (50, 2, 0.5, False, 0.01), (100, 2, 0.3, True, 0.0)])
-def test_equivalent_error_matches_monte_carlo(dim, ratio, inverse_snr, intercept, ridge):
+@pytest.mark.parametrize("dim,ratio,inverse_snr,intercept,ridge,mixed", [
+    (50, 2, 0.2, True, 0.0, False), (50, 2, 0.5, False, 0.01, False), (100, 2, 0.3, True, 0.0, False),
+    (100, 2, 0.5, False, 0.01, True), (100, 4, 1.0, False, 0.01, True)])
+def test_equivalent_error_matches_monte_carlo(dim, ratio, inverse_snr, intercept, ridge, mixed):
     """Before this test, a check with 10^6 samples per fit on (D, P/D, 1/SNR) = (50, 2, 0.2),
     (50, 2, 0.5), (100, 1, 0.3), (100, 4, 0.3) and (100, 2, 1.0), both readouts each, found a
     largest |difference| of 0.0048 (at 1/SNR = 0.5). Here 4 x 10^5 samples: the Monte-Carlo
-    error's own standard error is about 0.0008."""
+    error's own standard error is about 0.0008. The mixed mixture (section 6: means of norm
+    sqrt(D), so O(1) shifts of the pre-activations) is checked at the same tolerance."""
     f = random_feature_matrix(dim, ratio * dim, torch.Generator().manual_seed(1))
-    theory = equivalent_error(f, inverse_snr**2, ridge, intercept)
-    assert theory == pytest.approx(_monte_carlo_error(f, inverse_snr**2, ridge, intercept), abs=0.0075)
+    mixture = mixed_snr_mixture(dim) if mixed else XOR
+    theory = equivalent_error(f, inverse_snr**2, ridge, intercept, means=mixture.means, labels=mixture.labels)
+    assert theory == pytest.approx(_monte_carlo_error(f, inverse_snr**2, ridge, intercept, mixture=mixture), abs=0.0075)
     assert 0.02 < theory < 0.45  # neither trivially solved nor at chance
 
 

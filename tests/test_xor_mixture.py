@@ -75,7 +75,7 @@ def test_every_mixtures_oracle_matches_its_bayes_rule_on_samples(name, inverse_s
     likelihood_rule = torch.where(odds > 0, 1.0, -1.0).double()
     assert torch.equal(mixture.bayes_labels(x[:, :2]), likelihood_rule)
     err = (likelihood_rule != y).double().mean().item()
-    oracle = mixture.oracle_error(delta).item()
+    oracle = mixture.bayes_error(delta).item()
     se = math.sqrt(max(oracle * (1 - oracle), 1 / n) / n)
     assert abs(err - oracle) < 4 * se + 1e-6
 
@@ -84,19 +84,29 @@ def test_mixtures_of_the_official_code():
     dim = 400
     high, mixed = high_snr_mixture(dim), mixed_snr_mixture(dim)
     assert high.means == tuple((20 * a, 20 * b) for a, b in XOR.means)
+    assert mixed.means[0] == (20.0, -1.0) and mixed.labels[0] == 1.0  # official: +1 at +-(sqrt(D), -1)
+    # a mixture built for one D refuses another, and the ODE refuses means that scale with D
+    with pytest.raises(ValueError, match="built for D = 400"):
+        sample_xor_mixture(3, 100, 0.1, mixture=mixed)
+    with pytest.raises(ValueError, match="built for D = 400"):
+        train_online_sgd(init_committee(1, 2, 100), torch.tensor([0.1]), 1, 0.1, 0.0, mixture=high)
+    op = order_parameters(init_committee(1, 2, 400, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="norm O\\(1\\)"):
+        ode_derivative(op, torch.tensor([0.1]), gaussian_base(64, 2), 0.1, 0.0, mixture=mixed)
+    assert population_errors(op, torch.tensor([0.1]), gaussian_base(64, 2), mixed)["error"].shape == (1,)
     # the mixed mixture's label is -sign(x_1 x_2); x_1 alone carries nothing
     assert all(lab == -math.copysign(1, m1 * m2) for (m1, m2), lab in zip(mixed.means, mixed.labels))
     # its oracle is Phi(-1/sqrt(delta)) (x_2's sign); the high-SNR one is XOR's at sqrt(D) times the SNR
-    assert mixed.oracle_error(0.25).item() == pytest.approx(0.5 * math.erfc(2 / math.sqrt(2)), rel=1e-9)
-    assert high.oracle_error(4.0).item() == pytest.approx(oracle_error(20 / 2).item(), rel=1e-9)
-    assert XOR.oracle_error(torch.tensor([0.09, 1.0], dtype=torch.float64)).tolist() == pytest.approx(
+    assert mixed.bayes_error(0.25).item() == pytest.approx(0.5 * math.erfc(2 / math.sqrt(2)), rel=1e-9)
+    assert high.bayes_error(4.0).item() == pytest.approx(oracle_error(20 / 2).item(), rel=1e-9)
+    assert XOR.bayes_error(torch.tensor([0.09, 1.0], dtype=torch.float64)).tolist() == pytest.approx(
         oracle_error(torch.tensor([1 / 0.3, 1.0], dtype=torch.float64)).tolist(), rel=1e-12)
     with pytest.raises(ValueError, match="same nonzero norm"):
         Mixture("bad", (1.0, 0.0), (0.0, 2.0))
     with pytest.raises(ValueError, match="parallel"):
         Mixture("bad", (1.0, 0.0), (-1.0, 0.0))
     with pytest.raises(ValueError, match="delta"):
-        mixed.oracle_error(-1.0)
+        mixed.bayes_error(-1.0)
 
 
 def test_sample_shapes_noise_and_balance():
@@ -446,7 +456,7 @@ def test_compare_on_mixture_reads_every_method_at_the_same_n():
     high = compare_on_mixture(high_snr_mixture(dim), 0, **common)
     assert {r["t"] for r in high["network"]} >= {1.0, 4.0}
     assert [r["n_train"] for r in high["ridge"]] == [40, 160]
-    assert high["oracle"][0]["error"] == pytest.approx(float(high_snr_mixture(dim).oracle_error(0.25)))
+    assert high["oracle"][0]["error"] == pytest.approx(float(high_snr_mixture(dim).bayes_error(0.25)))
     assert {r["mixture"] for part in high.values() for r in part} == {high_snr_mixture(dim).name}
     assert high["ridge"][-1]["error"] <= 0.05 and high["theory"][0]["error"] <= 0.05
     xor = compare_on_mixture(XOR, 1, **common)

@@ -52,12 +52,15 @@ class Mixture:
 
     ``means`` and ``labels`` list the clusters in the order ``plus, -plus, minus, -minus``
     (shapes ``(4, 2)`` and ``(4,)`` as tuples); samplers, networks and the ODE index them by
-    cluster. ``name`` labels figures.
+    cluster. ``name`` labels figures. ``dim``: the input dimension ``D`` the means were scaled
+    for (``high_snr_mixture``, ``mixed_snr_mixture``), or ``None`` for means that do not depend
+    on ``D``; the samplers and the networks refuse any other ``D`` (``check_dim``).
     """
 
     name: str
     plus: tuple[float, float]
     minus: tuple[float, float]
+    dim: int | None = None
 
     def __post_init__(self):
         a, b = (torch.tensor(v, dtype=torch.float64) for v in (self.plus, self.minus))
@@ -68,6 +71,11 @@ class Mixture:
                              f"got {float(a.norm()):g} and {float(b.norm()):g}")
         if abs(float(a[0] * b[1] - a[1] * b[0])) <= 1e-12 * float(a.norm() * b.norm()):
             raise ValueError("plus and minus must not be parallel (the labels would share a cluster)")
+
+    def check_dim(self, dim: int) -> None:
+        """Raise unless this mixture's means are meant for inputs of dimension ``dim``."""
+        if self.dim is not None and self.dim != dim:
+            raise ValueError(f"the mixture {self.name!r} was built for D = {self.dim}, not D = {dim}")
 
     @property
     def means(self) -> tuple[tuple[float, float], ...]:
@@ -82,9 +90,10 @@ class Mixture:
     def mean_norm(self) -> float:
         return math.hypot(*self.plus)
 
-    def oracle_error(self, delta: float | torch.Tensor) -> torch.Tensor:
+    def bayes_error(self, delta: float | torch.Tensor) -> torch.Tensor:
         """Bayes error at noise variance ``delta`` (a float or a tensor of any shape; float64,
-        that shape): the closed form of the module docstring."""
+        that shape): the closed form of the module docstring. (The module's ``oracle_error`` is
+        ``XOR``'s, as a function of the SNR ``1 / sqrt(delta)``.)"""
         delta = torch.as_tensor(delta, dtype=torch.float64)
         if (delta < 0).any():
             raise ValueError(f"delta must be >= 0; got {delta.min().item()}")
@@ -105,19 +114,20 @@ assert XOR.means == CLUSTER_MEANS and XOR.labels == CLUSTER_LABELS
 
 
 def high_snr_mixture(dim: int) -> Mixture:
-    """The official code's ``--regime 2``: ``XOR``'s means times ``sqrt(D)`` (``|mu| = sqrt(D)``)."""
+    """The official code's ``--regime 2`` (with ``--NG 2``, four clusters): ``XOR``'s means times
+    ``sqrt(D)`` (``|mu| = sqrt(D)``)."""
     check_positive_int("dim", dim)
     r = math.sqrt(dim)
-    return Mixture("high SNR (|μ| = √D)", (r, 0.0), (0.0, r))
+    return Mixture("high SNR (|μ| = √D)", (r, 0.0), (0.0, r), dim)
 
 
 def mixed_snr_mixture(dim: int) -> Mixture:
-    """The official code's ``--regime 3``: label ``+1`` at ``+-(sqrt(D), -1)``, ``-1`` at
-    ``+-(sqrt(D), 1)``. The ``x_1`` coordinate is at high SNR but carries no label on its own;
+    """The official code's ``--regime 3`` (with ``--NG 2``): label ``+1`` at ``+-(sqrt(D), -1)``,
+    ``-1`` at ``+-(sqrt(D), 1)``. The ``x_1`` coordinate is at high SNR but carries no label on its own;
     the label is ``-sign(x_1 x_2)``, and ``x_2`` is at the SNR of ``XOR``."""
     check_positive_int("dim", dim)
     r = math.sqrt(dim)
-    return Mixture("mixed SNR (±√D, ±1)", (r, -1.0), (r, 1.0))
+    return Mixture("mixed SNR (±√D, ±1)", (r, -1.0), (r, 1.0), dim)
 
 
 def oracle_error(snr: float | torch.Tensor) -> torch.Tensor:
@@ -173,7 +183,7 @@ def sample_xor_mixture(
 class StreamDraws:
     """The random numbers of ``steps`` samples on ``G`` streams: standard-normal ``z`` of shape
     ``(steps, G, D)`` and cluster indices ``cluster`` of shape ``(steps, G)`` (into a
-    ``Mixture``'s ``means``). ``sample(i, delta, streams)`` turns step ``i`` into inputs for ``B``
+    ``Mixture``'s ``means``). ``sample(i, sd, streams, means)`` turns step ``i`` into inputs for ``B``
     mixtures; drawing once per stream and scaling per mixture is what makes runs that share a
     stream cheap."""
 
@@ -230,6 +240,7 @@ def sample_streams(
     """
     check_positive_int("steps", steps)
     check_streams(dim, delta, streams)
+    mixture.check_dim(dim)
     dtype, device = delta.dtype, delta.device
     draws = draw_streams(steps, dim, int(streams.max()) + 1, generator, dtype, device)
     cluster = draws.cluster[:, streams]

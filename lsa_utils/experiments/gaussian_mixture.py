@@ -211,8 +211,8 @@ def ridge_features_learning_curve(inverse_snr: float, dim: int, gamma: float, n_
     float32, sums in float64), so memory is ``O(p^2 + chunk (D + p))`` whatever ``n``; the
     largest ``n`` sets the cost, ``O(n p (D + p))``, and the smaller ones come on the way. The
     ridge is chosen on ``n_val`` validation samples at each ``n``, as in ``ridge_classifier``.
-    Rows: ``inverse_snr``, ``dim``, ``gamma``, ``n_train``, ``error`` (test, ``n_test`` samples),
-    ``ridge``, ``seconds`` (the accumulation up to that ``n`` and the solve).
+    Rows: ``inverse_snr``, ``dim``, ``gamma``, ``n_train``, ``n_val``, ``error`` (test, ``n_test``
+    samples), ``ridge``, ``seconds`` (the accumulation up to that ``n`` and the solve).
     """
     n_values = sorted(set(check_positive_ints("n_values", n_values)))
     g = torch.Generator(device=device).manual_seed(seed)
@@ -239,7 +239,7 @@ def ridge_features_learning_curve(inverse_snr: float, dim: int, gamma: float, n_
             bar.update(size)
         alphas = ridge_path_coefficients(gram, rhs, RIDGES)
         seconds += time.perf_counter() - begin
-        rows.append(dict(inverse_snr=inverse_snr, dim=dim, gamma=gamma, n_train=n, seconds=seconds,
+        rows.append(dict(inverse_snr=inverse_snr, dim=dim, gamma=gamma, n_train=n, n_val=n_val, seconds=seconds,
                          **validated_test_error(embed, alphas, x_val, y_val, x_test, y_test)))
     bar.close()
     return rows
@@ -416,6 +416,7 @@ def equivalent_rf_errors(inverse_snrs: list[float], dim: int, ratios: list[float
     samples), by Gaussian equivalence (``rf_equivalence``): the readout of ``train_readout_online``
     (no intercept, ridge ``weight_decay``) at its ``t -> infinity`` limit. One feature matrix per
     ratio, shared by the noise levels. Records: ``inverse_snr``, ``dim``, ``ratio``, ``error``."""
+    mixture.check_dim(dim)
     g = torch.Generator(device=device).manual_seed(seed)
     rows = []
     for ratio in ratios:
@@ -464,7 +465,7 @@ def compare_on_mixture(mixture: Mixture, key: int, inverse_snrs: list[float], di
               for row in equivalent_rf_errors(inverse_snrs, dim, ratios, weight_decay,
                                               seed=draw_seed(seed, "mixture_theory", key), device=device,
                                               mixture=mixture)]
-    oracle = [dict(mixture=mixture.name, inverse_snr=s, error=float(mixture.oracle_error(delta_from_inverse_snr(s))))
+    oracle = [dict(mixture=mixture.name, inverse_snr=s, error=float(mixture.bayes_error(delta_from_inverse_snr(s))))
               for s in inverse_snrs]
     return dict(network=network, ridge=ridge, theory=theory, oracle=oracle)
 

@@ -133,7 +133,11 @@ def ode_derivative(
     op: OrderParameters, delta: torch.Tensor, base: torch.Tensor, lr: float, weight_decay: float,
     train_second_layer: bool = True, mixture: Mixture = XOR,
 ) -> OrderParameters:
-    """``(dQ/dt, dR/dt, dv/dt)`` of the module docstring, expectations on ``base``."""
+    """``(dQ/dt, dR/dt, dv/dt)`` of the module docstring, expectations on ``base``. Refuses a
+    mixture whose means scale with ``D`` (``mixture.dim`` set): the ODEs do not hold for it."""
+    if mixture.dim is not None:
+        raise ValueError(f"the ODEs need means of norm O(1); {mixture.name!r} has means of norm "
+                         f"{mixture.mean_norm:.3g} that scale with D (module docstring)")
     f = local_fields(op, delta, base, mixture)
     act = torch.relu(f.lam)
     err = (act @ op.v[:, None, :, None]).squeeze(-1) - f.y  # (B, 4, N)

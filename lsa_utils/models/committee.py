@@ -142,6 +142,7 @@ def train_online_sgd(
     v_step = -lr / dim
     streams = torch.arange(batch, device=net.w.device) if streams is None else streams.to(net.w.device)
     check_streams(dim, delta, streams)
+    mixture.check_dim(dim)
     sd = delta.sqrt()[:, None]
     means = torch.tensor(mixture.means, dtype=net.w.dtype, device=net.w.device)
     labels = torch.tensor(mixture.labels, dtype=net.w.dtype, device=net.w.device)
