@@ -191,7 +191,7 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
             },
             run_time={"smoke": "3 min", "default": "12 to 14.5 min", "paper": "GPU, not yet run"},
-            measured_s={"smoke": 190, "default": 731},
+            measured_s={"smoke": 167, "default": 739},
         ),
         Chapter(
             name="linearization",
