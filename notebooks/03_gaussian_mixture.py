@@ -751,8 +751,8 @@ t_mix = max(p.mixture_n_factors)
 mix_net_end = mix["network"][mix["network"].t == t_mix].groupby(["mixture", "inverse_snr"]).error.median()
 mix_rf_end = mix["ridge"][mix["ridge"].n_factor == mix["ridge"].n_factor.max()].set_index(["mixture", "inverse_snr"]).error
 mix_oracle = mix["oracle"].set_index(["mixture", "inverse_snr"]).error
-print(pd.DataFrame({"oracle": mix_oracle, f"network, t = {t_mix:g}": mix_net_end,
-                    f"random features, n = {t_mix:g}D": mix_rf_end}).round(3))
+print(f"errors at n = {t_mix:g}D (the network: t = {t_mix:g}; random features: P = D)")
+print(pd.DataFrame({"oracle": mix_oracle, "network": mix_net_end, "random features": mix_rf_end}).round(3))
 
 # %%
 fig, axes = figure_grid(3, width=4.6, height=3.9)
