@@ -37,6 +37,10 @@ AGREEMENT_ARCHITECTURES: dict[str, tuple[list[tuple], tuple[int, ...], str]] = {
     "CNN with erf, standard parameterization": (
         [("conv", 8, 3, 1, "SAME", 1.2, 0.3), ("erf",), ("conv", 8, 2, 1, "VALID", 1.2, 0.3), ("erf",), F,
          ("dense", 1, 1.0, 0.1)], (6, 6, 2), "standard"),
+    "residual CNN (x + f(x)), LeakyReLU, global average pool": (
+        [("conv", 16, 3, 1, "SAME", 1.4, 0.1), ("fanout", 2),
+         ("parallel", [("leakyrelu", 0.1), ("conv", 16, 3, 1, "SAME", 1.4, 0.1)], [("identity",)]), ("faninsum",),
+         ("leakyrelu", 0.1), GAP, ("dense", 1, 1.0, 0.0)], (8, 8, 1), "ntk"),
 }
 
 CASE_A = [("conv", 64, 3, 1, "SAME", 1.0, 0.0), R, ("conv", 64, 3, 1, "SAME", 1.0, 0.0), R, GAP, ("dense", 1, 1.0, 0.0)]

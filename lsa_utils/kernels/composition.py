@@ -5,6 +5,9 @@
     ntk = kernel(x1)                  # (n1, n1), x1 of shape (n1, C, H, W)
     nngp = kernel(x1, x2, get="nngp")  # (n1, n2)
 
+Branches (``FanOut``, ``parallel``, ``FanInSum``, ``FanInConcat``; ``lsa_utils.kernels.branches``)
+make residual blocks; between a ``FanOut`` and its fan-in the state is a list, one per branch.
+
 How it is computed:
 
 1. Layout. With a Flatten readout only the pixel-diagonal covariance is propagated ('diag',
@@ -24,11 +27,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
 from ..validation import check_choice, check_positive_int
 from .fusion import CPU_BLOCK_BYTES, keep_freed_memory, use_compiled
+from .branches import FanOut, Parallel, _FanIn
 from .layers import KernelState, Layer, pixel_diagonal
 
 GETS = ("nngp", "ntk")
@@ -46,7 +51,7 @@ class SerialKernel:
             if not isinstance(layer, Layer):
                 raise ValueError(
                     f"serial() takes kernel layers (Dense, Conv, Relu, Erf, AvgPool, GlobalAvgPool, "
-                    f"GlobalSumPool, Flatten); got {layer!r}"
+                    f"GlobalSumPool, Flatten, FanOut, parallel(...), FanInSum, FanInConcat, Identity); got {layer!r}"
                 )
         self.layers = layers
         self.memory_budget = check_positive_int("memory_budget", memory_budget)
@@ -58,15 +63,12 @@ class SerialKernel:
     def plan(self, input_shape: tuple[int, ...]) -> tuple[str, int]:
         """Check every layer against the shapes it receives; return the input layout and the
         largest number of spatial entries per pair of inputs."""
-        channels, spatial = (input_shape[0], tuple(input_shape[1:])) if len(input_shape) == 3 else (input_shape[0], ())
-        full = False
-        sizes = []
-        for layer in self.layers:
-            layer.check_input(channels, spatial)
-            if layer.needs_full and spatial:
-                full = True
-            sizes.append(math.prod(spatial))
-            channels, spatial = layer.output_shape(channels, spatial)
+        shape = (input_shape[0], tuple(input_shape[1:])) if len(input_shape) == 3 else (input_shape[0], ())
+        found = {"full": False, "sizes": []}
+        shape = _plan_layers(self.layers, shape, found)
+        if isinstance(shape, list):
+            raise ValueError(f"the network ends in {len(shape)} branches: merge them with FanInSum() or FanInConcat()")
+        full, sizes = found["full"], found["sizes"]
         if len(input_shape) == 1:
             return "flat", 1
         layout = "full" if full else "diag"
@@ -94,28 +96,38 @@ class SerialKernel:
         st = self._input_state(x, None, layout)
         st.fuse = fuse
         out = []
-        for layer in self.layers:
+
+        def step(layer, st):
             if layer.nonlinear:
+                if not st.gaussian:
+                    raise ValueError(
+                        f"{layer.describe()} needs a Gaussian input, as in neural-tangents: put a Dense or Conv "
+                        "layer before it (the input itself, another nonlinearity or a FanInConcat are not Gaussian)")
                 var = pixel_diagonal(st.nngp) if st.layout == "full" else st.nngp
                 out.append(var)
                 st = layer.apply(st, *_broadcast_self(var, st.layout))
             else:
                 st = layer.apply(st)
-            st.ntk = None  # the self pass needs only the NNGP
+            return _without_ntk(st)  # the self pass needs only the NNGP
+
+        _walk(self.layers, st, step)
         return out
 
     def _cross(self, x1, x2, vars1, vars2, layout: str, get: str, fuse: bool) -> torch.Tensor:
         st = self._input_state(x1, x2, layout)
         st.fuse = fuse
         k = 0
-        for layer in self.layers:
-            if layer.nonlinear:
+
+        def step(layer, st):
+            nonlocal k
+            if layer.nonlinear:  # the variances in the order the self pass met the nonlinearities
                 st = layer.apply(st, *_broadcast_pair(vars1[k], vars2[k], st.layout))
                 k += 1
             else:
                 st = layer.apply(st)
-            if get == "nngp":
-                st.ntk = None
+            return _without_ntk(st) if get == "nngp" else st
+
+        st = _walk(self.layers, st, step)
         if st.layout != "flat":
             raise ValueError(
                 "the last layers must remove the spatial dimensions (Flatten, GlobalAvgPool or "
@@ -187,6 +199,55 @@ class SerialKernel:
 
     def ntk(self, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
         return self(x1, x2, get="ntk")
+
+
+def _plan_layers(layers, shape, found: dict):
+    """Check ``layers`` against the shapes they receive (``(channels, spatial)``, or a list of
+    them between a ``FanOut`` and its fan-in); record in ``found`` whether any layer needs pixel
+    pairs and the spatial size each layer sees. Returns the output shape."""
+    for layer in layers:
+        if isinstance(layer, Parallel):
+            if not isinstance(shape, list) or len(shape) != len(layer.branches):
+                given = f"{len(shape)} branches" if isinstance(shape, list) else "one input"
+                raise ValueError(f"parallel() with {len(layer.branches)} branches got {given}: put FanOut("
+                                 f"{len(layer.branches)}) before it")
+            shape = [_plan_layers(branch, s, found) for branch, s in zip(layer.branches, shape)]
+            if any(isinstance(s, list) for s in shape):
+                raise ValueError("a branch of parallel() ends in branches of its own: merge them inside it")
+        elif isinstance(layer, _FanIn):
+            if not isinstance(shape, list):
+                raise ValueError(f"{layer.describe()} merges the branches of a FanOut; it got one input")
+            layer.check_states(shape)
+            shape = layer.merged_shape(shape)
+        elif isinstance(shape, list):
+            raise ValueError(f"{layer.describe()} cannot take the {len(shape)} branches of a FanOut: send them "
+                             "through parallel(...) and merge them with FanInSum() or FanInConcat()")
+        else:
+            channels, spatial = shape
+            layer.check_input(channels, spatial)
+            if layer.needs_full and spatial:
+                found["full"] = True
+            found["sizes"].append(math.prod(spatial))
+            shape = [shape] * layer.num if isinstance(layer, FanOut) else layer.output_shape(channels, spatial)
+    return shape
+
+
+def _walk(layers, st, step):
+    """Apply ``step(layer, state)`` along ``layers``, into every branch of a ``parallel`` in turn
+    (depth first: the self and the cross passes meet the nonlinearities in the same order)."""
+    for layer in layers:
+        if isinstance(layer, Parallel):
+            st = [_walk(branch, s, step) for branch, s in zip(layer.branches, st)]
+        else:
+            st = step(layer, st)
+    return st
+
+
+def _without_ntk(st):
+    """The state without its NTK (a list of states: each); never changes a shared state in place."""
+    if isinstance(st, list):
+        return [_without_ntk(s) for s in st]
+    return st if st.ntk is None else replace(st, ntk=None)
 
 
 def _broadcast_self(var: torch.Tensor, layout: str) -> tuple[torch.Tensor, torch.Tensor]:

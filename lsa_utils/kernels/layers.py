@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..validation import check_choice, check_positive_float, check_positive_int
-from .arccos import relu_step
+from .arccos import relu_expectations, relu_step
 from .spatial import apply_along, diagonal_window_sum, output_size, pool_matrix, same_padding, window_sum
 
 PARAMETERIZATIONS = ("ntk", "standard")
@@ -44,6 +44,7 @@ class KernelState:
     channels: int
     spatial: tuple[int, ...]  # () or (H, W)
     fuse: bool = False  # fuse elementwise steps with torch.compile (large computations)
+    gaussian: bool = False  # the output is a Gaussian process (a weight layer after the last nonlinearity)
 
 
 def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
@@ -92,7 +93,7 @@ class Dense(Layer):
 
     def apply(self, st: KernelState) -> KernelState:
         nngp, ntk = affine_step(st.nngp, st.ntk, *_coefficients(self, st.channels))
-        return replace(st, nngp=nngp, ntk=ntk, channels=self.out)
+        return replace(st, nngp=nngp, ntk=ntk, channels=self.out, gaussian=True)
 
 
 @dataclass
@@ -140,7 +141,7 @@ class Conv(Layer):
         fan_in = st.channels * self.kernel_size[0] * self.kernel_size[1]
         nngp, ntk = conv_step(st.nngp, st.ntk, self.kernel_size, self.stride, tuple(self._pads(st.spatial)),
                          st.layout == "full", *_coefficients(self, fan_in))
-        return replace(st, nngp=nngp, ntk=ntk, channels=channels, spatial=spatial)
+        return replace(st, nngp=nngp, ntk=ntk, channels=channels, spatial=spatial, gaussian=True)
 
 
 def _coefficients(layer, fan_in: int) -> tuple[float, float, float, float]:
@@ -192,7 +193,48 @@ class Relu(Layer):
 
     def apply(self, st: KernelState, var1: torch.Tensor, var2: torch.Tensor) -> KernelState:
         nngp, ntk = relu_step(st.nngp, var1, var2, st.ntk, fuse=st.fuse)
-        return replace(st, nngp=nngp, ntk=ntk)
+        return replace(st, nngp=nngp, ntk=ntk, gaussian=False)
+
+
+@dataclass
+class ABRelu(Layer):
+    """``phi(u) = a min(u, 0) + b max(u, 0)`` (stax's ``ABRelu``; ``LeakyRelu`` and ``Abs`` are cases).
+
+    With ``phi(u) = b relu(u) - a relu(-u)``, ``E[relu(u) relu(-v)] = kappa_1 - Sigma_12 / 2``
+    (Stein's lemma) and ``P(u v < 0) = 1 - 2 kappa_0``, where ``kappa_1``, ``kappa_0`` are ReLU's
+    arc-cosine kernels:
+
+        E[phi(u) phi(v)]   = (a - b)^2 kappa_1 + a b Sigma_12,
+        E[phi'(u) phi'(v)] = (a - b)^2 kappa_0 + a b.
+    """
+
+    a: float = 0.0
+    b: float = 1.0
+    nonlinear = True
+
+    def __post_init__(self) -> None:
+        for name in ("a", "b"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; give a finite number")
+
+    def apply(self, st: KernelState, var1: torch.Tensor, var2: torch.Tensor) -> KernelState:
+        kappa1, kappa0 = relu_expectations(var1, var2, st.nngp)
+        square, product = (self.a - self.b) ** 2, self.a * self.b
+        nngp = kappa1 * square + st.nngp * product
+        ntk = None if st.ntk is None else st.ntk * (kappa0 * square + product)
+        return replace(st, nngp=nngp, ntk=ntk, gaussian=False)
+
+
+def LeakyRelu(alpha: float) -> ABRelu:  # noqa: N802 (named as stax's layer)
+    """``max(u, alpha u)`` for ``alpha`` in [0, 1]: ``ABRelu(alpha, 1)``."""
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha={alpha!r} is not allowed; LeakyRelu needs 0 <= alpha <= 1")
+    return ABRelu(alpha, 1.0)
+
+
+def Abs() -> ABRelu:  # noqa: N802 (named as stax's layer)
+    """``|u|``: ``ABRelu(-1, 1)``."""
+    return ABRelu(-1.0, 1.0)
 
 
 @dataclass
@@ -210,7 +252,7 @@ class Erf(Layer):
         ntk = None
         if st.ntk is not None:
             ntk = st.ntk * (4 / math.pi) / torch.sqrt(torch.clamp(prod - 4 * st.nngp**2, min=1e-30))
-        return replace(st, nngp=nngp, ntk=ntk)
+        return replace(st, nngp=nngp, ntk=ntk, gaussian=False)
 
 
 @dataclass

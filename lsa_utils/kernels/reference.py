@@ -5,6 +5,8 @@ An architecture *spec* is a list of tuples that both libraries can build:
     ("dense", out, W_std, b_std)                      ("relu",)   ("erf",)   ("flatten",)
     ("conv", out, k, stride, padding, W_std, b_std)    ("gap",)    ("gsp",)
     ("avgpool", window, stride, padding)
+    ("fanout", n)   ("parallel", spec_1, ..., spec_n)   ("faninsum",)   ("faninconcat",)   ("identity",)
+    ("abrelu", a, b)   ("leakyrelu", alpha)   ("abs",)
 
 ``ours(spec)`` gives the ``lsa_utils.kernels`` layers, ``stax_layers(spec)`` neural-tangents'.
 Inputs to stax are channels-last (NHWC), ours channels-first (NCHW): ``to_nchw`` converts.
@@ -18,9 +20,11 @@ import os
 import numpy as np
 import torch
 
-from .layers import AvgPool, Conv, Dense, Erf, Flatten, GlobalAvgPool, GlobalSumPool, Relu
+from .branches import FanInConcat, FanInSum, FanOut, Identity, parallel
+from .layers import ABRelu, Abs, AvgPool, Conv, Dense, Erf, Flatten, GlobalAvgPool, GlobalSumPool, LeakyRelu, Relu
 
-_SIMPLE = {"relu": Relu, "erf": Erf, "gap": GlobalAvgPool, "gsp": GlobalSumPool, "flatten": Flatten}
+_SIMPLE = {"relu": Relu, "erf": Erf, "gap": GlobalAvgPool, "gsp": GlobalSumPool, "flatten": Flatten,
+           "faninsum": FanInSum, "faninconcat": FanInConcat, "identity": Identity, "abs": Abs}
 
 
 def ours(spec: list[tuple], parameterization: str = "ntk") -> list:
@@ -33,6 +37,14 @@ def ours(spec: list[tuple], parameterization: str = "ntk") -> list:
             out.append(Conv(a[0], a[1], a[2], a[3], a[4], a[5], parameterization))
         elif kind == "avgpool":
             out.append(AvgPool(a[0], a[1], a[2]))
+        elif kind == "fanout":
+            out.append(FanOut(a[0]))
+        elif kind == "abrelu":
+            out.append(ABRelu(a[0], a[1]))
+        elif kind == "leakyrelu":
+            out.append(LeakyRelu(a[0]))
+        elif kind == "parallel":
+            out.append(parallel(*[ours(branch, parameterization) for branch in a]))
         else:
             out.append(_SIMPLE[kind]())
     return out
@@ -74,9 +86,18 @@ def stax_layers(spec: list[tuple], parameterization: str = "ntk") -> list:
                                  parameterization=parameterization))
         elif kind == "avgpool":
             out.append(stax.AvgPool(pair(a[0]), pair(a[1]), a[2]))
+        elif kind == "fanout":
+            out.append(stax.FanOut(a[0]))
+        elif kind == "abrelu":
+            out.append(stax.ABRelu(a[0], a[1]))
+        elif kind == "leakyrelu":
+            out.append(stax.LeakyRelu(a[0]))
+        elif kind == "parallel":
+            out.append(stax.parallel(*[stax.serial(*stax_layers(branch, parameterization)) for branch in a]))
         else:
             out.append({"relu": stax.Relu, "erf": stax.Erf, "gap": stax.GlobalAvgPool,
-                        "gsp": stax.GlobalSumPool, "flatten": stax.Flatten}[kind]())
+                        "gsp": stax.GlobalSumPool, "flatten": stax.Flatten, "faninsum": stax.FanInSum,
+                        "faninconcat": stax.FanInConcat, "identity": stax.Identity, "abs": stax.Abs}[kind]())
     return out
 
 
