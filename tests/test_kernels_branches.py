@@ -9,6 +9,10 @@ from lsa_utils.kernels.reference import max_relative_error as rel_err
 from lsa_utils.kernels.reference import ours as ours_layers
 from lsa_utils.kernels.reference import to_nchw as to_torch
 
+# stax warns at every fan-in that it does not check the branches' independence (the module docstring
+# of lsa_utils.kernels.branches says when it holds)
+pytestmark = pytest.mark.filterwarnings("ignore:`FanIn` layers assume independent inputs")
+
 
 def conv(out, k=3, s=1, pad="SAME", W=1.0, b=0.0):
     return ("conv", out, k, s, pad, W, b)
@@ -143,3 +147,51 @@ def test_abrelu_special_cases():
         LeakyRelu(1.5)
     with pytest.raises(ValueError, match="finite"):
         ABRelu(float("nan"), 1.0)
+
+
+# --- architecture builders ----------------------------------------------------------------------------
+
+from lsa_utils.kernels.architectures import cntk_gap_spec, myrtle_spec, wide_resnet_spec  # noqa: E402
+
+BUILT = [
+    ("wrn-10-1", wide_resnet_spec(10, 1, 3), (8, 8, 3)),
+    ("wrn-10-2", wide_resnet_spec(10, 2, 1), (8, 8, 2)),  # the first block's shortcut is a 1x1 conv
+    ("wrn-16-1-bias", wide_resnet_spec(16, 1, 1, W_std=1.3, b_std=0.1), (4, 4, 1)),
+    ("myrtle-5", myrtle_spec(5, image_size=8), (8, 8, 3)),
+    ("myrtle-7", myrtle_spec(7, image_size=8, num_classes=1), (8, 8, 2)),
+    ("cntk-gap-3", cntk_gap_spec(3), (5, 5, 3)),
+]
+
+
+@pytest.mark.parametrize("name,spec,shape", BUILT, ids=[b[0] for b in BUILT])
+def test_architecture_builders_match_neural_tangents(name, spec, shape, nt_reference):
+    test_branching_kernel_matches_neural_tangents(name, spec, shape, "ntk", nt_reference)
+
+
+def test_architecture_builders_shapes_and_errors():
+    from lsa_utils.kernels.architectures import MYRTLE_GROUPS, cntk_gap_kernel, myrtle_kernel, wide_resnet_kernel
+    def count(spec, kind):  # into the branches too
+        return sum(count(branch, kind) for layer in spec if layer[0] == "parallel" for branch in layer[1:]) + sum(
+            1 for layer in spec if layer[0] == kind)
+
+    assert count(wide_resnet_spec(16, 1), "faninsum") == 6  # (16 - 4) / 6 = 2 blocks in each of 3 groups
+    assert count(wide_resnet_spec(16, 1), "relu") == 2 * 6 + 1  # two a block, one before the pool
+    # 1x1 shortcuts where the shape changes: groups 2 and 3, and group 1 too when 16 w != 16
+    one_by_one = lambda spec: sum(  # noqa: E731
+        1 for layer in spec if layer[0] == "parallel" for branch in layer[1:] for c in branch if c[0] == "conv" and c[2] == 1)
+    assert one_by_one(wide_resnet_spec(10, 1)) == 2 and one_by_one(wide_resnet_spec(10, 2)) == 3
+    for depth, groups in MYRTLE_GROUPS.items():
+        assert sum(1 for layer in myrtle_spec(depth) if layer[0] == "conv") == sum(groups)
+        assert sum(1 for layer in myrtle_spec(depth) if layer[0] == "avgpool") == 5  # 32 -> 1
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    assert wide_resnet_kernel(10, 1, 1)(x).shape == (2, 2)
+    assert myrtle_kernel(5, image_size=8, num_classes=1)(x).shape == (2, 2)
+    assert cntk_gap_kernel(2)(x).shape == (2, 2)
+    with pytest.raises(ValueError, match="6 n \\+ 4"):
+        wide_resnet_spec(12)
+    with pytest.raises(ValueError, match="depth"):
+        myrtle_spec(6)
+    with pytest.raises(ValueError, match="power of two"):
+        myrtle_spec(5, image_size=12)
+    with pytest.raises(ValueError, match="power of two"):
+        myrtle_spec(5, image_size=4)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..kernels.architectures import myrtle_spec, wide_resnet_spec
 from ..kernels.empirical import empirical_ntk
 from ..kernels.reference import max_relative_error, ours, stax_kernel_fn, to_nchw
 from ..kernels.composition import serial
@@ -41,6 +42,8 @@ AGREEMENT_ARCHITECTURES: dict[str, tuple[list[tuple], tuple[int, ...], str]] = {
         [("conv", 16, 3, 1, "SAME", 1.4, 0.1), ("fanout", 2),
          ("parallel", [("leakyrelu", 0.1), ("conv", 16, 3, 1, "SAME", 1.4, 0.1)], [("identity",)]), ("faninsum",),
          ("leakyrelu", 0.1), GAP, ("dense", 1, 1.0, 0.0)], (8, 8, 1), "ntk"),
+    "WRN-10-2 (chapter 1's network without BatchNorm)": (wide_resnet_spec(10, 2, 1), (8, 8, 3), "ntk"),
+    "Myrtle-5": (myrtle_spec(5, image_size=8, num_classes=1), (8, 8, 3), "ntk"),
 }
 
 CASE_A = [("conv", 64, 3, 1, "SAME", 1.0, 0.0), R, ("conv", 64, 3, 1, "SAME", 1.0, 0.0), R, GAP, ("dense", 1, 1.0, 0.0)]
