@@ -17,7 +17,9 @@
 # Every chapter compares a network with its kernel, and the kernels come from
 # `lsa_utils.kernels`, a torch implementation of the infinite-width NNGP and NTK of
 # compositional architectures (Dense, Conv with any filter, stride and SAME/VALID padding, ReLU,
-# erf, average and global pooling, Flatten) and of empirical NTKs of any `torch.nn.Module`. This
+# erf, LeakyReLU and its family, sign, LayerNorm, average, sum and global pooling, Flatten, and
+# residual or multi-branch blocks; builders for WideResNet, Myrtle and CNTK-GAP kernels) and of
+# empirical NTKs of any `torch.nn.Module`. This
 # appendix shows that these kernels agree with neural-tangents {cite}`novak2020neural`, the
 # implementation researchers use today, and how fast they are.
 #
@@ -65,7 +67,7 @@ Markdown(f"```{{warning}}\n**neural-tangents is not available in this run**, so 
 #
 # For each architecture below, both libraries compute the NNGP and NTK Gram matrices of the same
 # random inputs in float64. Left: every entry of ours against theirs. Right: the largest
-# difference relative to the largest entry, per architecture (the test suite checks 34
+# difference relative to the largest entry, per architecture (the test suite checks 66
 # architectures to $10^{-5}$; these are a sample).
 
 # %%

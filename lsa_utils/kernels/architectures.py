@@ -7,10 +7,14 @@ layer by layer. ``*_kernel`` functions return our ``SerialKernel`` directly.
 - ``wide_resnet_spec``: the kernel limit of chapter 1's WRN (``lsa_utils.models.cnn``, after
   Zagoruyko and Komodakis 2016; neural-tangents' README has a close variant): groups of
   pre-activation residual blocks, ReLU -> Conv -> ReLU -> Conv plus a shortcut (identity, or a
-  1x1 Conv of the activated input where the shape changes). BatchNorm has no kernel limit and is
-  left out, as in neural-tangents: at initialisation it only rescales each channel of a Gaussian
-  layer, which the weights' scale ``W_std`` stands for. The network ends with ReLU, a global
-  average pool and a Dense readout, as the torch model.
+  1x1 Conv of the activated input where the shape changes). BatchNorm is left out, as in
+  neural-tangents. At initialisation in ``eval()`` mode it is the identity up to
+  ``1 / sqrt(1 + eps)``; in training mode it normalises with the batch's statistics, which has no
+  kernel limit of this kind (it also resets the variance that grows along the residual
+  stream). The network ends with ReLU, a global average pool and a Dense readout, as the torch
+  model. Torch's default initialisation corresponds to ``parameterization="standard"`` with
+  ``W_std = 1 / sqrt(3)``; its convolutions have no bias and its head has one (``b_std`` for
+  the convolutions, ``readout_b_std`` for the head).
 - ``myrtle_spec``: Myrtle-5/7/10 (Shankar et al. 2020; neural-tangents' Myrtle example): SAME
   3x3 convolutions with ReLU in three groups of ``(2, 1, 1)``, ``(2, 2, 2)`` or ``(3, 3, 3)``,
   each group followed by a 2x2 average pool, then 2x2 pools down to one pixel, Flatten, Dense.
@@ -18,8 +22,9 @@ layer by layer. ``*_kernel`` functions return our ``SerialKernel`` directly.
 - ``cntk_gap_spec``: the CNTK-GAP of Arora et al. (2019): ``depth`` SAME 3x3 convolutions with
   ReLU, a global average pool and a Dense readout.
 
-The channel counts do not change an infinite-width kernel in NTK parameterization; they are
-given only so that the specs also build finite networks.
+The channel counts do not change an infinite-width kernel in NTK parameterization (the Myrtle
+and CNTK-GAP specs give 1). The WRN's are its network's, since where they change decides which
+blocks have a convolutional shortcut.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ def _conv(out: int, stride: int = 1, kernel_size: int = 3, W_std: float = 1.0, b
 
 
 def wide_resnet_spec(depth: int = 10, width: int = 1, num_classes: int = 10,
-                     W_std: float = 1.0, b_std: float = 0.0) -> list[tuple]:
+                     W_std: float = 1.0, b_std: float = 0.0, readout_b_std: float = 0.0) -> list[tuple]:
     """The kernel twin of chapter 1's ``WideResNet(depth, width)`` (``lsa_utils.models.cnn``):
     ``(depth - 4) / 6`` blocks in each of three groups of ``16 w, 32 w, 64 w`` channels, groups 2
     and 3 halving the image (module docstring).
@@ -46,7 +51,9 @@ def wide_resnet_spec(depth: int = 10, width: int = 1, num_classes: int = 10,
     A block takes ``a = relu(x)`` and returns ``conv3x3(relu(conv3x3(a))) + s``, with ``s = x``
     or, where the channels or the size change, ``s = conv1x1(a)``, as the torch block does.
     Padding is SAME in TF's sense: with stride 2 on an even size it pads one pixel at the end
-    where torch's ``padding=1`` pads one on each side (same output size, windows one pixel apart).
+    where torch's ``padding=1`` pads one on each side (same output size). The main branch's
+    windows are then centred one pixel off the 1x1 shortcut's, where torch aligns them; on odd
+    sizes the two paddings coincide.
     """
     if (depth - 4) % 6 or depth < 10:
         raise ValueError(f"depth={depth!r} is not allowed; it must be 6 n + 4 with n >= 1 (10, 16, 22, ...)")
@@ -63,7 +70,7 @@ def wide_resnet_spec(depth: int = 10, width: int = 1, num_classes: int = 10,
             else:
                 spec += [("fanout", 2), ("parallel", [("relu",), *main], [("identity",)]), ("faninsum",)]
             channels_in = channels
-    return spec + [("relu",), ("gap",), ("dense", num_classes, W_std, b_std)]
+    return spec + [("relu",), ("gap",), ("dense", num_classes, W_std, readout_b_std)]
 
 
 def myrtle_spec(depth: int, image_size: int = 32, num_classes: int = 10) -> list[tuple]:
@@ -90,9 +97,10 @@ def cntk_gap_spec(depth: int, num_classes: int = 1, W_std: float = math.sqrt(2.0
         ("gap",), ("dense", num_classes, W_std, 0.0)]
 
 
-def wide_resnet_kernel(depth: int = 10, width: int = 1, num_classes: int = 10, **kwargs) -> SerialKernel:
-    """Our kernel of ``wide_resnet_spec``."""
-    return serial(*ours(wide_resnet_spec(depth, width, num_classes, **kwargs)))
+def wide_resnet_kernel(depth: int = 10, width: int = 1, num_classes: int = 10, parameterization: str = "ntk",
+                       **kwargs) -> SerialKernel:
+    """Our kernel of ``wide_resnet_spec`` (``kwargs``: its weight and bias scales)."""
+    return serial(*ours(wide_resnet_spec(depth, width, num_classes, **kwargs), parameterization))
 
 
 def myrtle_kernel(depth: int, image_size: int = 32, num_classes: int = 10) -> SerialKernel:

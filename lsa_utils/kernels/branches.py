@@ -12,13 +12,15 @@ stax implementation):
 - ``FanInSum``: ``Sigma' = sum_i Sigma_i``, ``Theta' = sum_i Theta_i``. This is the kernel of a
   sum of uncorrelated Gaussian branches. Like stax, we refuse a sum of more than one branch
   unless every branch's output is Gaussian (its last weight layer comes after its last
-  nonlinearity); the rule also assumes the branches are uncorrelated. That holds when all
-  branches but at most one pass through weights of their own (a residual block). Two
-  ``Identity`` branches would be correlated, and the rule would be wrong for them, in stax as here.
+  nonlinearity). The rule also needs the branches uncorrelated, which holds when all branches
+  but at most one pass through weights of their own (a residual block). Two branches without
+  weights (``Identity`` and ``Identity``, or ``Identity`` and a pool) are correlated and the sum
+  rule would be wrong for them; stax only warns, we refuse (``SerialKernel.plan``).
 - ``FanInConcat`` along channels: the channel-weighted mean ``sum_i c_i Sigma_i / sum_i c_i``
-  (the same for Theta), with ``c_i`` the branches' channel counts (equal weights when all
-  counts are equal, as stax). The channels then fall into groups of different covariances, so
-  a nonlinearity cannot come next (it would need each group's own covariance); a Dense or Conv
+  (the same for Theta), with ``c_i`` the branches' channel counts, as stax. It is exact for any
+  branches, correlated or not, Gaussian or not: the next weight layer needs only the channels'
+  second moments. The channels then fall into groups of different covariances, so a
+  nonlinearity cannot come next (it would need each group's own covariance); a Dense or Conv
   layer must, as in stax.
 
 Every nonlinearity needs a Gaussian input (a Dense or Conv layer before it, and no nonlinearity
@@ -128,18 +130,14 @@ class FanInConcat(_FanIn):
         return sum(channels for channels, _ in shapes), shapes[0][1]
 
     def apply(self, states: list[KernelState]) -> KernelState:
-        if len(states) > 1 and not all(s.gaussian for s in states):
-            raise ValueError("FanInConcat of several branches needs every branch to end in a Gaussian output (a "
-                             "Dense or Conv layer after its last nonlinearity), as neural-tangents requires")
-        counts = [s.channels for s in states]
-        weights = [1.0] * len(states) if len(set(counts)) == 1 else [float(c) for c in counts]
-        total = sum(weights)
+        counts = [float(s.channels) for s in states]
+        total = sum(counts)
 
         def mean(tensors):
             tensors = list(tensors)
             if all(t is None for t in tensors):
                 return None
-            return _total(t * (w / total) for t, w in zip(tensors, weights) if t is not None)
+            return _total(t * (c / total) for t, c in zip(tensors, counts) if t is not None)
 
         # not Gaussian: channel groups of different covariances, which a nonlinearity would have to
         # take one by one (stax refuses a nonlinearity here too); a Dense or Conv layer mixes them

@@ -33,8 +33,8 @@ import torch
 
 from ..validation import check_choice, check_positive_int
 from .fusion import CPU_BLOCK_BYTES, keep_freed_memory, use_compiled
-from .branches import FanOut, Parallel, _FanIn
-from .layers import KernelState, Layer, pixel_diagonal
+from .branches import FanInSum, FanOut, Parallel, _FanIn
+from .layers import Conv, Dense, KernelState, Layer, pixel_diagonal
 
 GETS = ("nngp", "ntk")
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one block's intermediates
@@ -50,8 +50,8 @@ class SerialKernel:
         for layer in layers:
             if not isinstance(layer, Layer):
                 raise ValueError(
-                    f"serial() takes kernel layers (Dense, Conv, Relu, Erf, AvgPool, GlobalAvgPool, "
-                    f"GlobalSumPool, Flatten, FanOut, parallel(...), FanInSum, FanInConcat, Identity); got {layer!r}"
+                    f"serial() takes kernel layers of lsa_utils.kernels (Dense, Conv, the nonlinearities, LayerNorm, "
+                    f"the pools, Flatten, FanOut, parallel(...), FanInSum, FanInConcat, Identity); got {layer!r}"
                 )
         self.layers = layers
         self.memory_budget = check_positive_int("memory_budget", memory_budget)
@@ -211,12 +211,19 @@ def _plan_layers(layers, shape, found: dict):
                 given = f"{len(shape)} branches" if isinstance(shape, list) else "one input"
                 raise ValueError(f"parallel() with {len(layer.branches)} branches got {given}: put FanOut("
                                  f"{len(layer.branches)}) before it")
-            shape = [_plan_layers(branch, s, found) for branch, s in zip(layer.branches, shape)]
-            if any(isinstance(s, list) for s in shape):
+            # a list's entries are (channels, spatial, whether the branch has passed a weight layer)
+            shape = [(*_plan_layers(branch, s[:2], found), s[2] or _has_weights(branch))
+                     if len(s) == 3 else None for branch, s in zip(layer.branches, shape)]
+            if any(s is None or isinstance(s[0], tuple) for s in shape):
                 raise ValueError("a branch of parallel() ends in branches of its own: merge them inside it")
         elif isinstance(layer, _FanIn):
             if not isinstance(shape, list):
                 raise ValueError(f"{layer.describe()} merges the branches of a FanOut; it got one input")
+            if isinstance(layer, FanInSum) and sum(not weighted for *_, weighted in shape) > 1:
+                raise ValueError("FanInSum of branches that are correlated: at most one of the summed branches may "
+                                 "go without a Dense or Conv layer of its own (the sum rule needs uncorrelated "
+                                 "branches; lsa_utils.kernels.branches)")
+            shape = [s[:2] for s in shape]
             layer.check_states(shape)
             shape = layer.merged_shape(shape)
         elif isinstance(shape, list):
@@ -228,8 +235,14 @@ def _plan_layers(layers, shape, found: dict):
             if layer.needs_full and spatial:
                 found["full"] = True
             found["sizes"].append(math.prod(spatial))
-            shape = [shape] * layer.num if isinstance(layer, FanOut) else layer.output_shape(channels, spatial)
+            shape = [(*shape, False)] * layer.num if isinstance(layer, FanOut) else layer.output_shape(channels, spatial)
     return shape
+
+
+def _has_weights(layers) -> bool:
+    """Whether a branch holds a Dense or Conv layer (in a nested branch too)."""
+    return any(isinstance(layer, (Dense, Conv)) or (isinstance(layer, Parallel) and any(
+        _has_weights(branch) for branch in layer.branches)) for layer in layers)
 
 
 def _walk(layers, st, step):

@@ -201,8 +201,8 @@ class ABRelu(Layer):
     """``phi(u) = a min(u, 0) + b max(u, 0)`` (stax's ``ABRelu``; ``LeakyRelu`` and ``Abs`` are cases).
 
     With ``phi(u) = b relu(u) - a relu(-u)``, ``E[relu(u) relu(-v)] = kappa_1 - Sigma_12 / 2``
-    (Stein's lemma) and ``P(u v < 0) = 1 - 2 kappa_0``, where ``kappa_1``, ``kappa_0`` are ReLU's
-    arc-cosine kernels:
+    (from ``v = relu(v) - relu(-v)`` and ``E[relu(u) v] = Sigma_12 / 2`` by symmetry) and
+    ``P(u v < 0) = 1 - 2 kappa_0``, where ``kappa_1``, ``kappa_0`` are ReLU's arc-cosine kernels:
 
         E[phi(u) phi(v)]   = (a - b)^2 kappa_1 + a b Sigma_12,
         E[phi'(u) phi'(v)] = (a - b)^2 kappa_0 + a b.
@@ -226,15 +226,59 @@ class ABRelu(Layer):
 
 
 def LeakyRelu(alpha: float) -> ABRelu:  # noqa: N802 (named as stax's layer)
-    """``max(u, alpha u)`` for ``alpha`` in [0, 1]: ``ABRelu(alpha, 1)``."""
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha={alpha!r} is not allowed; LeakyRelu needs 0 <= alpha <= 1")
+    """``alpha u`` for ``u < 0``, ``u`` above: ``ABRelu(alpha, 1)`` (any finite ``alpha``, as stax)."""
+    if not math.isfinite(alpha):
+        raise ValueError(f"alpha={alpha!r} is not allowed; LeakyRelu needs a finite alpha")
     return ABRelu(alpha, 1.0)
 
 
 def Abs() -> ABRelu:  # noqa: N802 (named as stax's layer)
     """``|u|``: ``ABRelu(-1, 1)``."""
     return ABRelu(-1.0, 1.0)
+
+
+@dataclass
+class Sign(Layer):
+    """``sign(u)``: ``E[sign(u) sign(v)] = 1 - 2 theta / pi`` (``theta`` the angle between ``u`` and
+    ``v``; 0 where a variance is 0, as stax). Its derivative is zero almost everywhere, so the NTK
+    of everything below it vanishes, as in stax.
+
+    The angle is ``atan2(sqrt(S11 S22 - S12^2), S12)``, and a gap ``S11 S22 - S12^2`` within
+    64 rounding units of ``S11 S22`` counts as zero. Near ``theta = 0`` the kernel moves like
+    ``sqrt`` of that gap. So a pair of identical inputs must give exactly 1, or the rounding
+    difference between the self pass and the cross pass (1e-16) would become 1e-8 here. The next
+    nonlinearity would then turn it into 1e-4."""
+
+    nonlinear = True
+
+    def apply(self, st: KernelState, var1: torch.Tensor, var2: torch.Tensor) -> KernelState:
+        prod = var1 * var2
+        gap = prod - st.nngp**2
+        gap = torch.where(gap <= 64 * torch.finfo(gap.dtype).eps * prod, torch.zeros_like(gap), gap)
+        theta = torch.atan2(torch.sqrt(gap), st.nngp)
+        nngp = torch.where(prod > 0, 1 - theta * (2 / math.pi), torch.zeros_like(theta))
+        return replace(st, nngp=nngp, ntk=None, gaussian=False)
+
+
+@dataclass
+class LayerNorm(Layer):
+    """Normalisation over the channels, in the kernel limit (stax's ``LayerNorm`` over the channel
+    axis): each pixel's activations are divided by their root mean square over the (infinitely
+    many) channels, so ``Sigma' = Sigma / sqrt((eps + Sigma_11)(eps + Sigma_22))`` pixel by pixel,
+    and the NTK the same. Its input's mean over channels is zero in the limit (a Gaussian layer),
+    so no centring term. It needs the per-input variances, as a nonlinearity does, and a Gaussian
+    input; its output stays Gaussian."""
+
+    eps: float = 1e-12
+    nonlinear = True  # takes the per-input variances (see SerialKernel)
+
+    def __post_init__(self) -> None:
+        check_positive_float("eps", self.eps, allow_zero=True)
+
+    def apply(self, st: KernelState, var1: torch.Tensor, var2: torch.Tensor) -> KernelState:
+        scale = torch.rsqrt((var1 + self.eps) * (var2 + self.eps))
+        ntk = None if st.ntk is None else st.ntk * scale
+        return replace(st, nngp=st.nngp * scale, ntk=ntk, gaussian=True)
 
 
 @dataclass
@@ -278,8 +322,10 @@ class AvgPool(Layer):
     def output_shape(self, channels, spatial):
         return channels, tuple(output_size(s, k, st, self.padding) for s, k, st in zip(spatial, self.window, self.stride))
 
+    scale_by_window = False  # SumPool: the window's sum instead of its mean
+
     def apply(self, st: KernelState) -> KernelState:
-        mats = [pool_matrix(s, k, st_, self.padding, st.nngp.dtype, st.nngp.device)
+        mats = [pool_matrix(s, k, st_, self.padding, st.nngp.dtype, st.nngp.device) * (k if self.scale_by_window else 1)
                 for s, k, st_ in zip(st.spatial, self.window, self.stride)]
 
         def pool(t):
@@ -292,6 +338,13 @@ class AvgPool(Layer):
 
         _, spatial = self.output_shape(st.channels, st.spatial)
         return replace(st, nngp=pool(st.nngp), ntk=pool(st.ntk), spatial=spatial)
+
+
+@dataclass
+class SumPool(AvgPool):
+    """Sum pooling over ``window`` (stax's ``SumPool``): ``AvgPool`` times the window's size."""
+
+    scale_by_window = True
 
 
 @dataclass

@@ -6,7 +6,7 @@ An architecture *spec* is a list of tuples that both libraries can build:
     ("conv", out, k, stride, padding, W_std, b_std)    ("gap",)    ("gsp",)
     ("avgpool", window, stride, padding)
     ("fanout", n)   ("parallel", spec_1, ..., spec_n)   ("faninsum",)   ("faninconcat",)   ("identity",)
-    ("abrelu", a, b)   ("leakyrelu", alpha)   ("abs",)
+    ("abrelu", a, b)   ("leakyrelu", alpha)   ("abs",)   ("sign",)   ("layernorm",)   ("sumpool", window, stride, padding)
 
 ``ours(spec)`` gives the ``lsa_utils.kernels`` layers, ``stax_layers(spec)`` neural-tangents'.
 Inputs to stax are channels-last (NHWC), ours channels-first (NCHW): ``to_nchw`` converts.
@@ -21,10 +21,14 @@ import numpy as np
 import torch
 
 from .branches import FanInConcat, FanInSum, FanOut, Identity, parallel
-from .layers import ABRelu, Abs, AvgPool, Conv, Dense, Erf, Flatten, GlobalAvgPool, GlobalSumPool, LeakyRelu, Relu
+from .layers import (
+    ABRelu, Abs, AvgPool, Conv, Dense, Erf, Flatten, GlobalAvgPool, GlobalSumPool, LayerNorm, LeakyRelu, Relu, Sign,
+    SumPool,
+)
 
 _SIMPLE = {"relu": Relu, "erf": Erf, "gap": GlobalAvgPool, "gsp": GlobalSumPool, "flatten": Flatten,
-           "faninsum": FanInSum, "faninconcat": FanInConcat, "identity": Identity, "abs": Abs}
+           "faninsum": FanInSum, "faninconcat": FanInConcat, "identity": Identity, "abs": Abs, "sign": Sign,
+           "layernorm": LayerNorm}
 
 
 def ours(spec: list[tuple], parameterization: str = "ntk") -> list:
@@ -37,6 +41,8 @@ def ours(spec: list[tuple], parameterization: str = "ntk") -> list:
             out.append(Conv(a[0], a[1], a[2], a[3], a[4], a[5], parameterization))
         elif kind == "avgpool":
             out.append(AvgPool(a[0], a[1], a[2]))
+        elif kind == "sumpool":
+            out.append(SumPool(a[0], a[1], a[2]))
         elif kind == "fanout":
             out.append(FanOut(a[0]))
         elif kind == "abrelu":
@@ -86,6 +92,10 @@ def stax_layers(spec: list[tuple], parameterization: str = "ntk") -> list:
                                  parameterization=parameterization))
         elif kind == "avgpool":
             out.append(stax.AvgPool(pair(a[0]), pair(a[1]), a[2]))
+        elif kind == "sumpool":
+            out.append(stax.SumPool(pair(a[0]), pair(a[1]), a[2]))
+        elif kind == "layernorm":  # over the channels: the last axis, NHWC or flat
+            out.append(stax.LayerNorm(axis=-1))
         elif kind == "fanout":
             out.append(stax.FanOut(a[0]))
         elif kind == "abrelu":
@@ -97,7 +107,8 @@ def stax_layers(spec: list[tuple], parameterization: str = "ntk") -> list:
         else:
             out.append({"relu": stax.Relu, "erf": stax.Erf, "gap": stax.GlobalAvgPool,
                         "gsp": stax.GlobalSumPool, "flatten": stax.Flatten, "faninsum": stax.FanInSum,
-                        "faninconcat": stax.FanInConcat, "identity": stax.Identity, "abs": stax.Abs}[kind]())
+                        "faninconcat": stax.FanInConcat, "identity": stax.Identity, "abs": stax.Abs,
+                        "sign": stax.Sign}[kind]())
     return out
 
 
