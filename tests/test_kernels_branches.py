@@ -153,6 +153,10 @@ ABRELU_ARCHITECTURES = [
      "standard"),
     ("sumpool", [conv(4), R, ("sumpool", 2, 2, "VALID"), conv(3), R, ("sumpool", 3, 1, "SAME"), F, dense()], (6, 6, 2),
      "ntk"),
+    ("gelu-mlp", [dense(8, 1.3, 0.4), ("gelu",), dense(8, 1.1, 0.1), ("gelu",), dense()], (5,), "ntk"),
+    ("gelu-mlp-standard", [dense(6, 2.0, 0.3), ("gelu",), dense(3, 0.9, 0.2)], (4,), "standard"),
+    ("gelu-cnn-gap", [conv(4, W=1.2, b=0.1), ("gelu",), conv(4), ("gelu",), GAP, dense()], (5, 5, 2), "ntk"),
+    ("gelu-residual-cnn", [conv(4), *residual(("gelu",), conv(4)), ("gelu",), F, dense()], (4, 5, 2), "ntk"),
 ]
 
 
@@ -248,6 +252,30 @@ def test_sign_gives_exactly_one_for_identical_inputs():
     nngp = serial(Dense(8, 1.2, 0.3), Sign(), Dense(8, 1.1, 0.1), Relu(), Dense())(x, get="nngp")
     expected = serial(Dense(8, 1.1, 0.1), Relu(), Dense())(torch.ones(1, 1, dtype=torch.float64), get="nngp")
     assert torch.allclose(nngp.diagonal(), expected[0, 0].expand(6), rtol=1e-14)
+
+
+@pytest.mark.parametrize("s11,s22,rho", [(0.7, 1.9, 0.0), (0.5, 2.5, 0.6), (1.3, 0.4, -0.8), (3.0, 3.0, 0.95)])
+def test_gelu_closed_form_against_monte_carlo(s11, s22, rho):
+    """Gelu's E[phi(u) phi(v)] and E[phi'(u) phi'(v)] against 4e6 Gaussian samples (tolerance: 5
+    Monte-Carlo standard errors), and at rho = 0 against Stein's lemma exactly."""
+    from lsa_utils.kernels import Gelu
+    from lsa_utils.kernels.layers import KernelState
+    s12 = rho * np.sqrt(s11 * s22)
+    var1, var2 = torch.tensor([s11], dtype=torch.float64), torch.tensor([s22], dtype=torch.float64)
+    st = KernelState(nngp=torch.tensor([s12], dtype=torch.float64), ntk=torch.ones(1, dtype=torch.float64),
+                     layout="flat", channels=1, spatial=())
+    out = Gelu().apply(st, var1, var2)
+    rng = np.random.default_rng(int(1000 * (s11 + s22 + rho)) % 2**31)
+    chol = np.linalg.cholesky(np.array([[s11, s12], [s12, s22]]))
+    u, v = chol @ rng.standard_normal((2, 4_000_000))
+    cdf = (lambda z: 0.5 * (1 + torch.erf(torch.from_numpy(z) / np.sqrt(2))).numpy())
+    pdf = (lambda z: np.exp(-z**2 / 2) / np.sqrt(2 * np.pi))
+    for got, samples in ((out.nngp, u * cdf(u) * v * cdf(v)),
+                         (out.ntk, (cdf(u) + u * pdf(u)) * (cdf(v) + v * pdf(v)))):
+        assert abs(got.item() - samples.mean()) < 5 * samples.std() / np.sqrt(samples.size)
+    if rho == 0.0:
+        stein = s11 * s22 / (2 * np.pi * np.sqrt((1 + s11) * (1 + s22)))
+        assert out.nngp.item() == pytest.approx(stein, rel=1e-12)
 
 
 def test_wide_resnet_kernel_is_the_torch_networks_nngp():

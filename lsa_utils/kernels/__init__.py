@@ -34,6 +34,7 @@ _EXPORTS = {
     "Dense": "lsa_utils.kernels.layers",
     "Erf": "lsa_utils.kernels.layers",
     "Flatten": "lsa_utils.kernels.layers",
+    "Gelu": "lsa_utils.kernels.layers",
     "GlobalAvgPool": "lsa_utils.kernels.layers",
     "GlobalSumPool": "lsa_utils.kernels.layers",
     "LayerNorm": "lsa_utils.kernels.layers",

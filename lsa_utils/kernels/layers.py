@@ -11,7 +11,7 @@ covariance Sigma (the NNGP) and tangent kernel Theta, in NTK parameterization
   with fan_in = input channels (Dense) or channels x filter size (Conv);
 - a nonlinearity phi: ``Sigma' = E[phi(u) phi(v)]``, ``Theta' = Theta * E[phi'(u) phi'(v)]`` with
   (u, v) Gaussian of covariance (Sigma_11, Sigma_22, Sigma_12): closed forms for ReLU (the
-  arc-cosine kernels of Cho and Saul 2009) and erf (Williams 1997);
+  arc-cosine kernels of Cho and Saul 2009), erf (Williams 1997), GELU (Tsuchida et al. 2021);
 - pooling and Flatten average (or sum) the covariance over the pixels they merge.
 
 State tensors have leading batch dimensions (``(n1, n2)`` for a Gram block, ``(n,)`` for the
@@ -296,6 +296,36 @@ class Erf(Layer):
         ntk = None
         if st.ntk is not None:
             ntk = st.ntk * (4 / math.pi) / torch.sqrt(torch.clamp(prod - 4 * st.nngp**2, min=1e-30))
+        return replace(st, nngp=nngp, ntk=ntk, gaussian=False)
+
+
+@dataclass
+class Gelu(Layer):
+    """GELU, ``phi(u) = u Phi(u)`` (Hendrycks and Gimpel 2016), in closed form (Tsuchida et al.
+    2021, "Avoiding kernel fixed points: computing with ELU and GELU infinite networks"; stax's
+    ``Gelu``). With ``p = S11 S22``, ``q = (1 + S11)(1 + S22)``, ``delta = sqrt(q - S12^2)`` and
+    ``theta = atan2(S12, delta)``:
+
+        E[phi(u) phi(v)]   = S12 / 4 + (S12 theta + (S12^2 + p delta^2) / (q delta)) / (2 pi),
+        E[phi'(u) phi'(v)] = 1 / 4 + theta / (2 pi) + S12 (1 / delta^2 + (1 - p) / q + 1) / (2 pi delta).
+
+    At ``S12 = 0`` the first is ``E[u Phi(u)] E[v Phi(v)] = S11 S22 / (2 pi sqrt(q))`` (Stein's
+    lemma), a check the tests make, with Monte Carlo at other correlations. ``delta^2 >= 1 + S11 +
+    S22 > 0`` for any covariance, so nothing here divides by zero.
+    """
+
+    nonlinear = True
+
+    def apply(self, st: KernelState, var1: torch.Tensor, var2: torch.Tensor) -> KernelState:
+        s12, p, q = st.nngp, var1 * var2, (1 + var1) * (1 + var2)
+        delta_sq = q - s12**2
+        delta = torch.sqrt(delta_sq)
+        theta = torch.atan2(s12, delta)
+        nngp = s12 / 4 + (s12 * theta + (s12**2 + p * delta_sq) / (q * delta)) / (2 * math.pi)
+        ntk = None
+        if st.ntk is not None:
+            slope = 0.25 + theta / (2 * math.pi) + s12 * (1 / delta_sq + (1 - p) / q + 1) / (2 * math.pi * delta)
+            ntk = st.ntk * slope
         return replace(st, nngp=nngp, ntk=ntk, gaussian=False)
 
 

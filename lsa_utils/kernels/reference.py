@@ -6,7 +6,7 @@ An architecture *spec* is a list of tuples that both libraries can build:
     ("conv", out, k, stride, padding, W_std, b_std)    ("gap",)    ("gsp",)
     ("avgpool", window, stride, padding)
     ("fanout", n)   ("parallel", spec_1, ..., spec_n)   ("faninsum",)   ("faninconcat",)   ("identity",)
-    ("abrelu", a, b)   ("leakyrelu", alpha)   ("abs",)   ("sign",)   ("layernorm",)   ("sumpool", window, stride, padding)
+    ("abrelu", a, b)   ("leakyrelu", alpha)   ("abs",)   ("sign",)   ("gelu",)   ("layernorm",)   ("sumpool", window, stride, padding)
 
 ``ours(spec)`` gives the ``lsa_utils.kernels`` layers, ``stax_layers(spec)`` neural-tangents'.
 Inputs to stax are channels-last (NHWC), ours channels-first (NCHW): ``to_nchw`` converts.
@@ -22,13 +22,13 @@ import torch
 
 from .branches import FanInConcat, FanInSum, FanOut, Identity, parallel
 from .layers import (
-    ABRelu, Abs, AvgPool, Conv, Dense, Erf, Flatten, GlobalAvgPool, GlobalSumPool, LayerNorm, LeakyRelu, Relu, Sign,
+    ABRelu, Abs, AvgPool, Conv, Dense, Erf, Flatten, Gelu, GlobalAvgPool, GlobalSumPool, LayerNorm, LeakyRelu, Relu, Sign,
     SumPool,
 )
 
 _SIMPLE = {"relu": Relu, "erf": Erf, "gap": GlobalAvgPool, "gsp": GlobalSumPool, "flatten": Flatten,
            "faninsum": FanInSum, "faninconcat": FanInConcat, "identity": Identity, "abs": Abs, "sign": Sign,
-           "layernorm": LayerNorm}
+           "layernorm": LayerNorm, "gelu": Gelu}
 
 
 def ours(spec: list[tuple], parameterization: str = "ntk") -> list:
@@ -108,7 +108,7 @@ def stax_layers(spec: list[tuple], parameterization: str = "ntk") -> list:
             out.append({"relu": stax.Relu, "erf": stax.Erf, "gap": stax.GlobalAvgPool,
                         "gsp": stax.GlobalSumPool, "flatten": stax.Flatten, "faninsum": stax.FanInSum,
                         "faninconcat": stax.FanInConcat, "identity": stax.Identity, "abs": stax.Abs,
-                        "sign": stax.Sign}[kind]())
+                        "sign": stax.Sign, "gelu": stax.Gelu}[kind]())
     return out
 
 
