@@ -43,3 +43,22 @@ def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes a kernel computation may hold at once on CPU
+GPU_FREE_MEMORY_SHARE = 0.5  # share of a GPU's free memory a kernel computation may hold
+
+
+def memory_budget(device: torch.device, requested: int | None = None) -> int:
+    """Bytes a kernel computation on ``device`` may hold at once: ``requested`` when given; on
+    CUDA, ``GPU_FREE_MEMORY_SHARE`` of the memory free on the device now
+    (``torch.cuda.mem_get_info``), so that blocks grow with the GPU; on CPU,
+    ``DEFAULT_MEMORY_BUDGET``."""
+    if requested is not None:
+        if requested <= 0:
+            raise ValueError(f"memory_budget={requested!r} is not allowed; give a positive number of bytes")
+        return int(requested)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return max(1, int(GPU_FREE_MEMORY_SHARE * free))
+    return DEFAULT_MEMORY_BUDGET

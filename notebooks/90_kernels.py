@@ -48,9 +48,8 @@ import pandas as pd
 
 from IPython.display import Markdown
 
-from lsa_utils.experiments.kernel_checks import (
-    agreement_with_neural_tangents, load_benchmark_table, plan_data, time_case_a,
-)
+from lsa_utils.experiments.kernel_checks import agreement_with_neural_tangents, load_benchmark_table, plan_data
+from lsa_utils.experiments.kernel_speed import time_case
 from lsa_utils.kernels.reference import reference_missing
 from lsa_utils.plotting import ROLE_COLORS, figure_grid
 from lsa_utils.run.context import start_chapter
@@ -110,7 +109,7 @@ agreement.style.format({"max_rel_error": "{:.1e}"})
 # median of `repeats` runs.
 
 # %%
-timing = None if missing else time_case_a(p.bench_images, p.repeats, run.device)
+timing = None if missing else time_case("a", p.repeats, run.device, n_inputs=p.bench_images)
 None if missing else pd.Series({
     "case": timing["case"],
     "neural-tangents (s)": f"{timing['neural_tangents_s']:.2f}",

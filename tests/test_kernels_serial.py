@@ -125,3 +125,15 @@ def test_bad_input_fails_with_clear_messages():
         serial(Dense(4), Conv(4))(torch.randn(3, 5))
     with pytest.raises(ValueError, match="get='cov' is not allowed"):
         serial(Dense(1))(torch.randn(3, 5), get="cov")
+
+
+def test_compiled_fusion_gives_the_eager_kernel(monkeypatch):
+    """LSA_COMPILE=1 forces the fused path (torch.compile of the first Conv's patch products and
+    of the nonlinearity steps) that large Gram computations take; it must give the eager kernel."""
+    x = torch.randn(7, 1, 11, 11, generator=torch.Generator().manual_seed(3))
+    kernel = serial(*ours_layers([conv(8, 3, 2, "VALID", 1.2, 0.3), R, conv(16, 3, 2, "VALID"), R, F, dense()]))
+    monkeypatch.setenv("LSA_COMPILE", "0")
+    eager = kernel(x, x[:5])
+    monkeypatch.setenv("LSA_COMPILE", "1")
+    compiled = kernel(x, x[:5])
+    assert rel_err(compiled, eager) < 1e-5

@@ -31,19 +31,19 @@ from dataclasses import replace
 
 import torch
 
+from ..devices import memory_budget as device_memory_budget
 from ..validation import check_choice, check_positive_int
 from .fusion import CPU_BLOCK_BYTES, keep_freed_memory, use_compiled
 from .branches import FanInSum, FanOut, Parallel, _FanIn
 from .layers import Conv, Dense, KernelState, Layer, pixel_diagonal
 
 GETS = ("nngp", "ntk")
-DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one block's intermediates
 
 
 class SerialKernel:
     """The analytic kernel of ``layers`` applied in sequence; see the module docstring."""
 
-    def __init__(self, layers: Sequence[Layer], memory_budget: int = DEFAULT_MEMORY_BUDGET) -> None:
+    def __init__(self, layers: Sequence[Layer], memory_budget: int | None = None) -> None:
         layers = list(layers)
         if not layers:
             raise ValueError("serial() needs at least one layer")
@@ -54,7 +54,8 @@ class SerialKernel:
                     f"the pools, Flatten, FanOut, parallel(...), FanInSum, FanInConcat, Identity); got {layer!r}"
                 )
         self.layers = layers
-        self.memory_budget = check_positive_int("memory_budget", memory_budget)
+        # None: chosen per call from the device (lsa_utils.devices.memory_budget)
+        self.memory_budget = None if memory_budget is None else check_positive_int("memory_budget", memory_budget)
 
     def __repr__(self) -> str:
         return "serial(" + ", ".join(repr(layer) for layer in self.layers) + ")"
@@ -72,6 +73,8 @@ class SerialKernel:
         if len(input_shape) == 1:
             return "flat", 1
         layout = "full" if full else "diag"
+        if isinstance(self.layers[0], Conv) and len(sizes) > 1:
+            sizes = sizes[1:]  # a first Conv never forms the inputs' covariance (_start)
         # entries per pair at the widest layer while the layout holds
         per_pair = max(s * s if full else s for s in sizes)
         return layout, max(per_pair, 1)
@@ -91,10 +94,20 @@ class SerialKernel:
                     else torch.einsum("ichw,jcgv->ijhwgv", x1, x2))
         return KernelState(nngp / channels, None, layout, channels, spatial)
 
+    def _start(self, x1: torch.Tensor, x2: torch.Tensor | None, layout: str, fuse: bool):
+        """The state the walk starts from and the layers left to walk: a first Conv is applied to
+        the inputs' patches directly (``Conv.apply_to_input``), never forming their covariance."""
+        first = self.layers[0]
+        if layout != "flat" and isinstance(first, Conv):
+            st, layers = first.apply_to_input(x1, x2, layout, fuse), self.layers[1:]
+        else:
+            st, layers = self._input_state(x1, x2, layout), self.layers
+        st.fuse = fuse
+        return st, layers
+
     def _self_variances(self, x: torch.Tensor, layout: str, fuse: bool) -> list[torch.Tensor]:
         """Pixel-diagonal variances at the input of every nonlinearity, shape (n, H, W) or (n,)."""
-        st = self._input_state(x, None, layout)
-        st.fuse = fuse
+        st, layers = self._start(x, None, layout, fuse)
         out = []
 
         def step(layer, st):
@@ -110,12 +123,11 @@ class SerialKernel:
                 st = layer.apply(st)
             return _without_ntk(st)  # the self pass needs only the NNGP
 
-        _walk(self.layers, st, step)
+        _walk(layers, st, step)
         return out
 
     def _cross(self, x1, x2, vars1, vars2, layout: str, get: str, fuse: bool) -> torch.Tensor:
-        st = self._input_state(x1, x2, layout)
-        st.fuse = fuse
+        st, layers = self._start(x1, x2, layout, fuse)
         k = 0
 
         def step(layer, st):
@@ -127,7 +139,7 @@ class SerialKernel:
                 st = layer.apply(st)
             return _without_ntk(st) if get == "nngp" else st
 
-        st = _walk(self.layers, st, step)
+        st = _walk(layers, st, step)
         if st.layout != "flat":
             raise ValueError(
                 "the last layers must remove the spatial dimensions (Flatten, GlobalAvgPool or "
@@ -139,11 +151,12 @@ class SerialKernel:
         return out
 
     # ---- public API ---------------------------------------------------------------------------
-    def block_size(self, per_pair: int, itemsize: int, cpu: bool = False) -> int:
-        """Pairs per block side: ~6 intermediates of a block fit the memory budget, and on CPU
-        one block tensor stays below 24 MiB (see ``lsa_utils.kernels.fusion``)."""
-        budget = self.memory_budget / 6
-        if cpu:
+    def block_size(self, per_pair: int, itemsize: int, device: torch.device = torch.device("cpu")) -> int:
+        """Pairs per block side: ~6 intermediates of a block fit the memory budget (given, or
+        chosen from the device: ``lsa_utils.devices.memory_budget``, on a GPU from its free
+        memory), and on CPU one block tensor stays below 24 MiB (``lsa_utils.kernels.fusion``)."""
+        budget = device_memory_budget(device, self.memory_budget) / 6
+        if device.type == "cpu":
             budget = min(budget, CPU_BLOCK_BYTES)
         return max(1, int(math.sqrt(budget / (per_pair * itemsize))))
 
@@ -169,7 +182,7 @@ class SerialKernel:
         cpu = x1.device.type == "cpu"
         if cpu:
             keep_freed_memory()
-        block = self.block_size(per_pair, x1.element_size(), cpu)
+        block = self.block_size(per_pair, x1.element_size(), x1.device)
         symmetric = x2 is None
         xs2 = x1 if symmetric else x2
         n1, n2 = x1.shape[0], xs2.shape[0]
@@ -279,6 +292,6 @@ def _broadcast_pair(v1: torch.Tensor, v2: torch.Tensor, layout: str) -> tuple[to
     return v1[:, None], v2[None, :]
 
 
-def serial(*layers: Layer, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> SerialKernel:
+def serial(*layers: Layer, memory_budget: int | None = None) -> SerialKernel:
     """Compose kernel layers, in the spirit of neural-tangents' ``stax.serial``."""
     return SerialKernel(layers, memory_budget=memory_budget)

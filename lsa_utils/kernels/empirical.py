@@ -26,10 +26,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
+from ..devices import memory_budget as device_memory_budget
 from ..validation import check_choice, check_positive_int
 
 METHODS = ("auto", "jacobian", "ntk_vp")
-DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 VP_CHUNK = 16  # NTK-vector products evaluated together (memory O(VP_CHUNK * P))
 
 
@@ -77,7 +77,7 @@ def empirical_ntk(
     method: str = "auto",
     trace_outputs: bool = True,
     batch_size: int = 256,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget: int | None = None,
 ) -> torch.Tensor:
     """Empirical NTK Gram matrix of ``model`` at its current parameters.
 
@@ -89,6 +89,8 @@ def empirical_ntk(
         trace_outputs: average over the k outputs, as neural-tangents' default
             ``trace_axes=(-1,)`` does, giving ``(n1, n2)``; else ``(n1, n2, k, k)``.
         batch_size: inputs per block.
+        memory_budget: bytes the Jacobians may take (``"auto"`` chooses by it); ``None``: chosen from
+            the device (``lsa_utils.devices.memory_budget``: on a GPU half its free memory).
 
     Returns: the Gram matrix, in the parameters' dtype and device.
     """
@@ -106,7 +108,8 @@ def empirical_ntk(
     itemsize = next(iter(params.values())).element_size()
     if method == "auto":
         jacobian_rows = x1.shape[0] + (0 if symmetric else x2.shape[0])
-        method = "jacobian" if jacobian_rows * k * n_params * itemsize <= memory_budget else "ntk_vp"
+        budget = device_memory_budget(x1.device, memory_budget)
+        method = "jacobian" if jacobian_rows * k * n_params * itemsize <= budget else "ntk_vp"
 
     n1, n2 = x1.shape[0], x2.shape[0]
     shape = (n1, n2) if trace_outputs else (n1, n2, k, k)

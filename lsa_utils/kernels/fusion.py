@@ -11,8 +11,9 @@ so it is used only for Gram computations with at least ``COMPILE_MIN_ENTRIES`` e
 Allocator. The engine allocates and frees many block-sized tensors. glibc hands every freed
 block above its mmap threshold back to the operating system, and the next allocation pays a page
 fault per 4 KiB page: on 2 cores that tripled the run time of the benchmark (a). On CPU the
-engine therefore keeps its blocks below 32 MiB (the largest mmap threshold glibc accepts) and
-raises glibc's thresholds once (``keep_freed_memory``), so freed blocks are reused.
+engine therefore keeps its blocks below 32 MiB (the largest mmap threshold glibc accepts; 8 MiB,
+``CPU_BLOCK_BYTES``) and raises glibc's thresholds once (``keep_freed_memory``), so freed blocks
+are reused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from collections.abc import Callable
 import torch
 
 COMPILE_MIN_ENTRIES = 100_000_000
-CPU_BLOCK_BYTES = 24 * 1024**2  # one block tensor on CPU stays below glibc's 32 MiB mmap limit
+# one block tensor on CPU: below glibc's 32 MiB mmap limit, and small enough that a step's few
+# tensors stay near the cores' caches (benchmark (b): 2.18 s at 8 MiB, 2.36 s at 24 MiB, 2.50 s at 2 MiB)
+CPU_BLOCK_BYTES = 8 * 1024**2
+# graphs torch.compile keeps per fused function before it falls back to eager without a word:
+# each layout, rank and zero-NTK case is one (torch's default of 8 was reached in one benchmark)
+RECOMPILE_LIMIT = 64
 _COMPILED: dict[Callable, Callable] = {}
 _MALLOC_TUNED = False
 
@@ -56,5 +62,9 @@ def fused(fn: Callable, enabled: bool) -> Callable:
     if not enabled:
         return fn
     if fn not in _COMPILED:
+        config = torch._dynamo.config
+        for name in ("recompile_limit", "cache_size_limit"):  # the name changed across torch versions
+            if hasattr(config, name):
+                setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
         _COMPILED[fn] = torch.compile(fn, dynamic=True)
     return _COMPILED[fn]

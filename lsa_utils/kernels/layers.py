@@ -28,7 +28,8 @@ import torch
 
 from ..validation import check_choice, check_positive_float, check_positive_int
 from .arccos import relu_expectations, relu_step
-from .spatial import apply_along, diagonal_window_sum, output_size, pool_matrix, same_padding, window_sum
+from .fusion import fused
+from .spatial import apply_along, diagonal_window_sum, output_size, pool_matrix, same_padding, window_mean_2d
 
 PARAMETERIZATIONS = ("ntk", "standard")
 PADDINGS = ("SAME", "VALID")
@@ -144,6 +145,57 @@ class Conv(Layer):
         return replace(st, nngp=nngp, ntk=ntk, channels=channels, spatial=spatial, gaussian=True)
 
 
+    def apply_to_input(self, x1: torch.Tensor, x2: torch.Tensor | None, layout: str,
+                       fuse: bool = False) -> KernelState:
+        """This layer applied to the raw inputs' covariance, without forming it: the mean over
+        filter offsets A(Sigma_0) is a product of image patches (``unfold``), ``(C kh kw)`` numbers
+        per output pixel, where ``apply`` would first write ``Sigma_0`` at every input pixel (or
+        pixel pair) and then sum its windows.
+
+        The state comes out contiguous in the engine's (i, j, pixels) order: a batched matrix
+        product leaves it pixel-major, which made the next ReLU step 2x slower (case (b)).
+
+        Args: ``x1`` (n1, C, H, W); ``x2`` (n2, C, H, W) for a Gram block, ``None`` for the
+        self-covariances; ``layout`` 'diag' or 'full'; ``fuse``: compile the pixel-diagonal
+        product (``lsa_utils.kernels.fusion``). Returns the state ``apply`` would give.
+        """
+        channels, spatial = x1.shape[1], tuple(x1.shape[2:])
+        out_channels, out_spatial = self.output_shape(channels, spatial)
+        fan_in = channels * self.kernel_size[0] * self.kernel_size[1]
+        (h_lo, h_hi), (w_lo, w_hi) = self._pads(spatial)
+
+        def patches(x):  # (n, C kh kw, P)
+            x = torch.nn.functional.pad(x, (w_lo, w_hi, h_lo, h_hi))
+            return torch.nn.functional.unfold(x, self.kernel_size, stride=self.stride)
+
+        p1, coefficients = patches(x1), _coefficients(self, fan_in)
+        full = layout == "full"
+        if layout == "diag" and x2 is not None:
+            nngp, ntk = fused(_patch_products_affine, fuse)(p1, patches(x2), 1.0 / fan_in, *coefficients)
+        else:
+            if layout == "diag":
+                sigma = (p1 * p1).sum(1)
+            else:  # a matrix product; its (i, p, j, q) result is laid out again as (i, j, p, q)
+                sigma = (torch.einsum("ikp,ikq->ipq", p1, p1) if x2 is None
+                         else torch.einsum("ikp,jkq->ijpq", p1, patches(x2)).contiguous())
+            nngp, ntk = affine_step(sigma.div_(fan_in), None, *coefficients, in_place=True)
+        shape = (*out_spatial, *(out_spatial if full else ()))
+        nngp, ntk = (t.reshape(*t.shape[:-2 if full else -1], *shape) for t in (nngp, ntk))
+        return KernelState(nngp, ntk, layout, out_channels, out_spatial, gaussian=True)
+
+
+def _patch_products_affine(p1: torch.Tensor, p2: torch.Tensor, scale: float, w2: float, b2: float,
+                           c_sigma: float, c_bias: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``affine_step`` of ``sigma[i, j, p] = scale sum_k p1[i, k, p] p2[j, k, p]``, contiguous.
+    Compiled, one pass writes both outputs, where eager runs a batched matrix product, a
+    transposing copy and the affine passes."""
+    if torch.compiler.is_compiling():
+        sigma = (p1[:, None] * p2[None]).sum(2) * scale
+        return sigma * w2 + b2, sigma * c_sigma + c_bias
+    sigma = torch.einsum("ikp,jkp->ijp", p1, p2).contiguous().mul_(scale)
+    return affine_step(sigma, None, w2, b2, c_sigma, c_bias, in_place=True)
+
+
 def _coefficients(layer, fan_in: int) -> tuple[float, float, float, float]:
     """``(w2, b2, c_sigma, c_bias)`` of the update: Theta' = c_sigma A(Sigma) + w2 A(Theta) + c_bias
     (with c_sigma = w2, c_bias = b2 in NTK and fan_in, [bias] 1 in standard parameterization)."""
@@ -173,8 +225,7 @@ def mean_over_offsets(t, kernel_size, stride, pads, full: bool):
         t = diagonal_window_sum(t, t.ndim - 4, t.ndim - 2, kh, sh, pads[0])
         t = diagonal_window_sum(t, t.ndim - 3, t.ndim - 1, kw, sw, pads[1])
     else:
-        t = window_sum(t, t.ndim - 2, kh, sh, pads[0])
-        t = window_sum(t, t.ndim - 1, kw, sw, pads[1])
+        return window_mean_2d(t, kernel_size, stride, pads)
     return t.div_(kh * kw)
 
 
