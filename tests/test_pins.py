@@ -40,12 +40,12 @@ def test_the_core_needs_only_torch_numpy_scipy_tqdm_with_lower_bounds():
 
 def test_all_extra_is_every_layer():
     extras = PROJECT["optional-dependencies"]
-    assert set(extras) == {"data", "plots", "experiments", "book", "reference", "test", "all"}
-    assert extras["all"] == ["lsa-utils[book,reference,test]"]
+    assert set(extras) == {"data", "plots", "experiments", "book", "reference", "test", "distributed", "all"}
+    assert extras["all"] == ["lsa-utils[book,reference,test,distributed]"]
     assert "lsa-utils[plots,data]" in extras["experiments"] and "lsa-utils[experiments]" in extras["book"]
 
 
-@pytest.mark.parametrize("extra", [None, "data", "plots", "experiments", "book", "reference", "test"])
+@pytest.mark.parametrize("extra", [None, "data", "plots", "experiments", "book", "reference", "test", "distributed"])
 def test_lock_file_satisfies_every_requirement_on_python_311(extra):
     lock = lock_versions()
     environment = {"python_version": "3.11", "python_full_version": "3.11.7", "extra": extra or ""}

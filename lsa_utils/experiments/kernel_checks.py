@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ..kernels.architectures import myrtle_spec, wide_resnet_spec
+from ..kernels.architectures import cntk_gap_spec, myrtle_spec, wide_resnet_spec
 from ..kernels.reference import max_relative_error, ours, stax_kernel_fn, to_nchw
 from ..kernels.composition import serial
 from ..run.data_plan import DataPlan, synthetic_plan
@@ -36,6 +36,10 @@ AGREEMENT_ARCHITECTURES: dict[str, tuple[list[tuple], tuple[int, ...], str]] = {
          ("leakyrelu", 0.1), GAP, ("dense", 1, 1.0, 0.0)], (8, 8, 1), "ntk"),
     "WRN-10-2 (chapter 1's network without BatchNorm)": (wide_resnet_spec(10, 2, 1), (8, 8, 3), "ntk"),
     "Myrtle-5": (myrtle_spec(5, image_size=8, num_classes=1), (8, 8, 3), "ntk"),
+    "CNTK-GAP, depth 3": (cntk_gap_spec(3), (8, 8, 3), "ntk"),
+    "MLP, GELU and LayerNorm, standard parameterization": (
+        [("dense", 32, 1.5, 0.2), ("layernorm",), ("gelu",), ("dense", 32, 1.2, 0.1), ("gelu",),
+         ("dense", 1, 1.0, 0.0)], (6,), "standard"),
 }
 
 def agreement_with_neural_tangents(n_inputs: int, seed: int = 0):

@@ -18,6 +18,8 @@ _EXPORTS = {
     "LinearizedModel": "lsa_utils.kernels.empirical",
     "empirical_ntk": "lsa_utils.kernels.empirical",
     "linearize": "lsa_utils.kernels.empirical",
+    "gram": "lsa_utils.kernels.distributed",
+    "local_cluster": "lsa_utils.kernels.distributed",
     "FanInConcat": "lsa_utils.kernels.branches",
     "FanInSum": "lsa_utils.kernels.branches",
     "FanOut": "lsa_utils.kernels.branches",
