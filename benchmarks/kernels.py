@@ -36,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lsa_utils.devices import device_description, resolve_device  # noqa: E402
 from lsa_utils.experiments.kernel_speed import CASE_NAMES, matmul_peak, time_case  # noqa: E402
+from lsa_utils.run.executor import source_commit  # noqa: E402
 from lsa_utils.run.paths import project_root  # noqa: E402
 from lsa_utils.run.results import write_json  # noqa: E402
 
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
     write_json(out, {
         "device": device_description(device), "repeats": args.repeats, "dtype": "float32",
         "peak_flops": peak,
-        "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows,
+        "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": source_commit(), "rows": rows,
     })
     print(f"written: {out}")
     return 0

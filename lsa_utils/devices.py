@@ -58,7 +58,8 @@ def memory_budget(device: torch.device, requested: int | None = None) -> int:
         if requested <= 0:
             raise ValueError(f"memory_budget={requested!r} is not allowed; give a positive number of bytes")
         return int(requested)
-    if device.type == "cuda":
+    if device.type == "cuda":  # memory torch's allocator holds but does not use is free to us
         free, _ = torch.cuda.mem_get_info(device)
+        free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         return max(1, int(GPU_FREE_MEMORY_SHARE * free))
     return DEFAULT_MEMORY_BUDGET

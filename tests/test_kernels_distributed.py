@@ -59,6 +59,15 @@ class DiesOnce:
         return repr(self.kernel)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Workers compute with one thread; so does this process, so that rounding is the same."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_tiles_cover_the_matrix_once():
     spans = tiles(13, 13, 5, symmetric=True)
     assert spans == [(0, 5, 0, 5), (0, 5, 5, 10), (0, 5, 10, 13), (5, 10, 5, 10), (5, 10, 10, 13), (10, 13, 10, 13)]
@@ -109,6 +118,24 @@ def test_a_store_for_other_inputs_or_tiles_is_refused(tmp_path):
         gram(KERNEL, inputs(6, seed=2), tile=4, store=store)
     with pytest.raises(ValueError, match="tile"):
         gram(KERNEL, inputs(6), tile=3, store=store)
+
+
+def test_a_file_that_is_not_a_store_is_not_overwritten(tmp_path):
+    other = tmp_path / "results.npy"
+    np.save(other, np.arange(3.0))
+    with pytest.raises(ValueError, match="not a store of gram"):
+        gram(KERNEL, inputs(5), store=other)
+    assert np.array_equal(np.load(other), np.arange(3.0))
+    assert np.array_equal(gram(KERNEL, inputs(5), store=other, overwrite=True), gram(KERNEL, inputs(5)))
+
+
+def test_a_plain_function_resumes_under_its_key(tmp_path):
+    """A function's repr holds its address, which changes between runs: a key identifies it."""
+    store = tmp_path / "gram.npy"
+    first = gram(lambda a, b=None, get="ntk": KERNEL(a, b, get=get), inputs(6), tile=4, store=store, key="cnn")
+    counting = Counting(KERNEL)
+    again = gram(counting, inputs(6), tile=4, store=store, key="cnn")
+    assert counting.calls == 0 and np.array_equal(again, first)
 
 
 def test_bad_arguments_are_refused():

@@ -135,5 +135,38 @@ def test_compiled_fusion_gives_the_eager_kernel(monkeypatch):
     monkeypatch.setenv("LSA_COMPILE", "0")
     eager = kernel(x, x[:5])
     monkeypatch.setenv("LSA_COMPILE", "1")
+    from torch._dynamo.utils import counters
+    graphs = counters["stats"]["unique_graphs"]
     compiled = kernel(x, x[:5])
+    assert counters["stats"]["unique_graphs"] > graphs or graphs > 0  # compiled now, or earlier in this process
     assert rel_err(compiled, eager) < 1e-5
+
+
+@pytest.mark.parametrize("kernel_size,stride,padding,param,b_std", [
+    (3, 1, "SAME", "ntk", 0.3), (2, 1, "SAME", "standard", None), ((3, 1), (2, 1), "SAME", "ntk", 0.0),
+    ((2, 4), (3, 2), "VALID", "standard", 0.5), (4, 2, "SAME", "ntk", None),
+])
+@pytest.mark.parametrize("layout", ["diag", "full"])
+def test_a_first_conv_on_patches_is_the_conv_of_the_input_covariance(kernel_size, stride, padding, param, b_std,
+                                                                      layout):
+    """Conv.apply_to_input (image patches, the fast path of a first Conv) against Conv.apply on the
+    inputs' covariance, for the cross and the self state."""
+    from lsa_utils.kernels.composition import SerialKernel
+    layer = Conv(3, kernel_size, stride, padding, 1.3, b_std, param)
+    g = torch.Generator().manual_seed(4)
+    x1, x2 = torch.randn(3, 2, 7, 6, dtype=torch.float64, generator=g), torch.randn(4, 2, 7, 6, dtype=torch.float64,
+                                                                                     generator=g)
+    for a, b in ((x1, x2), (x1, None)):
+        fast = layer.apply_to_input(a, b, layout)
+        slow = layer.apply(SerialKernel._input_state(a, b, layout))
+        assert fast.nngp.shape == slow.nngp.shape and fast.spatial == slow.spatial and fast.channels == 3
+        assert torch.allclose(fast.nngp, slow.nngp, rtol=1e-13, atol=1e-15)
+        assert torch.allclose(fast.ntk, slow.ntk, rtol=1e-13, atol=1e-15)
+    assert layer.apply_to_input(x1, None, layout, with_ntk=False).ntk is None
+
+
+def test_a_first_conv_sizes_blocks_by_its_output():
+    """The inputs' covariance is never formed, so the 42x42 input does not set the block size."""
+    kernel = serial(*ours_layers([conv(8, 3, 2, "VALID"), R, conv(16, 3, 2, "VALID"), R, F, dense(10)]))
+    assert kernel.plan((1, 42, 42)) == ("diag", 20 * 20)
+    assert serial(Flatten(), Dense()).plan((1, 42, 42)) == ("diag", 42 * 42)

@@ -38,6 +38,7 @@ from .branches import FanInSum, FanOut, Parallel, _FanIn
 from .layers import Conv, Dense, KernelState, Layer, pixel_diagonal
 
 GETS = ("nngp", "ntk")
+MAX_BLOCK_ELEMENTS = 2**31 - 1  # CUDA's avg_pool2d indexes its output with int32
 
 
 class SerialKernel:
@@ -98,8 +99,8 @@ class SerialKernel:
         """The state the walk starts from and the layers left to walk: a first Conv is applied to
         the inputs' patches directly (``Conv.apply_to_input``), never forming their covariance."""
         first = self.layers[0]
-        if layout != "flat" and isinstance(first, Conv):
-            st, layers = first.apply_to_input(x1, x2, layout, fuse), self.layers[1:]
+        if layout != "flat" and isinstance(first, Conv):  # the self pass (x2 None) needs no NTK
+            st, layers = first.apply_to_input(x1, x2, layout, fuse, with_ntk=x2 is not None), self.layers[1:]
         else:
             st, layers = self._input_state(x1, x2, layout), self.layers
         st.fuse = fuse
@@ -154,11 +155,14 @@ class SerialKernel:
     def block_size(self, per_pair: int, itemsize: int, device: torch.device = torch.device("cpu")) -> int:
         """Pairs per block side: ~6 intermediates of a block fit the memory budget (given, or
         chosen from the device: ``lsa_utils.devices.memory_budget``, on a GPU from its free
-        memory), and on CPU one block tensor stays below 24 MiB (``lsa_utils.kernels.fusion``)."""
+        memory), and on CPU one block tensor stays below ``CPU_BLOCK_BYTES`` (8 MiB;
+        ``lsa_utils.kernels.fusion``). A block tensor also stays below 2^31 elements, where
+        CUDA's pooling kernels index with 32-bit integers."""
         budget = device_memory_budget(device, self.memory_budget) / 6
         if device.type == "cpu":
             budget = min(budget, CPU_BLOCK_BYTES)
-        return max(1, int(math.sqrt(budget / (per_pair * itemsize))))
+        elements = min(budget / itemsize, MAX_BLOCK_ELEMENTS)
+        return max(1, int(math.sqrt(elements / per_pair)))
 
     def __call__(self, x1: torch.Tensor, x2: torch.Tensor | None = None, get: str = "ntk") -> torch.Tensor:
         """Gram matrix ``K[i, j] = k(x1[i], x2[j])`` of shape ``(n1, n2)``.
@@ -187,8 +191,9 @@ class SerialKernel:
         xs2 = x1 if symmetric else x2
         n1, n2 = x1.shape[0], xs2.shape[0]
         fuse = use_compiled(n1 * n2 * per_pair // (2 if symmetric else 1))
-        vars1 = self._variances_in_blocks(x1, layout, block, fuse)
-        vars2 = vars1 if symmetric else self._variances_in_blocks(xs2, layout, block, fuse)
+        step = self._self_pass_step(tuple(x1.shape[1:]), block, per_pair)
+        vars1 = self._variances_in_blocks(x1, layout, step, fuse)
+        vars2 = vars1 if symmetric else self._variances_in_blocks(xs2, layout, step, fuse)
         out = torch.empty(n1, n2, dtype=x1.dtype, device=x1.device)
         for i in range(0, n1, block):
             for j in range(i if symmetric else 0, n2, block):
@@ -202,8 +207,18 @@ class SerialKernel:
                     out[j:j1, i:i1] = k.T
         return out
 
-    def _variances_in_blocks(self, x: torch.Tensor, layout: str, block: int, fuse: bool) -> list[torch.Tensor]:
-        step = block * block
+    def _self_pass_step(self, input_shape: tuple[int, ...], block: int, per_pair: int) -> int:
+        """Inputs per step of the self pass: as many numbers as a cross block (``block^2`` times
+        ``per_pair``), counting a first Conv's image patches (``C kh kw`` per output pixel, and
+        their squares) where they outnumber the per-input state."""
+        per_input = per_pair
+        first = self.layers[0]
+        if isinstance(first, Conv) and len(input_shape) == 3:
+            channels, spatial = first.output_shape(input_shape[0], input_shape[1:])
+            per_input = max(per_pair, 2 * input_shape[0] * math.prod(first.kernel_size) * math.prod(spatial))
+        return max(1, block * block * per_pair // per_input)
+
+    def _variances_in_blocks(self, x: torch.Tensor, layout: str, step: int, fuse: bool) -> list[torch.Tensor]:
         parts = [self._self_variances(x[i:i + step], layout, fuse) for i in range(0, x.shape[0], step)]
         return [torch.cat(vs) for vs in zip(*parts)] if parts and parts[0] else []
 

@@ -11,7 +11,7 @@ on and above the diagonal; the others are their transposes). Each tile is one ta
 - ``executor=None``: in this process, one tile after the other;
 - ``executor="local"``: a ``dask.distributed.LocalCluster`` started for the call, one worker per
   CUDA device (each task on its worker's GPU) or, without a GPU, one single-threaded worker per
-  core;
+  available core;
 - a ``dask.distributed.Client``: the cluster it is connected to.
 
 The client process alone writes: each finished tile goes into the store, an ``.npy`` file opened as
@@ -24,11 +24,12 @@ crash between the two recomputes it. If a worker dies, Dask's scheduler reruns i
 workers left (or on the one its nanny restarts); the result is the same matrix, since every tile
 is a pure function of its inputs.
 
-Each tile is computed by the same code as in one process: the cluster's matrix is bit for bit the
-one ``gram`` computes in one process with the same tile (the tests check it, with a worker killed
-too). Against a single call ``kernel(x1, x2)``, which blocks the pairs differently, entries differ
-by rounding (1e-16 relative off the diagonal); ReLU's arc-cosine amplifies the rounding of
-identical inputs, so diagonal entries agree to about 1e-9 in float64.
+Each tile is computed by the same code as in one process: on CPU the cluster's matrix is bit for
+bit the one ``gram`` computes in one process with the same tile and one thread (the tests check
+it, with a worker killed too; other thread counts may change the rounding of some reductions).
+Against a single call ``kernel(x1, x2)``, which blocks the pairs differently, entries differ by
+rounding (1e-16 relative off the diagonal); ReLU's arc-cosine amplifies the rounding of identical
+inputs, so diagonal entries agree to about 1e-9 in float64.
 """
 
 from __future__ import annotations
@@ -55,21 +56,21 @@ def tiles(n1: int, n2: int, tile: int, symmetric: bool) -> list[tuple[int, int, 
             for i in range(0, n1, tile) for j in range(i if symmetric else 0, n2, tile)]
 
 
-def _fingerprint(kernel, x1: np.ndarray, x2: np.ndarray | None, tile: int, get: str) -> dict:
+def _fingerprint(kernel, x1: np.ndarray, x2: np.ndarray | None, tile: int, get: str, key: str | None) -> dict:
     digest = hashlib.sha256()
     for x in (x1, x2):
         if x is not None:
             digest.update(str((x.shape, x.dtype.str)).encode())
-            digest.update(np.ascontiguousarray(x).tobytes())
+            digest.update(memoryview(np.ascontiguousarray(x)).cast("B"))
     return {"shape": [len(x1), len(x1 if x2 is None else x2)], "symmetric": x2 is None, "tile": tile, "get": get,
-            "dtype": x1.dtype.str, "kernel": repr(kernel), "inputs_sha256": digest.hexdigest()}
+            "dtype": x1.dtype.str, "kernel": repr(kernel) if key is None else key, "inputs_sha256": digest.hexdigest()}
 
 
 class TileStore:
     """The matrix (an ``.npy`` memmap at ``path``, or in memory for ``path=None``) and the record
     of its finished tiles (module docstring)."""
 
-    def __init__(self, path: str | os.PathLike | None, fingerprint: dict) -> None:
+    def __init__(self, path: str | os.PathLike | None, fingerprint: dict, overwrite: bool = False) -> None:
         self.fingerprint, self.done = fingerprint, set()
         shape, dtype = tuple(fingerprint["shape"]), np.dtype(fingerprint["dtype"])
         if path is None:
@@ -78,7 +79,10 @@ class TileStore:
             return
         self.path = Path(path)
         self.record = self.path.with_name(self.path.name + ".tiles.json")
-        if self.record.exists() and self.path.exists():
+        if self.path.exists() and not self.record.exists() and not overwrite:
+            raise ValueError(f"{self.path} exists and is not a store of gram (no {self.record.name} beside it); "
+                             "give another path, or overwrite=True to replace it")
+        if self.record.exists() and self.path.exists() and not overwrite:
             saved = json.loads(self.record.read_text())
             if saved["fingerprint"] != fingerprint:
                 differ = sorted(k for k in fingerprint if saved["fingerprint"].get(k) != fingerprint[k])
@@ -92,12 +96,18 @@ class TileStore:
             self._save()
 
     def _save(self) -> None:
+        """Flush the matrix, then replace the record atomically: a killed process leaves the old
+        record or the new one, and a tile is marked done only once its values are on disk (both
+        synced, so that a crash of the machine keeps the same promise)."""
         if self.record is None:
             return
         self.matrix.flush()
         tmp = self.record.with_name(self.record.name + ".tmp")
-        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "done": sorted(self.done)}))
-        tmp.replace(self.record)  # atomic: an interruption leaves the old record or the new one
+        with open(tmp, "w") as handle:
+            handle.write(json.dumps({"fingerprint": self.fingerprint, "done": sorted(self.done)}))
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(self.record)
 
     def write(self, span: tuple[int, int, int, int], values: np.ndarray) -> None:
         """Put one tile (and, for a symmetric matrix, its transpose) in place; then mark it done."""
@@ -119,47 +129,66 @@ def _tile_values(kernel, x1, x2, span, get: str, device: str) -> np.ndarray:
     return out.detach().cpu().numpy()
 
 
-def _worker_tile(kernel, x1, x2, span, get: str, threads: int) -> np.ndarray:
-    """A task on a Dask worker: the worker's GPU (worker ``k`` of a local cluster takes
-    ``cuda:k``) when there is one, else the CPU with ``threads`` threads."""
-    if torch.cuda.is_available():
-        from distributed import get_worker
+def _worker_device() -> str:
+    """The GPU of this Dask worker, or ``"cpu"``. A worker started by dask-cuda (or by hand with
+    ``CUDA_VISIBLE_DEVICES``) sees its own GPU first: ``cuda:0``. Worker ``k`` of ``local_cluster``
+    sees every GPU and takes ``cuda:k``."""
+    if not torch.cuda.is_available():
+        return "cpu"
+    from distributed import get_worker
 
-        name = get_worker().name
-        index = int(name) if str(name).isdigit() else 0
-        device = f"cuda:{index % torch.cuda.device_count()}"
-    else:
-        torch.set_num_threads(threads)
-        device = "cpu"
+    name = str(get_worker().name)
+    index = 0 if os.environ.get("CUDA_VISIBLE_DEVICES") or not name.isdigit() else int(name)
+    index %= torch.cuda.device_count()
+    torch.cuda.set_device(index)  # so that nothing else of the task lands on GPU 0
+    return f"cuda:{index}"
+
+
+def _worker_tile(kernel, x1, x2, span, get: str) -> np.ndarray:
+    """A task on a Dask worker: one tile on the worker's device (``_worker_device``). On CPU a
+    task uses one thread: a worker runs as many tasks at once as it has threads."""
+    device = _worker_device()
+    if device == "cpu":
+        torch.set_num_threads(1)
     return _tile_values(kernel, x1, x2, span, get, device)
 
 
-def local_cluster(threads_per_worker: int = 1):
-    """A ``LocalCluster`` with one worker per CUDA device, or one single-threaded worker per core."""
+def available_cores() -> int:
+    """Cores this process may use (its CPU affinity, which containers narrow; else ``os.cpu_count``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def local_cluster(n_workers: int | None = None):
+    """A ``LocalCluster`` of single-threaded worker processes: one per CUDA device, or one per
+    available core (``n_workers`` to choose)."""
     from distributed import LocalCluster
 
-    if torch.cuda.is_available():
-        return LocalCluster(n_workers=torch.cuda.device_count(), threads_per_worker=1, processes=True,
-                            dashboard_address=":0")
-    workers = max(1, (os.cpu_count() or 1) // threads_per_worker)
-    return LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                        dashboard_address=":0")
+    if n_workers is None:
+        n_workers = torch.cuda.device_count() if torch.cuda.is_available() else available_cores()
+    check_positive_int("n_workers", n_workers)
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
 
 
 def _results_from_cluster(client, kernel, x1, x2, todo, get: str) -> Iterator[tuple[tuple, np.ndarray]]:
     from distributed import as_completed
 
-    threads = max(1, min(info["nthreads"] for info in client.scheduler_info()["workers"].values()))
     x1_future = client.scatter(x1, broadcast=True)
     x2_future = None if x2 is None else client.scatter(x2, broadcast=True)
-    futures = {client.submit(_worker_tile, kernel, x1_future, x2_future, span, get, threads, pure=False): span
+    futures = {client.submit(_worker_tile, kernel, x1_future, x2_future, span, get, pure=False): span
                for span in todo}
     for future in as_completed(futures):
-        yield futures[future], future.result()
+        span = futures.pop(future)  # once written, a tile leaves the cluster's memory
+        values = future.result()
+        future.release()
+        yield span, values
 
 
 def gram(kernel: Callable, x1, x2=None, *, get: str = "ntk", executor=None, store: str | os.PathLike | None = None,
-         tile: int = DEFAULT_TILE, device: str = "cpu", progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+         tile: int = DEFAULT_TILE, device: str = "cpu", progress: Callable[[int, int], None] | None = None,
+         key: str | None = None, overwrite: bool = False) -> np.ndarray:
     """The Gram matrix ``kernel(x1, x2, get=get)``, computed in tiles (module docstring).
 
     Args:
@@ -174,6 +203,10 @@ def gram(kernel: Callable, x1, x2=None, *, get: str = "ntk", executor=None, stor
         tile: rows and columns per task.
         device: where tiles computed in this process run (``executor=None``).
         progress: called as ``progress(tiles done, tiles in all)`` after each tile.
+        key: what the store records as the kernel's identity (default ``repr(kernel)``, which
+            names a ``SerialKernel``'s layers; give a key for a plain function, whose repr holds
+            a memory address that changes between runs).
+        overwrite: start the store afresh even if it holds finished tiles (or is another file).
 
     Returns: the ``(n1, n2)`` matrix (the store's memmap when ``store`` is given).
     """
@@ -189,9 +222,9 @@ def gram(kernel: Callable, x1, x2=None, *, get: str = "ntk", executor=None, stor
         raise ValueError("x1 and x2 must hold at least one input each")
     if not (executor is None or executor == "local" or hasattr(executor, "submit")):
         raise ValueError(f"executor={executor!r} is not allowed; give None, 'local' or a dask.distributed.Client")
-    fingerprint = _fingerprint(kernel, x1, x2, tile, get)
+    fingerprint = _fingerprint(kernel, x1, x2, tile, get, key)
     n1, n2 = fingerprint["shape"]
-    target = TileStore(store, fingerprint)
+    target = TileStore(store, fingerprint, overwrite)
     spans = tiles(n1, n2, tile, x2 is None)
     todo = [span for span in spans if span not in target.done]
     if executor is None:

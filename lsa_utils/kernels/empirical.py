@@ -89,8 +89,9 @@ def empirical_ntk(
         trace_outputs: average over the k outputs, as neural-tangents' default
             ``trace_axes=(-1,)`` does, giving ``(n1, n2)``; else ``(n1, n2, k, k)``.
         batch_size: inputs per block.
-        memory_budget: bytes the Jacobians may take (``"auto"`` chooses by it); ``None``: chosen from
-            the device (``lsa_utils.devices.memory_budget``: on a GPU half its free memory).
+        memory_budget: bytes the Jacobians may take (``"auto"`` chooses by it); ``None``: 2 GiB on CPU,
+            on a GPU a third of ``lsa_utils.devices.memory_budget`` (half its free memory), since
+            the Jacobians are briefly held twice there.
 
     Returns: the Gram matrix, in the parameters' dtype and device.
     """
@@ -108,7 +109,10 @@ def empirical_ntk(
     itemsize = next(iter(params.values())).element_size()
     if method == "auto":
         jacobian_rows = x1.shape[0] + (0 if symmetric else x2.shape[0])
-        budget = device_memory_budget(x1.device, memory_budget)
+        # on a GPU the Jacobians are briefly held twice (per-batch pieces and their concatenation),
+        # and vmap's intermediates come on top: a third of its free-memory budget
+        budget = memory_budget if memory_budget is not None else \
+            device_memory_budget(x1.device) / (3 if x1.device.type == "cuda" else 1)
         method = "jacobian" if jacobian_rows * k * n_params * itemsize <= budget else "ntk_vp"
 
     n1, n2 = x1.shape[0], x2.shape[0]

@@ -11,9 +11,11 @@ so it is used only for Gram computations with at least ``COMPILE_MIN_ENTRIES`` e
 Allocator. The engine allocates and frees many block-sized tensors. glibc hands every freed
 block above its mmap threshold back to the operating system, and the next allocation pays a page
 fault per 4 KiB page: on 2 cores that tripled the run time of the benchmark (a). On CPU the
-engine therefore keeps its blocks below 32 MiB (the largest mmap threshold glibc accepts; 8 MiB,
-``CPU_BLOCK_BYTES``) and raises glibc's thresholds once (``keep_freed_memory``), so freed blocks
-are reused.
+engine therefore keeps each block tensor at ``CPU_BLOCK_BYTES`` (8 MiB), below 32 MiB (the largest
+mmap threshold glibc accepts), and raises glibc's thresholds once (``keep_freed_memory``), so
+freed blocks are reused.
+
+``fused`` raises torch's dynamo recompile limit for the whole process (to ``RECOMPILE_LIMIT``).
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ class Conv(Layer):
 
 
     def apply_to_input(self, x1: torch.Tensor, x2: torch.Tensor | None, layout: str,
-                       fuse: bool = False) -> KernelState:
+                       fuse: bool = False, with_ntk: bool = True) -> KernelState:
         """This layer applied to the raw inputs' covariance, without forming it: the mean over
         filter offsets A(Sigma_0) is a product of image patches (``unfold``), ``(C kh kw)`` numbers
         per output pixel, where ``apply`` would first write ``Sigma_0`` at every input pixel (or
@@ -157,7 +157,8 @@ class Conv(Layer):
 
         Args: ``x1`` (n1, C, H, W); ``x2`` (n2, C, H, W) for a Gram block, ``None`` for the
         self-covariances; ``layout`` 'diag' or 'full'; ``fuse``: compile the pixel-diagonal
-        product (``lsa_utils.kernels.fusion``). Returns the state ``apply`` would give.
+        product (``lsa_utils.kernels.fusion``); ``with_ntk=False`` leaves the NTK out (``None``).
+        Returns the state ``apply`` would give.
         """
         channels, spatial = x1.shape[1], tuple(x1.shape[2:])
         out_channels, out_spatial = self.output_shape(channels, spatial)
@@ -171,28 +172,32 @@ class Conv(Layer):
         p1, coefficients = patches(x1), _coefficients(self, fan_in)
         full = layout == "full"
         if layout == "diag" and x2 is not None:
-            nngp, ntk = fused(_patch_products_affine, fuse)(p1, patches(x2), 1.0 / fan_in, *coefficients)
+            nngp, ntk = fused(_patch_products_affine, fuse)(p1, patches(x2), float(fan_in), *coefficients)
         else:
             if layout == "diag":
                 sigma = (p1 * p1).sum(1)
             else:  # a matrix product; its (i, p, j, q) result is laid out again as (i, j, p, q)
                 sigma = (torch.einsum("ikp,ikq->ipq", p1, p1) if x2 is None
                          else torch.einsum("ikp,jkq->ijpq", p1, patches(x2)).contiguous())
-            nngp, ntk = affine_step(sigma.div_(fan_in), None, *coefficients, in_place=True)
+            if with_ntk:
+                nngp, ntk = affine_step(sigma.div_(fan_in), None, *coefficients, in_place=True)
+            else:
+                w2, b2, *_ = coefficients
+                nngp, ntk = sigma.div_(fan_in).mul_(w2).add_(b2), None  # affine_step's NNGP
         shape = (*out_spatial, *(out_spatial if full else ()))
-        nngp, ntk = (t.reshape(*t.shape[:-2 if full else -1], *shape) for t in (nngp, ntk))
+        nngp, ntk = (None if t is None else t.reshape(*t.shape[:-2 if full else -1], *shape) for t in (nngp, ntk))
         return KernelState(nngp, ntk, layout, out_channels, out_spatial, gaussian=True)
 
 
-def _patch_products_affine(p1: torch.Tensor, p2: torch.Tensor, scale: float, w2: float, b2: float,
+def _patch_products_affine(p1: torch.Tensor, p2: torch.Tensor, fan_in: float, w2: float, b2: float,
                            c_sigma: float, c_bias: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``affine_step`` of ``sigma[i, j, p] = scale sum_k p1[i, k, p] p2[j, k, p]``, contiguous.
+    """``affine_step`` of ``sigma[i, j, p] = sum_k p1[i, k, p] p2[j, k, p] / fan_in``, contiguous.
     Compiled, one pass writes both outputs, where eager runs a batched matrix product, a
     transposing copy and the affine passes."""
     if torch.compiler.is_compiling():
-        sigma = (p1[:, None] * p2[None]).sum(2) * scale
+        sigma = (p1[:, None] * p2[None]).sum(2) / fan_in
         return sigma * w2 + b2, sigma * c_sigma + c_bias
-    sigma = torch.einsum("ikp,jkp->ijp", p1, p2).contiguous().mul_(scale)
+    sigma = torch.einsum("ikp,jkp->ijp", p1, p2).contiguous().div_(fan_in)
     return affine_step(sigma, None, w2, b2, c_sigma, c_bias, in_place=True)
 
 
