@@ -19,6 +19,8 @@ _EXPORTS = {
     "empirical_ntk": "lsa_utils.kernels.empirical",
     "linearize": "lsa_utils.kernels.empirical",
     "gram": "lsa_utils.kernels.distributed",
+    "ntk_eigenpairs": "lsa_utils.kernels.eigen",
+    "ntk_vector_product": "lsa_utils.kernels.eigen",
     "local_cluster": "lsa_utils.kernels.distributed",
     "FanInConcat": "lsa_utils.kernels.branches",
     "FanInSum": "lsa_utils.kernels.branches",

@@ -1,0 +1,71 @@
+"""The matrix-free NTK eigensolver (lsa_utils.kernels.eigen) against the dense Gram and eigh."""
+
+import pytest
+import torch
+from torch import nn
+
+from lsa_utils.kernels import empirical_ntk
+from lsa_utils.kernels.eigen import ntk_eigenpairs, ntk_vector_product, principal_angles
+
+
+def mlp(outputs=1, dtype=torch.float64, seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, outputs)).to(dtype)
+
+
+def small_cnn(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
+                         nn.Linear(4 * 3 * 3, 8), nn.ReLU(), nn.Linear(8, 1)).double()
+
+
+def dense_top(model, x, count):
+    values, vectors = torch.linalg.eigh(empirical_ntk(model, x).double())
+    return values.flip(0)[:count], vectors.flip(1)[:, :count]
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_ntk_vector_product_is_the_gram_times_the_vector(outputs):
+    model = mlp(outputs)
+    x = torch.randn(37, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    v = torch.randn(37, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    product = ntk_vector_product(model, x, batch_size=10)(v)  # batches of 10, 10, 10, 7
+    assert torch.allclose(product, empirical_ntk(model, x) @ v, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make,shape", [(mlp, (6,)), (small_cnn, (2, 6, 6))], ids=["mlp", "cnn"])
+def test_lanczos_eigenpairs_match_the_dense_eigh(make, shape):
+    model = make()
+    x = torch.randn(80, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    found = ntk_eigenpairs(model, x, count=6, batch_size=32)
+    values, vectors = dense_top(model, x, 6)
+    assert found.values.shape == (6,) and found.vectors.shape == (80, 6)
+    assert torch.all(found.values[:-1] >= found.values[1:])  # largest first
+    assert torch.allclose(found.values, values, rtol=1e-6, atol=0)
+    assert principal_angles(found.vectors, vectors).max() < 1e-5
+    for j in range(6):  # each vector, not only the span (the top eigenvalues are distinct here)
+        assert (values[j] - values[j + 1 if j < 5 else j - 1]).abs() > 1e-3 * values[0]
+        assert abs(abs(float(found.vectors[:, j] @ vectors[:, j])) - 1) < 1e-8
+    assert torch.allclose(found.vectors.T @ found.vectors, torch.eye(6, dtype=torch.float64), atol=1e-10)
+    assert found.products > 0
+
+
+def test_float32_models_give_eigenvalues_to_float32_accuracy():
+    model = mlp(dtype=torch.float32)
+    x = torch.randn(60, 6, generator=torch.Generator().manual_seed(4))
+    found = ntk_eigenpairs(model, x, count=4, tol=1e-6)
+    values, _ = dense_top(model.double(), x.double(), 4)
+    assert torch.allclose(found.values, values, rtol=1e-5)
+
+
+def test_principal_angles_of_known_subspaces():
+    e = torch.eye(4, dtype=torch.float64)
+    rotated = torch.stack([e[0], torch.cos(torch.tensor(0.3, dtype=torch.float64)) * e[1] + torch.sin(torch.tensor(0.3, dtype=torch.float64)) * e[2]], 1)
+    angles = principal_angles(e[:, :2], rotated.double())
+    assert torch.allclose(angles, torch.tensor([0.0, 0.3], dtype=torch.float64), atol=1e-7)
+
+
+def test_asking_for_n_eigenpairs_is_refused():
+    x = torch.randn(5, 6, dtype=torch.float64)
+    with pytest.raises(ValueError, match="at most N - 1"):
+        ntk_eigenpairs(mlp(), x, count=5)
