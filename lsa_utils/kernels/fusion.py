@@ -59,8 +59,10 @@ def use_compiled(entries: int) -> bool:
     return mode == "1" or entries >= COMPILE_MIN_ENTRIES
 
 
-def fused(fn: Callable, enabled: bool) -> Callable:
-    """``fn`` compiled (once per process, dynamic shapes) when ``enabled``, else ``fn`` itself."""
+def fused(fn: Callable, enabled: bool, dynamic: bool | None = True) -> Callable:
+    """``fn`` compiled (once per process) when ``enabled``, else ``fn`` itself. ``dynamic=True``
+    compiles one graph for all shapes; ``None`` compiles the first shape as constants and makes
+    only the dimensions that change dynamic (faster code where slicing depends on the shape)."""
     if not enabled:
         return fn
     if fn not in _COMPILED:
@@ -68,5 +70,5 @@ def fused(fn: Callable, enabled: bool) -> Callable:
         for name in ("recompile_limit", "cache_size_limit"):  # the name changed across torch versions
             if hasattr(config, name):
                 setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
-        _COMPILED[fn] = torch.compile(fn, dynamic=True)
+        _COMPILED[fn] = torch.compile(fn, dynamic=dynamic)
     return _COMPILED[fn]
