@@ -49,6 +49,10 @@ def relu_expectations(
     # a zero variance (e.g. a black pixel without bias) means q12 = 0 too: take cos = 0, as
     # neural-tangents does, instead of 0 / 0
     cos = torch.clamp(q12 / torch.clamp(norm, min=torch.finfo(norm.dtype).tiny), -1.0, 1.0)
+    # identical inputs: the self pass and the cross pass round differently, and arccos turns a
+    # cos of 1 - eps into theta ~ sqrt(2 eps) (1e-4 relative in float32); within 16 rounding
+    # units of 1, cos is 1
+    cos = torch.where(cos > 1 - 16 * torch.finfo(cos.dtype).eps, torch.ones_like(cos), cos)
     theta = torch.arccos(cos)
     sin = torch.sqrt(torch.clamp(1.0 - cos * cos, min=0.0))
     kappa1 = norm / (2 * math.pi) * (sin + (math.pi - theta) * cos)

@@ -47,6 +47,7 @@ from ..validation import check_choice, check_positive_int
 
 GETS = ("nngp", "ntk")
 DEFAULT_TILE = 512
+GPU_BY_WORKER_NAME = "LSA_GPU_BY_WORKER_NAME"  # set by local_cluster: worker k takes cuda:k
 
 
 def tiles(n1: int, n2: int, tile: int, symmetric: bool) -> list[tuple[int, int, int, int]]:
@@ -130,15 +131,16 @@ def _tile_values(kernel, x1, x2, span, get: str, device: str) -> np.ndarray:
 
 
 def _worker_device() -> str:
-    """The GPU of this Dask worker, or ``"cpu"``. A worker started by dask-cuda (or by hand with
-    ``CUDA_VISIBLE_DEVICES``) sees its own GPU first: ``cuda:0``. Worker ``k`` of ``local_cluster``
-    sees every GPU and takes ``cuda:k``."""
+    """The GPU of this Dask worker, or ``"cpu"``. Worker ``k`` of ``local_cluster`` (which sets
+    ``GPU_BY_WORKER_NAME`` in its workers' environment) takes ``cuda:k``; any other worker takes
+    ``cuda:0``, the GPU a dask-cuda worker (or one started by hand with its own
+    ``CUDA_VISIBLE_DEVICES``) sees first."""
     if not torch.cuda.is_available():
         return "cpu"
     from distributed import get_worker
 
     name = str(get_worker().name)
-    index = 0 if os.environ.get("CUDA_VISIBLE_DEVICES") or not name.isdigit() else int(name)
+    index = int(name) if os.environ.get(GPU_BY_WORKER_NAME) and name.isdigit() else 0
     index %= torch.cuda.device_count()
     torch.cuda.set_device(index)  # so that nothing else of the task lands on GPU 0
     return f"cuda:{index}"
@@ -169,7 +171,8 @@ def local_cluster(n_workers: int | None = None):
     if n_workers is None:
         n_workers = torch.cuda.device_count() if torch.cuda.is_available() else available_cores()
     check_positive_int("n_workers", n_workers)
-    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                        env={GPU_BY_WORKER_NAME: "1"})
 
 
 def _results_from_cluster(client, kernel, x1, x2, todo, get: str) -> Iterator[tuple[tuple, np.ndarray]]:

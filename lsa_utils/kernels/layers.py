@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import types
 from dataclasses import dataclass, replace
 
 import torch
@@ -235,8 +236,11 @@ def mean_over_offsets(t, kernel_size, stride, pads, full: bool, fuse: bool = Fal
     if full:
         t = diagonal_window_sum(t, t.ndim - 4, t.ndim - 2, kh, sh, pads[0])
         t = diagonal_window_sum(t, t.ndim - 3, t.ndim - 1, kw, sw, pads[1])
-    elif fuse:
-        return fused(_sliced_window_mean(kernel_size, stride, pads), True, dynamic=None)(t)
+    elif fuse:  # as (pairs, H, W): the self pass (rank 3) and the cross pass (rank 4) share a graph
+        flat = t.reshape(-1, *t.shape[-2:])
+        torch._dynamo.maybe_mark_dynamic(flat, 0)
+        out = fused(_sliced_window_mean(kernel_size, stride, pads), True, dynamic=None)(flat)
+        return out.reshape(*t.shape[:-2], *out.shape[-2:])
     else:
         return window_mean_2d(t, kernel_size, stride, pads)
     return t.div_(kh * kw)
@@ -244,18 +248,25 @@ def mean_over_offsets(t, kernel_size, stride, pads, full: bool, fuse: bool = Fal
 
 @functools.lru_cache(maxsize=None)
 def _sliced_window_mean(kernel_size, stride, pads):
-    """``window_mean_2d`` for one filter as sums of strided slices, one function per filter (so
-    that ``fused`` compiles it with the filter as constants)."""
+    """``window_mean_2d`` for one filter as sums of strided slices, to be compiled. Each filter
+    gets a function with its own code object: torch.compile keeps its graphs and its record of
+    which sizes change per code object, so filters do not share them (shared, the second filter's
+    strides became symbolic). Run eagerly (torch's recompile limit reached) it is
+    ``window_mean_2d``, which is faster uncompiled."""
     (kh, kw), (sh, sw), ((h_lo, h_hi), (w_lo, w_hi)) = kernel_size, stride, pads
 
     def window_mean(t):
+        if not torch.compiler.is_compiling():
+            return window_mean_2d(t, kernel_size, stride, pads)
         if h_lo or h_hi or w_lo or w_hi:
             t = torch.nn.functional.pad(t, (w_lo, w_hi, h_lo, h_hi))
         h_out, w_out = (t.shape[-2] - kh) // sh + 1, (t.shape[-1] - kw) // sw + 1
         rows = sum(t[..., o:o + (h_out - 1) * sh + 1:sh, :] for o in range(kh))
         return sum(rows[..., o:o + (w_out - 1) * sw + 1:sw] for o in range(kw)) / (kh * kw)
 
-    return window_mean
+    name = f"window_mean_{kh}x{kw}_stride_{sh}x{sw}_pad_{h_lo}_{h_hi}_{w_lo}_{w_hi}"
+    return types.FunctionType(window_mean.__code__.replace(co_name=name, co_qualname=name), window_mean.__globals__,
+                              name, window_mean.__defaults__, window_mean.__closure__)
 
 
 def conv_step(nngp, ntk, kernel_size, stride, pads, full: bool, w2, b2, c_sigma, c_bias, fuse: bool = False):
