@@ -127,42 +127,6 @@ def test_bad_input_fails_with_clear_messages():
         serial(Dense(1))(torch.randn(3, 5), get="cov")
 
 
-def test_compiled_fusion_gives_the_eager_kernel(monkeypatch):
-    """LSA_COMPILE=1 forces the fused path (torch.compile of the first Conv's patch products, of the
-    pixel-diagonal window means with and without padding and of the nonlinearity steps) that large
-    Gram computations take; it must give the eager kernel (float64: identical inputs make ReLU's
-    arc-cosine amplify float32 rounding to about 1e-4)."""
-    x = torch.randn(7, 1, 11, 11, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    kernel = serial(*ours_layers([conv(8, 3, 2, "VALID", 1.2, 0.3), R, conv(16, 3, 2, "VALID"), R,
-                                  conv(4, 2, 1, "SAME"), R, F, dense()]))
-    monkeypatch.setenv("LSA_COMPILE", "0")
-    eager = kernel(x, x[:5])
-    monkeypatch.setenv("LSA_COMPILE", "1")
-    compiled = kernel(x, x[:5])
-    identical = torch.eye(7, 5, dtype=torch.bool)  # x[i] against itself
-    assert rel_err(compiled[~identical], eager[~identical]) < 1e-12
-    assert rel_err(compiled[identical], eager[identical]) < 1e-8
-
-
-@pytest.mark.parametrize("kernel_size,stride,pads", [
-    ((3, 1), (2, 1), ((0, 1), (1, 1))), ((1, 1), (3, 3), ((0, 0), (0, 0))), ((2, 3), (2, 2), ((0, 0), (0, 0))),
-])
-def test_compiled_window_means_equal_avg_pool(kernel_size, stride, pads):
-    """The pixel-diagonal window mean compiled as strided slices (a rectangular filter with
-    padding, a stride larger than the filter, a VALID size that does not fit exactly), on the
-    self pass's rank and the cross pass's, against avg_pool2d; it must really be compiled."""
-    from torch._dynamo.utils import counters
-
-    from lsa_utils.kernels.layers import mean_over_offsets
-    from lsa_utils.kernels.spatial import window_mean_2d
-    before = counters["stats"]["unique_graphs"]
-    for shape in ((5, 9, 7), (4, 3, 9, 7), (2, 6, 9, 7)):
-        t = torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(len(shape)))
-        fast = mean_over_offsets(t.clone(), kernel_size, stride, pads, full=False, fuse=True)
-        assert torch.allclose(fast, window_mean_2d(t, kernel_size, stride, pads), rtol=1e-12, atol=1e-15)
-    assert counters["stats"]["unique_graphs"] > before
-
-
 def test_float32_kernels_of_identical_inputs_keep_float32_accuracy():
     """The self pass and the cross pass round differently; ReLU's arc-cosine would turn cos = 1 - eps
     into theta ~ sqrt(eps), 1e-4 relative in float32 (relu_expectations snaps it to 1)."""
