@@ -74,11 +74,17 @@ class SerialKernel:
         if len(input_shape) == 1:
             return "flat", 1
         layout = "full" if full else "diag"
-        if isinstance(self.layers[0], Conv) and len(sizes) > 1:
+        if self._patch_conv(image_input=True) is not None and len(sizes) > 1:
             sizes = sizes[1:]  # a first Conv never forms the inputs' covariance (_start)
         # entries per pair at the widest layer while the layout holds
         per_pair = max(s * s if full else s for s in sizes)
         return layout, max(per_pair, 1)
+
+    def _patch_conv(self, image_input: bool) -> Conv | None:
+        """The first layer when it is a Conv on images: it is applied to the inputs' patches
+        (``Conv.apply_to_input``), never forming their covariance."""
+        first = self.layers[0]
+        return first if image_input and isinstance(first, Conv) else None
 
     # ---- passes -------------------------------------------------------------------------------
     @staticmethod
@@ -97,9 +103,9 @@ class SerialKernel:
 
     def _start(self, x1: torch.Tensor, x2: torch.Tensor | None, layout: str, fuse: bool):
         """The state the walk starts from and the layers left to walk: a first Conv is applied to
-        the inputs' patches directly (``Conv.apply_to_input``), never forming their covariance."""
-        first = self.layers[0]
-        if layout != "flat" and isinstance(first, Conv):  # the self pass (x2 None) needs no NTK
+        the inputs' patches directly (``_patch_conv``)."""
+        first = self._patch_conv(image_input=layout != "flat")
+        if first is not None:  # the self pass (x2 None) needs no NTK
             st, layers = first.apply_to_input(x1, x2, layout, fuse, with_ntk=x2 is not None), self.layers[1:]
         else:
             st, layers = self._input_state(x1, x2, layout), self.layers
@@ -212,9 +218,9 @@ class SerialKernel:
         ``per_pair``), counting a first Conv's image patches (``C kh kw`` per output pixel, and
         their squares) where they outnumber the per-input state."""
         per_input = per_pair
-        first = self.layers[0]
-        if isinstance(first, Conv) and len(input_shape) == 3:
-            channels, spatial = first.output_shape(input_shape[0], input_shape[1:])
+        first = self._patch_conv(image_input=len(input_shape) == 3)
+        if first is not None:
+            _, spatial = first.output_shape(input_shape[0], input_shape[1:])
             per_input = max(per_pair, 2 * input_shape[0] * math.prod(first.kernel_size) * math.prod(spatial))
         return max(1, block * block * per_pair // per_input)
 

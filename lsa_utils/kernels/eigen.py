@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, jvp, vjp
+from torch.func import jvp, vjp
 
 from ..validation import check_positive_int
+from .empirical import _call, _parameters
 
 
 def ntk_vector_product(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -47,13 +48,7 @@ def ntk_vector_product(model: nn.Module, x: torch.Tensor, batch_size: int = 512)
     ``Theta v`` of shape ``(N,)``, where ``Theta`` is ``empirical_ntk(model, x)`` (outputs averaged).
     """
     check_positive_int("batch_size", batch_size)
-    params = {name: p.detach() for name, p in model.named_parameters()}
-    buffers = dict(model.named_buffers())
-
-    def f(p, xb):
-        out = functional_call(model, {**p, **buffers}, (xb,))
-        return out.reshape(xb.shape[0], -1)
-
+    params, f = _parameters(model), _call(model)  # as empirical_ntk: f(params, x) of shape (n, k)
     k = f(params, x[:1]).shape[1]
     batches = [(i, min(i + batch_size, x.shape[0])) for i in range(0, x.shape[0], batch_size)]
 

@@ -198,10 +198,10 @@ def _patch_products_affine(p1: torch.Tensor, p2: torch.Tensor, fan_in: float, w2
     """``affine_step`` of ``sigma[i, j, p] = sum_k p1[i, k, p] p2[j, k, p] / fan_in``, contiguous.
     Compiled, one pass writes both outputs, where eager runs a batched matrix product, a
     transposing copy and the affine passes."""
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling():  # one fused loop; eagerly, this would hold (i, j, k, p)
         sigma = (p1[:, None] * p2[None]).sum(2) / fan_in
-        return sigma * w2 + b2, sigma * c_sigma + c_bias
-    sigma = torch.einsum("ikp,jkp->ijp", p1, p2).contiguous().div_(fan_in)
+    else:
+        sigma = torch.einsum("ikp,jkp->ijp", p1, p2).contiguous().div_(fan_in)
     return affine_step(sigma, None, w2, b2, c_sigma, c_bias, in_place=True)
 
 
