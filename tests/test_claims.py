@@ -183,33 +183,87 @@ def test_lsa_claims_are_read_at_the_papers_noise_level():
 
 # --- chapter 2 -----------------------------------------------------------------------------------
 
-def representation_values(network_mse, ntk_mse, transfer_ratio):
-    share = 3 / 7.75
-    rows = [{"rep": rep, "n": 128, "transfer": transfer_ratio * 0.5 * (1 + 0.05 * (-1) ** rep), "network": 0.9,
-             "random features": 0.5, "NTK": 0.6} for rep in range(4)]
-    return {"r": 2, "degree": 4, "degree_p_share": share, "harmonic_share": {"16": 0.25, "32": 0.30},
-            "mse": [{"d": 32, "n": 4096, "network": network_mse, "random features": 0.6, "NTK": ntk_mse},
-                    {"d": 16, "n": 1024, "network": network_mse, "random features": 0.6, "NTK": ntk_mse}],
-            "energy": {"32,32": 0.1, "32,16384": 0.85}, "transfer_by_seed": rows}
+def representation_values(network_mse, ntk_mse, transfer_ratio, exponent=2.0, preprocess_gain=0.7):
+    """Values of chapter 2 with known verdicts: by_seed curves whose network MSE is
+    ``network_mse`` at d = 32, n = 4d² and ``network_mse (4d² / n) (d / 32)^(exponent - 2)``
+    elsewhere (so n* at the level 0.2 scales as d^exponent); kernels flat at ``ntk_mse`` (random
+    features 0.6); transfer ``transfer_ratio`` times 0.5, flat in d, while the others grow by 1.5;
+    step 0 multiplying the MSE by about ``preprocess_gain`` (and dividing the energy by it)."""
+    by_seed = []
+    for d in (16, 32, 64):
+        for rep in range(3):
+            jitter = 1 + 0.03 * (rep - 1)
+            for n in (d * d // 4, d * d // 2, d * d, 2 * d * d, 4 * d * d):
+                network = network_mse * jitter * (4 * d * d / n) * (d / 32) ** (exponent - 2)
+                by_seed.append({"d": d, "rep": rep, "n": n, "network": network, "random features": 0.6,
+                                "NTK": ntk_mse if n <= 4096 else float("nan"),
+                                "energy": min(0.9, 0.5 * jitter * n / d**2)})
+    transfer_rows = []
+    for d in (16, 64):
+        grow = 1.0 if d == 16 else 1.5
+        for rep in range(4):
+            others = {"network": 0.9 * grow, "random features": 0.5 * grow * (1 + 0.02 * rep), "NTK": 0.6 * grow}
+            for n in (128, 512):
+                transfer_rows.append({"d": d, "rep": rep, "n": n, **others,
+                                      "transfer": transfer_ratio * 0.5 * (1 + 0.05 * (-1) ** rep)})
+    preprocessing = []
+    for target in ("linear part", "chapter's target"):
+        for rep in range(4):
+            gain = preprocess_gain * (1 + 0.02 * rep)
+            for flag in (True, False):
+                preprocessing.append({"target": target, "preprocess": flag, "rep": rep, "n_factor": 4,
+                                      "network": 0.3 * (gain if flag else 1.0), "energy": 0.7 / (gain if flag else 1.0)})
+    floor_check = [{"n": 16384, "network": 0.04, "floor": 0.03, "readout_bias": 0.03, "readout_variance": 200.0}]
+    return {"r": 2, "degree": 4, "degree_p_share": 3 / 7.75,
+            "harmonic_share": {"16": 0.25, "32": 0.30, "64": 0.33}, "by_seed": by_seed,
+            "transfer_by_seed": transfer_rows, "preprocessing": preprocessing, "floor_check": floor_check}
 
 
-REPRESENTATION = {"d_values": [16, 32], "n_targets": [8, 128], "kernel_max_n": 4096, "m": 2048}
+REPRESENTATION = {"d_values": [16, 32, 64], "n_points": 5, "n_max_factor": 4, "n_targets": [16, 128, 512],
+                  "kernel_max_n": 4096, "m": 2048, "seeds": 3, "transfer_d_values": [16, 64], "transfer_seeds": 4,
+                  "widths": [512, 2048], "row_norms": [0.5, 1.0], "row_norm": 0.5, "floor_samples": 65536,
+                  "preprocess_seeds": 4}
 
 
-def test_representation_claims_use_the_kernels_floor():
-    good = chapter_claims("representation", representation_values(0.2, 0.45, 0.6), REPRESENTATION)
-    assert all(c.passed for c in good)
-    floor = by_text(good, "NTK's test MSE stays above")
-    assert floor.criterion == f">= {0.30 * (1 - 4096 / 51832):.3g}"  # dim H_4 = C(35, 4) - C(33, 2) at d = 32
-    assert by_text(good, "random features' test MSE").criterion == f">= {0.30 * (1 - 2048 / 51832):.3g}"
-    # the kernel claims move to the largest d whose 4d² fits in kernel_max_n
-    small = chapter_claims("representation", representation_values(0.2, 0.45, 0.6), {**REPRESENTATION, "kernel_max_n": 1024})
-    assert "d = 16, n = 4d² = 1,024" in by_text(small, "NTK's test MSE").claim
+def test_representation_claims_hold_and_fail_as_their_values_say():
+    good = chapter_claims("representation", representation_values(0.1, 0.45, 0.6), REPRESENTATION)
+    assert all(c.passed for c in good), [c.claim for c in good if not c.passed]
+    # the plateau: the smallest margin over every (d, n) the NTK ran at; dim H_4 = C(67, 4) - C(65, 2) at d = 64
+    plateau = by_text(good, "NTK: test MSE on the plateau")
+    assert plateau.measured == pytest.approx(0.45 - 0.33 * (1 - 1024 / 764400))
+    assert "closest at d = 64, n = 1,024" in plateau.claim
+    slope = by_text(good, "exponent s of n*(d)")
+    assert slope.measured == pytest.approx(2.0, abs=0.02) and slope.kind == "paper"
+    assert by_text(good, "exponent of n_E(d)").measured == pytest.approx(2.0, abs=0.05)
     assert by_text(good, "energy of W1 in span(U) at n = d").kind == "check"
-    bad = chapter_claims("representation", representation_values(0.5, 0.2, 1.1), REPRESENTATION)
-    assert not by_text(bad, "network's test MSE is below").passed
-    assert not by_text(bad, "NTK's test MSE stays above").passed
-    assert not by_text(bad, "transferred features beat").passed
+    assert by_text(good, "readout reaches its features' floor").kind == "check"
+    # the kernel claim moves to the largest d whose 4d² fits in kernel_max_n
+    small = chapter_claims("representation", representation_values(0.1, 0.45, 0.6), {**REPRESENTATION, "kernel_max_n": 1024})
+    assert "d = 16, n = 4d² = 1,024" in by_text(small, "network's test MSE is below").claim
+    bad = chapter_claims("representation", representation_values(0.5, 0.2, 2.0, exponent=4.0, preprocess_gain=1.2),
+                         REPRESENTATION)
+    for fragment in ("network's test MSE is below", "NTK: test MSE on the plateau", "transferred features beat",
+                     "exponent s of n*(d)", "upper bound stays below", "lowers the network's test MSE",
+                     "raises W1's energy"):
+        assert not by_text(bad, fragment).passed, fragment
+    # flat transfer: a transfer MSE that doubles over the range of d fails
+    values = representation_values(0.1, 0.45, 0.6)
+    for row in values["transfer_by_seed"]:
+        row["transfer"] *= 2.0 if row["d"] == 64 else 1.0
+    assert not by_text(chapter_claims("representation", values, REPRESENTATION), "transferred features' MSE at").passed
+
+
+def test_representation_claim_points_lie_inside_every_scale():
+    """Item 4 of issue 17: every point a claim reads is computed at smoke, default and paper,
+    checked from the sizes alone (nothing runs)."""
+    from lsa_utils.claims.representation import claim_points
+    from lsa_utils.run.chapters import get_chapter
+
+    for scale, params in get_chapter("representation").scales.items():
+        unmet = [text for text, holds in claim_points(params).values() if not holds]
+        assert not unmet, (scale, unmet)
+    assert not claim_points({**REPRESENTATION, "d_values": [16, 24]})["exponent"][1]
+    assert not claim_points({**REPRESENTATION, "kernel_max_n": 512})["kernel"][1]
 
 
 # --- chapter 3 -----------------------------------------------------------------------------------

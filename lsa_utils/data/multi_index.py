@@ -165,6 +165,9 @@ class HermiteLink:
 # target for the transfer experiment (same U).
 SOURCE_LINK = HermiteLink(((1.5, (2, 0)), (1.5, (0, 2)), (0.5, (1, 1)), (1.0, (4, 0)), (1.0, (0, 4)),
                            (1.0, (2, 2))))
+# the source link plus a linear part (our addition, to show Algorithm 1's preprocessing at work):
+# at a zero network a linear part adds the same direction E[y x] / 2 to every neuron's gradient
+LINEAR_PART_LINK = HermiteLink((*SOURCE_LINK.terms, (1.0, (1, 0)), (1.0, (0, 1))))
 TARGET_LINK = HermiteLink(((1.0, (2, 0)), (-1.0, (0, 2)), (1.0, (3, 1)), (-1.0, (1, 3)), (1.0, (2, 2)),
                            (0.5, (1, 1))))
 
