@@ -17,9 +17,9 @@ neurons a copy of the first with ``a`` negated, so ``f = 0`` at initialisation. 
 ``eta`` sets the size of the learned rows; ``row_norm`` instead picks ``eta`` so that their
 mean norm is ``row_norm``.
 
-Baselines, at the same scale of rows and biases as the network: random features (the network
-with W frozen at initialisation, its rows rescaled to norm ``row_norm``, the same fresh biases
-and ridge) and the infinite-width NTK of the two-layer ReLU network whose first-layer
+Baselines, at the same scale of rows and biases as the network: random features (m independent
+rows uniform on the sphere of radius ``row_norm``, the network's fresh biases, the same ridge;
+the network's ``W_0`` has only m/2 distinct directions) and the infinite-width NTK of the two-layer ReLU network whose first-layer
 pre-activations have the same variances (``W_std = row_norm``, ``b_std = bias_std``; kernel
 ridge regression). Every method picks its ridge from ``RIDGES`` on a held-out validation set.
 """
@@ -41,7 +41,9 @@ from ..seeding import derived_seed
 from ..validation import check_positive_float, check_positive_int
 from ..run.data_plan import DataPlan, synthetic_plan
 
-RIDGES = tuple(10.0 ** k for k in range(-6, 4))  # relative to the mean diagonal of the Gram matrix
+# relative to the mean diagonal of the Gram matrix; infinity is the zero predictor, so no method
+# picks a fit worse than predicting 0 on its validation set
+RIDGES = (*(10.0 ** k for k in range(-6, 4)), math.inf)
 METHODS = ("network", "random features", "NTK")
 
 
@@ -180,15 +182,13 @@ def algorithm_split(split: Split, preprocess: bool = True) -> Split:
 def run_methods(task: MultiIndexTask, n: int, m: int, seed: int, n_val: int, n_test: int,
                 eta: float | None = None, row_norm: float = 1.0, bias_std: float = 1.0,
                 methods: tuple[str, ...] = METHODS, device: torch.device | str = "cpu",
-                fixed_features: dict | None = None, preprocess: bool = True, floor_samples: int = 0,
-                predict_readout: bool = False) -> dict:
+                fixed_features: dict | None = None, preprocess: bool = True, floor_samples: int = 0) -> dict:
     """The methods on one draw of ``n`` training samples (and fresh validation and test sets).
 
     Returns a row: the test MSE per method (key: the method's name) and its ridge
     (``<method>_ridge``); for the network also ``eta``, the representation metrics of ``W_1``
-    (``representation_metrics``) and, with ``floor_samples``, ``floor`` of its features
-    (``feature_floor`` on that many fresh samples; with ``predict_readout`` also its
-    ``readout_bias`` and ``readout_variance`` at the readout's ridge); for the NTK
+    (``representation_metrics``) and, with ``floor_samples``, the floor of its features
+    (``feature_floor`` on that many fresh samples: ``floor``, ``floor_half``); for the NTK
     ``gram_seconds``. ``preprocess``: the network runs Algorithm 1 with its step 0
     (``algorithm_split``). ``fixed_features`` maps a name to ``(W, b)``: a ridge readout of those
     ReLU features too, on the same samples and the raw labels. Step 0 is not applied to it: its
@@ -207,10 +207,11 @@ def run_methods(task: MultiIndexTask, n: int, m: int, seed: int, n_val: int, n_t
         row["network"], row["network_ridge"] = evaluate_features(w1, bias, fit_split)
         row.update(representation_metrics(w1, split.x_train, split.y_train, task.u))
         if floor_samples:
-            row.update(feature_floor(w1, bias, task, floor_samples, g, split,
-                                     readout_ridge=row["network_ridge"] if predict_readout else None))
-    if "random features" in methods:
-        row["random features"], row["random features_ridge"] = evaluate_features(row_norm * w0, bias, split)
+            row.update(feature_floor(w1, bias, task, floor_samples, g, split))
+    if "random features" in methods:  # m independent rows, as the kernel's infinite width (W_0 has m/2 directions)
+        w_rf = torch.randn(m, task.d, generator=g, dtype=task.u.dtype).to(device)
+        w_rf = row_norm * w_rf / w_rf.norm(dim=1, keepdim=True)
+        row["random features"], row["random features_ridge"] = evaluate_features(w_rf, bias, split)
     if "NTK" in methods:
         row["NTK"], row["NTK_ridge"], row["gram_seconds"] = evaluate_ntk(split, bias_std, row_norm)
     for name, (w, b) in (fixed_features or {}).items():  # a readout alone: no d-dimensional linear part to fit
@@ -261,72 +262,47 @@ def representation_metrics(w1: torch.Tensor, x: torch.Tensor, y: torch.Tensor, u
 
 
 def feature_floor(w: torch.Tensor, bias: torch.Tensor, task: MultiIndexTask, samples: int,
-                  generator: torch.Generator, split: Split, readout_ridge: float | None = None,
-                  chunk: int = 16384) -> dict:
-    """The approximation error of the network's features, and what a readout fitted on n samples
-    should add to it.
+                  generator: torch.Generator, split: Split, chunk: int = 16384) -> dict:
+    """The approximation error of the network's features: the test MSE against ``f*`` of the best
+    readout of ``[ReLU(W x + b), 1, x]`` (the features and the affine part Algorithm 1 adds back),
+    measured with a training set far larger than the network's.
 
-    ``floor``: the test MSE against ``f*`` of the best readout of ``[ReLU(W x + b), 1, x]`` (the
-    features and the affine part Algorithm 1 adds back), fitted to the noiseless ``f*`` on
-    ``samples`` fresh inputs, its relative ridge (``floor_ridge``) picked from ``RIDGES`` on
-    ``split``'s validation inputs and its error measured on ``split``'s test inputs (the ones the
-    network is measured on: the degree-4 target is heavy-tailed, and a shared test set makes the
-    difference of the two errors far less noisy than either).
-
-    With ``readout_ridge`` (the relative ridge the network's readout chose), also the first-order
-    prediction of that readout's test MSE when fitted on n samples, ``bias + variance / n``:
-    ``readout_bias`` is the test MSE of the ridge solution at ``readout_ridge`` fitted on the
-    ``samples`` inputs (n -> infinity), and ``readout_variance`` the sandwich
-    ``tr((S + lam)^-1 Q (S + lam)^-1 S)`` with ``S = E[phi phi^T]``, ``Q = E[e^2 phi phi^T]`` and
-    ``e`` the residual of that solution plus the label noise (the asymptotic excess risk of ridge
-    regression under misspecification, e.g. Hsu, Kakade and Zhang 2014), ``Q`` accumulated over a
-    second pass of ``samples`` fresh inputs.
-
-    Memory O(chunk m + m^2) whatever ``samples`` is; time O(samples m^2), twice that with
-    ``readout_ridge``.
+    Ridge readouts are fitted to the noiseless ``f*`` on the first ``samples / 2`` and on all
+    ``samples`` fresh inputs (one stream: the normal equations ``Phi^T Phi``, ``(m + d + 1)^2``,
+    and ``Phi^T f*`` are accumulated ``chunk`` inputs at a time, so memory is O(chunk m + m^2)
+    whatever ``samples`` is), each with its relative ridge picked from ``RIDGES`` on ``split``'s
+    validation inputs and its error measured on ``split``'s test inputs (the ones the network is
+    measured on: the degree-4 target is heavy-tailed, and a shared test set makes differences of
+    errors far less noisy than the errors). Returns ``floor`` (the error with all ``samples``, an
+    upper estimate of the floor: a readout's excess falls about as 1/N with its training size N,
+    so what is left is about ``floor_half - floor``), ``floor_half`` (with ``samples / 2``) and
+    ``floor_samples``.
     """
     check_positive_int("samples", samples)
+    if samples < 2:
+        raise ValueError(f"samples={samples} is not allowed; the floor needs at least 2")
 
     def embed(x):
         ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
         return torch.cat([relu_features(w, bias, x), ones, x], dim=1)
 
-    def passes(accumulate):
-        for start in range(0, samples, chunk):
-            x, _ = task.sample(min(chunk, samples - start), generator)
-            accumulate(embed(x.to(w.device)).to(torch.float64), task.target(x).to(torch.float64))
-
     width = w.shape[0] + w.shape[1] + 1
     gram = torch.zeros(width, width, dtype=torch.float64, device=w.device)
     rhs = torch.zeros(width, dtype=torch.float64, device=w.device)
-
-    def add_normal_equations(phi, f):
-        gram.add_(phi.T @ phi)
-        rhs.add_(phi.T @ f)
-
-    passes(add_normal_equations)
-    ridges = RIDGES if readout_ridge is None else (*RIDGES, readout_ridge)
-    alphas = ridge_path_coefficients(gram, rhs, ridges)
-    val_mse = ((predict_in_blocks(embed, split.x_val, alphas) - task.target(split.x_val)[:, None]) ** 2).mean(0)
-    best = int(torch.argmin(val_mse[:len(RIDGES)]))
-    test_mse = ((predict_in_blocks(embed, split.x_test, alphas) - split.f_test[:, None]) ** 2).mean(0)
-    out = dict(floor=float(test_mse[best]), floor_ridge=RIDGES[best])
-    if readout_ridge is None:
-        return out
-    coef = alphas[:, -1]
-    weighted = torch.zeros_like(gram)
-
-    def add_weighted(phi, f):
-        residual2 = (f - phi @ coef) ** 2 + task.noise_std**2
-        weighted.add_((phi * residual2[:, None]).T @ phi)
-
-    passes(add_weighted)
-    values, vectors = torch.linalg.eigh(gram / samples)
-    lam = readout_ridge * float(torch.diagonal(gram).mean()) / samples
-    rotated = torch.diagonal(vectors.T @ (weighted / samples) @ vectors)
-    out.update(readout_bias=float(test_mse[-1]),
-               readout_variance=float((rotated * values.clamp(min=0) / (values.clamp(min=0) + lam) ** 2).sum()))
-    return out
+    target_val = task.target(split.x_val)
+    errors = {}
+    for seen in (samples // 2, samples):  # stream up to half the samples, fit; then the rest, fit
+        start = samples // 2 if errors else 0
+        for first in range(start, seen, chunk):
+            x, _ = task.sample(min(chunk, seen - first), generator)
+            phi = embed(x.to(w.device)).to(torch.float64)
+            gram += phi.T @ phi
+            rhs += phi.T @ task.target(x).to(torch.float64)
+        alphas = ridge_path_coefficients(gram, rhs, RIDGES)
+        best = int(torch.argmin(((predict_in_blocks(embed, split.x_val, alphas) - target_val[:, None]) ** 2).mean(0)))
+        test = predict_in_blocks(embed, split.x_test, alphas[:, best:best + 1])[:, 0]
+        errors[seen] = float(((test - split.f_test) ** 2).mean())
+    return dict(floor=errors[samples], floor_half=errors[samples // 2], floor_samples=samples)
 
 
 def sample_complexity(d_values: list[int], n_per_d: dict[int, list[int]], link: HermiteLink, m: int,
@@ -383,15 +359,13 @@ def transfer(d: int, source: HermiteLink, target: HermiteLink, n_source: int, n_
 
 
 def width_step_sweep(d: int, n: int, link: HermiteLink, widths: list[int], row_norms: list[float], seeds: int,
-                     n_val: int, n_test: int, floor_samples: int, predict_at: tuple[int, float] | None = None,
-                     bias_std: float = 1.0, noise_std: float = 0.0, seed: int = 0,
-                     device: torch.device | str = "cpu", progress: bool = True) -> list[dict]:
+                     n_val: int, n_test: int, floor_samples: int, bias_std: float = 1.0, noise_std: float = 0.0,
+                     seed: int = 0, device: torch.device | str = "cpu", progress: bool = True) -> list[dict]:
     """Experiment 4: for each width m and step size (set through the mean row norm of ``W_1``;
     ``eta`` is proportional to it), the network's and random features' test MSE (the same row
     norm and biases) and the floor of the network's features (``feature_floor`` on
-    ``floor_samples`` inputs; at ``predict_at = (m, row_norm)`` also the readout's predicted
-    error). Every (m, row norm) of a seed shares U and the samples; every row norm of a width
-    shares W_0 and the biases too."""
+    ``floor_samples`` inputs). Every (m, row norm) of a seed shares U and the samples; every row
+    norm of a width shares W_0 and the biases too."""
     jobs = [(s, m, rn) for s in range(seeds) for m in widths for rn in row_norms]
     rows = []
     for s, m, rn in tqdm(jobs, desc="width and step", disable=not progress):
@@ -399,21 +373,21 @@ def width_step_sweep(d: int, n: int, link: HermiteLink, widths: list[int], row_n
         task = MultiIndexTask(u.to(device), link, noise_std)
         row = run_methods(task, n, m, seed=derived_seed(3, seed, s), n_val=n_val, n_test=n_test, row_norm=rn,
                           bias_std=bias_std, methods=("network", "random features"), device=device,
-                          floor_samples=floor_samples, predict_readout=predict_at == (m, rn))
+                          floor_samples=floor_samples)
         rows.append(dict(row, row_norm=rn, rep=s))
     return rows
 
 
 def plan_data(params: dict, inventories=None) -> DataPlan:
     """Chapter 2 uses synthetic data: its sizes run as given (``lsa_utils.run.data_plan``). It
-    refuses sizes without a sweep or without a d for the kernels' claims; a claim point outside
-    what the sizes compute becomes a note (that claim is then shown but not expected)."""
+    refuses sizes without a sweep or without a single NTK fit; a claim point outside what the
+    sizes compute becomes a note (that claim is then shown but not expected)."""
     from ..claims.representation import claim_points
 
     points = claim_points(params)
     plan = synthetic_plan(params, [
         ("n_points >= 2 (the sample-size sweep from n = d to its largest n)", params["n_points"] >= 2),
-        points.pop("kernel"),
+        ("kernel_max_n >= the smallest d (the NTK is fitted from n = d up)", params["kernel_max_n"] >= min(params["d_values"])),
     ])
     plan.notes += [f"not computed, so its claim is not expected: {text}" for text, holds in points.values() if not holds]
     return plan

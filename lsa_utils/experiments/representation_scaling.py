@@ -73,6 +73,22 @@ def fit_exponent(d, n_star, confidence: float = 0.95) -> dict:
                 points=int(len(x)))
 
 
+def fit_square_plus_constant(d, n_star) -> dict:
+    """Least-squares fit of ``n* = a d^2 + b`` (NaN points dropped): Theorem 1's d² cost of
+    finding U plus a cost that does not grow with d. Returns ``a``, ``b``, their standard errors
+    ``a_se``, ``b_se`` and ``points``; NaN with fewer than 3 points."""
+    d, n_star = np.asarray(d, dtype=float), np.asarray(n_star, dtype=float)
+    keep = np.isfinite(n_star)
+    design = np.stack([d[keep] ** 2, np.ones(int(keep.sum()))], axis=1)
+    if keep.sum() < 3 or np.unique(d[keep]).size < 2:
+        return dict(a=math.nan, b=math.nan, a_se=math.nan, b_se=math.nan, points=int(keep.sum()))
+    coef, *_ = np.linalg.lstsq(design, n_star[keep], rcond=None)
+    residual = n_star[keep] - design @ coef
+    cov = float(residual @ residual) / (len(residual) - 2) * np.linalg.inv(design.T @ design)
+    return dict(a=float(coef[0]), b=float(coef[1]), a_se=float(math.sqrt(cov[0, 0])), b_se=float(math.sqrt(cov[1, 1])),
+                points=int(keep.sum()))
+
+
 def crossings(rows: list[dict], column: str, level: float, falling: bool = True) -> list[dict]:
     """``n*`` of every (d, rep) curve of ``column`` in ``rows`` (records with d, rep, n)."""
     out = []
@@ -85,9 +101,12 @@ def crossings(rows: list[dict], column: str, level: float, falling: bool = True)
 
 
 def exponent(rows: list[dict], column: str, level: float, falling: bool = True) -> dict:
-    """``fit_exponent`` of the crossings of ``column`` at ``level``, with the crossings."""
+    """``fit_exponent`` of the crossings of ``column`` at ``level``, with the crossings, their
+    number (``curves``; ``points`` of them were inside the sweep and fitted) and
+    ``fit_square_plus_constant`` of the same crossings (``square``)."""
     points = crossings(rows, column, level, falling)
-    return dict(fit_exponent([p["d"] for p in points], [p["n_star"] for p in points]), crossings=points)
+    d, n_star = [p["d"] for p in points], [p["n_star"] for p in points]
+    return dict(fit_exponent(d, n_star), crossings=points, curves=len(points), square=fit_square_plus_constant(d, n_star))
 
 
 def transfer_across_d(d_values: list[int], source: HermiteLink, target: HermiteLink, n_source_factor: float,
