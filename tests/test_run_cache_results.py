@@ -161,10 +161,10 @@ def test_run_chapters_prints_one_line_each_with_what_remains(monkeypatch, capsys
     outcomes = executor.run_chapters(["lazy_vs_rich", "representation"], "smoke")
     lines = capsys.readouterr().out.splitlines()
     assert [o.status for o in outcomes] == ["executed", "cached"]
-    # chapters 0 and 2 measured at 49 s and 89 s on the reference machine
-    assert lines[0] == ("[1/2] lazy_vs_rich [smoke] · elapsed 0.0 min · about 2.3 min remain if nothing is cached"
+    # chapters 0 and 2 measured at 49 s and 61 s (lsa_utils/run/chapters.py)
+    assert lines[0] == ("[1/2] lazy_vs_rich [smoke] · elapsed 0.0 min · about 1.8 min remain if nothing is cached"
                         " · done in 98 s; paper claims reproduced 0/0, checks 0/0, findings 0")
-    assert lines[1].startswith("[2/2] representation [smoke] · elapsed") and "about 3.0 min remain" in lines[1]
+    assert lines[1].startswith("[2/2] representation [smoke] · elapsed") and "about 2.0 min remain" in lines[1]
     assert lines[1].endswith(" · up to date (cached)")
     assert lines[2].startswith("2 chapters at scale smoke in") and "(1 executed, 1 up to date)" in lines[2]
     assert len(lines) == 3  # one line per chapter, one at the end

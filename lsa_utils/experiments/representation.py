@@ -182,13 +182,16 @@ def algorithm_split(split: Split, preprocess: bool = True) -> Split:
 def run_methods(task: MultiIndexTask, n: int, m: int, seed: int, n_val: int, n_test: int,
                 eta: float | None = None, row_norm: float = 1.0, bias_std: float = 1.0,
                 methods: tuple[str, ...] = METHODS, device: torch.device | str = "cpu",
-                fixed_features: dict | None = None, preprocess: bool = True, floor_samples: int = 0) -> dict:
+                fixed_features: dict | None = None, preprocess: bool = True, floor_samples: int = 0,
+                fresh_readout: bool = False) -> dict:
     """The methods on one draw of ``n`` training samples (and fresh validation and test sets).
 
     Returns a row: the test MSE per method (key: the method's name) and its ridge
     (``<method>_ridge``); for the network also ``eta``, the representation metrics of ``W_1``
     (``representation_metrics``) and, with ``floor_samples``, the floor of its features
-    (``feature_floor`` on that many fresh samples: ``floor``, ``floor_half``); for the NTK
+    (``feature_floor`` on that many fresh samples: ``floor``, ``floor_half``); with
+    ``fresh_readout`` also ``network_fresh``, Algorithm 1's steps 0 and 3 on n fresh samples at the
+    same ``W_1`` and biases (what reusing the step's samples for the readout costs); for the NTK
     ``gram_seconds``. ``preprocess``: the network runs Algorithm 1 with its step 0
     (``algorithm_split``). ``fixed_features`` maps a name to ``(W, b)``: a ridge readout of those
     ReLU features too, on the same samples and the raw labels. Step 0 is not applied to it: its
@@ -208,6 +211,10 @@ def run_methods(task: MultiIndexTask, n: int, m: int, seed: int, n_val: int, n_t
         row.update(representation_metrics(w1, split.x_train, split.y_train, task.u))
         if floor_samples:
             row.update(feature_floor(w1, bias, task, floor_samples, g, split))
+        if fresh_readout:
+            x, y = task.sample(n, g)
+            fresh = Split(x.to(device), y.to(device), split.x_val, split.y_val, split.x_test, split.f_test)
+            row["network_fresh"] = evaluate_features(w1, bias, algorithm_split(fresh, preprocess))[0]
     if "random features" in methods:  # m independent rows, as the kernel's infinite width (W_0 has m/2 directions)
         w_rf = torch.randn(m, task.d, generator=g, dtype=task.u.dtype).to(device)
         w_rf = row_norm * w_rf / w_rf.norm(dim=1, keepdim=True)
@@ -359,13 +366,15 @@ def transfer(d: int, source: HermiteLink, target: HermiteLink, n_source: int, n_
 
 
 def width_step_sweep(d: int, n: int, link: HermiteLink, widths: list[int], row_norms: list[float], seeds: int,
-                     n_val: int, n_test: int, floor_samples: int, bias_std: float = 1.0, noise_std: float = 0.0,
-                     seed: int = 0, device: torch.device | str = "cpu", progress: bool = True) -> list[dict]:
+                     n_val: int, n_test: int, floor_samples: int, fresh_at: tuple[int, float] | None = None,
+                     bias_std: float = 1.0, noise_std: float = 0.0, seed: int = 0,
+                     device: torch.device | str = "cpu", progress: bool = True) -> list[dict]:
     """Experiment 4: for each width m and step size (set through the mean row norm of ``W_1``;
     ``eta`` is proportional to it), the network's and random features' test MSE (the same row
     norm and biases) and the floor of the network's features (``feature_floor`` on
-    ``floor_samples`` inputs). Every (m, row norm) of a seed shares U and the samples; every row
-    norm of a width shares W_0 and the biases too."""
+    ``floor_samples`` inputs; at ``fresh_at = (m, row_norm)`` also the readout on fresh samples,
+    ``run_methods(fresh_readout=True)``). Every (m, row norm) of a seed shares U and the samples;
+    every row norm of a width shares W_0 and the biases too."""
     jobs = [(s, m, rn) for s in range(seeds) for m in widths for rn in row_norms]
     rows = []
     for s, m, rn in tqdm(jobs, desc="width and step", disable=not progress):
@@ -373,7 +382,7 @@ def width_step_sweep(d: int, n: int, link: HermiteLink, widths: list[int], row_n
         task = MultiIndexTask(u.to(device), link, noise_std)
         row = run_methods(task, n, m, seed=derived_seed(3, seed, s), n_val=n_val, n_test=n_test, row_norm=rn,
                           bias_std=bias_std, methods=("network", "random features"), device=device,
-                          floor_samples=floor_samples)
+                          floor_samples=floor_samples, fresh_readout=fresh_at == (m, rn))
         rows.append(dict(row, row_norm=rn, rep=s))
     return rows
 
