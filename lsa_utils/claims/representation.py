@@ -31,8 +31,10 @@ PAPER = "Damian et al. 2022"
 ALPHA = 0.05
 # The theorem needs a wide network (m polynomial in d and r^p): its ridge readout on m ReLU features
 # must be able to fit the degree-4 part. Set after an earlier smoke run (m = 512) ended at 0.250
-# against a floor of 0.244 at d = 24; the smoke scale (m = 1,024) still misses at d = 16 (0.235
-# against 0.176), the default scale has m = 2,048.
+# against a floor of 0.244 at d = 24; the default scale has m = 2,048. The smoke scale (m = 1,024)
+# misses at d = 16 only (0.235 against 0.176) and passes at d = 32 and 64: there n = 4d² = 1,024 is
+# below the readout's own cost (n* = a d² + b with b about 1,700 at default), so the miss is not
+# a width effect; the guard stays as set before, and smoke's verdict is shown, not counted.
 WIDE_ENOUGH = 2048
 MSE_LEVEL = 0.2  # n*(d): the first n with test MSE below this share of Var f* = 1
 ENERGY_LEVEL = 0.5  # n_E(d): the first n with half of W_1's energy in span(U)
@@ -80,7 +82,7 @@ def claim_points(params: dict[str, Any], r: int = 2, degree: int = 4) -> dict[st
         "transfer_d": ("at least two transfer_d_values spread by a factor >= 2",
                        len(transfer_ds) >= 2 and transfer_ds[-1] >= 2 * transfer_ds[0]),
         "floor": ("the sweep contains the chapter's width m and row_norm (the floor check), with "
-                  "floor_samples >= 16 m", params["m"] in params["widths"] and params["row_norm"] in params["row_norms"]
+                  "floor_samples >= 16 m (16 fresh samples per feature for the floor's readout)", params["m"] in params["widths"] and params["row_norm"] in params["row_norms"]
                   and params["floor_samples"] >= 16 * params["m"]),
         "preprocessing": ("preprocess_seeds >= 3 (the paired test of the preprocessing)",
                           params["preprocess_seeds"] >= MIN_SEEDS),
@@ -144,6 +146,10 @@ def _exponent_claims(values: dict, params: dict) -> list[Claim]:
     d_lo, d_hi = min(params["d_values"]), max(params["d_values"])
     local = [(2 * d * r + r**p_deg) / (d * r + r**p_deg) for d in (d_lo, d_hi)]
     square = mse["square"]
+    crossing_d: dict[int, list[float]] = {}
+    for point in mse["crossings"]:
+        crossing_d.setdefault(point["d"], []).append(point["n_star"])
+    per_d = ", ".join(f"{np.mean(v) / d:.0f} at d = {d}" for d, v in sorted(crossing_d.items()))
     return [
         finding(f"network: exponent s of n*(d) ∝ d^s, n* = first n with test MSE < {MSE_LEVEL} "
                 f"({ci.format(**mse)}); its 95% upper bound below 2", mse["high"], "<", 2.0, source=theorem,
@@ -152,7 +158,9 @@ def _exponent_claims(values: dict, params: dict) -> list[Claim]:
                 reason=f"n* = a d² + b fits the crossings with a = {square['a']:.2f} ± {square['a_se']:.2f} and "
                        f"b = {square['b']:,.0f} ± {square['b_se']:,.0f} samples: the d² of finding U plus a cost that "
                        "does not grow with d (our reading: the readout's, which at a fixed n/d² has more samples at "
-                       "larger d); the energy's exponent below is the d² of finding U alone",
+                       f"larger d); Theorem 1's own form a d² + c d would make n*/d linear in d ({per_d}); "
+                       "below 2 departs from the equal-constants reading, not from the theorem's orders; the "
+                       "energy's exponent below is the cost of finding U alone",
                 expected=spread_ok, expected_when=when),
         paper_claim(f"network: the exponent's 95% upper bound stays below the midpoint of 2 and the kernels' "
                     f"p = {KERNEL_EXPONENT}", mse["high"], "<", (2 + KERNEL_EXPONENT) / 2, source=theorem,
@@ -180,7 +188,8 @@ def _transfer_claims(values: dict, params: dict) -> list[Claim]:
     by_d = {d: np.array([math.log(row["transfer"] / min(row[m] for m in others))
                          for row in rows if row["n"] == n_transfer and row["d"] == d])
             for d in sorted({row["d"] for row in rows})}
-    worst_p = max((_t_p_less(v) for v in by_d.values()), default=math.nan)
+    p_values = [_t_p_less(v) for v in by_d.values()]
+    worst_p = math.nan if not p_values or any(math.isnan(x) for x in p_values) else max(p_values)
     ratios = ", ".join(f"{float(np.exp(v.mean())):.2f}" for v in by_d.values() if len(v))
     seeds = min((len(v) for v in by_d.values()), default=0)
     n_flat = max(params["n_targets"])
@@ -222,7 +231,8 @@ def _transfer_claims(values: dict, params: dict) -> list[Claim]:
 def fresh_readout_excess(row: dict) -> float:
     """The excess over ``floor`` (the readout's error with N = ``floor_samples`` fresh samples) of
     a readout fitted on ``n`` fresh samples, if excesses fall as c/N: ``c = N (e(N/2) - e(N))``,
-    so ``e(n) - e(N) = (e(N/2) - e(N)) (N/n - 1)``."""
+    so ``e(n) - e(N) = (e(N/2) - e(N)) (N/n - 1)``. Exact when n = N/2 (the default scale); at
+    other n the 1/N model, which a test found rough, does the scaling."""
     return (row["floor_half"] - row["floor"]) * (row["floor_samples"] / row["n"] - 1)
 
 

@@ -41,8 +41,8 @@ from ..seeding import derived_seed
 from ..validation import check_positive_float, check_positive_int
 from ..run.data_plan import DataPlan, synthetic_plan
 
-# relative to the mean diagonal of the Gram matrix; infinity is the zero predictor, so no method
-# picks a fit worse than predicting 0 on its validation set
+# relative to the mean diagonal of the Gram matrix; infinity is the zero readout (predicting 0, or
+# for the network with step 0 its alpha + <beta, x> alone)
 RIDGES = (*(10.0 ** k for k in range(-6, 4)), math.inf)
 METHODS = ("network", "random features", "NTK")
 
@@ -280,9 +280,10 @@ def feature_floor(w: torch.Tensor, bias: torch.Tensor, task: MultiIndexTask, sam
     whatever ``samples`` is), each with its relative ridge picked from ``RIDGES`` on ``split``'s
     validation inputs and its error measured on ``split``'s test inputs (the ones the network is
     measured on: the degree-4 target is heavy-tailed, and a shared test set makes differences of
-    errors far less noisy than the errors). Returns ``floor`` (the error with all ``samples``, an
-    upper estimate of the floor: a readout's excess falls about as 1/N with its training size N,
-    so what is left is about ``floor_half - floor``), ``floor_half`` (with ``samples / 2``) and
+    errors far less noisy than the errors). Returns ``floor`` (the error with all ``samples``: an
+    upper estimate of the floor, since a readout's excess keeps falling with its training size;
+    ``tests/test_representation.py`` found e(N/2) - e(N) several times smaller than what is left
+    at N, so it does not bound the rest), ``floor_half`` (with ``samples / 2``) and
     ``floor_samples``.
     """
     check_positive_int("samples", samples)
