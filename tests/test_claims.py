@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lsa_utils.claims import chapter_claims, check, claims_markdown, compare, finding, paper_claim, tally
-from lsa_utils.claims.stats import mann_whitney_p_less, spearman_p_greater, spearman_rho
+from lsa_utils.claims.stats import mann_whitney_p_less, spearman_p_greater, spearman_rho, t_p_less, welch_p_greater
 from lsa_utils.run.results import Claim, claims_payload, verdict
 
 
@@ -179,6 +179,14 @@ def test_lsa_claims_are_read_at_the_papers_noise_level():
     ties["theory"]["1.5"] = {**ties["theory"]["1.0"], "ties": 1.0}  # a network stuck at f = 0
     metric = by_text(chapter_claims("lsa", ties, LSA_PAPER), "official code scores it")
     assert metric.kind == "finding" and metric.measured == 0.5 and metric.passed
+
+
+def test_t_tests_are_one_sided_and_need_two_values():
+    assert t_p_less([-1.0, -1.1, -0.9]) < 0.01 and t_p_less([1.0, 1.1, 0.9]) > 0.99
+    assert math.isnan(t_p_less([-1.0]))
+    assert welch_p_greater([2.0, 2.1, 1.9], [1.0, 1.1, 0.9]) < 0.01
+    assert welch_p_greater([1.0, 1.1, 0.9], [2.0, 2.1, 1.9]) > 0.99
+    assert math.isnan(welch_p_greater([2.0], [1.0, 1.1]))
 
 
 # --- chapter 2 -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..run.results import Claim
 from .core import check, finding, paper_claim
+from .stats import t_p_less, welch_p_greater
 
 PAPER = "Damian et al. 2022"
 ALPHA = 0.05
@@ -82,28 +83,12 @@ def claim_points(params: dict[str, Any], r: int = 2, degree: int = 4) -> dict[st
         "transfer_d": ("at least two transfer_d_values spread by a factor >= 2",
                        len(transfer_ds) >= 2 and transfer_ds[-1] >= 2 * transfer_ds[0]),
         "floor": ("the sweep contains the chapter's width m and row_norm (the floor check), with "
-                  "floor_samples >= 16 m (16 fresh samples per feature for the floor's readout)", params["m"] in params["widths"] and params["row_norm"] in params["row_norms"]
+                  "floor_samples >= 16 m (16 fresh samples per feature for the floor's readout)",
+                  params["m"] in params["widths"] and params["row_norm"] in params["row_norms"]
                   and params["floor_samples"] >= 16 * params["m"]),
         "preprocessing": ("preprocess_seeds >= 3 (the paired test of the preprocessing)",
                           params["preprocess_seeds"] >= MIN_SEEDS),
     }
-
-
-def _t_p_less(values: np.ndarray) -> float:
-    """One-sided p-value that the mean of ``values`` is below 0 (t-test; paired when the values
-    are paired differences)."""
-    from scipy.stats import ttest_1samp
-
-    return float(ttest_1samp(values, 0.0, alternative="less").pvalue) if len(values) >= 2 else math.nan
-
-
-def _welch_p_greater(x: np.ndarray, y: np.ndarray) -> float:
-    """One-sided Welch p-value that the mean of ``x`` exceeds that of ``y``."""
-    from scipy.stats import ttest_ind
-
-    if len(x) < 2 or len(y) < 2:
-        return math.nan
-    return float(ttest_ind(x, y, equal_var=False, alternative="greater").pvalue)
 
 
 def _mean_by(rows: list[dict], keys: tuple[str, ...], column: str) -> dict[tuple, float]:
@@ -188,7 +173,7 @@ def _transfer_claims(values: dict, params: dict) -> list[Claim]:
     by_d = {d: np.array([math.log(row["transfer"] / min(row[m] for m in others))
                          for row in rows if row["n"] == n_transfer and row["d"] == d])
             for d in sorted({row["d"] for row in rows})}
-    p_values = [_t_p_less(v) for v in by_d.values()]
+    p_values = [t_p_less(v) for v in by_d.values()]
     worst_p = math.nan if not p_values or any(math.isnan(x) for x in p_values) else max(p_values)
     ratios = ", ".join(f"{float(np.exp(v.mean())):.2f}" for v in by_d.values() if len(v))
     seeds = min((len(v) for v in by_d.values()), default=0)
@@ -199,7 +184,7 @@ def _transfer_claims(values: dict, params: dict) -> list[Claim]:
                          for row in rows if row["n"] == n_flat and row["d"] == d])
 
     flat = float(np.exp(logs(big_d, "transfer").mean() - logs(small_d, "transfer").mean())) if rows else math.nan
-    grow_p = _welch_p_greater(logs(big_d, "best other"), logs(small_d, "best other"))
+    grow_p = welch_p_greater(logs(big_d, "best other"), logs(small_d, "best other"))
     grow_ratio = float(np.exp(logs(big_d, "best other").mean() - logs(small_d, "best other").mean())) if rows else math.nan
     enough = claim_points(params, r, p_deg)
     transfer_ok, across_ok = enough["transfer"][1], enough["transfer_d"][1]
@@ -338,11 +323,11 @@ def _preprocessing_claims(values: dict, params: dict) -> list[Claim]:
     return [
         paper_claim(f"target with a linear part, n = {top:g} d²: Algorithm 1's preprocessing lowers the network's "
                     f"test MSE (geometric mean ratio {ratio(mse):.2f} over {len(mse)} seeds; one-sided paired p-value)",
-                    _t_p_less(mse), "<=", ALPHA, source=source,
+                    t_p_less(mse), "<=", ALPHA, source=source,
                     paper_value="the step then follows E[∇²f*], not the linear term", reason=reason, **expected),
         paper_claim(f"chapter's target, n = {top_energy:g} d²: the preprocessing raises W1's energy in span(U) "
                     f"(ratio {ratio(energy):.2f} over {len(energy)} seeds; one-sided paired p-value)",
-                    _t_p_less(-energy), "<=", ALPHA, source=source,
+                    t_p_less(-energy), "<=", ALPHA, source=source,
                     paper_value="removes the sample's (1/n) Σ y_i x_i, a shared direction of norm about √(d/n)",
                     reason=reason, **expected),
     ]

@@ -70,3 +70,23 @@ def mann_whitney_p_less(x, y) -> float:
     observed = ranks[: len(x)].sum()
     sums = np.array([ranks[list(pick)].sum() for pick in itertools.combinations(range(len(ranks)), len(x))])
     return float(np.mean(sums <= observed + 1e-9))
+
+
+def t_p_less(values) -> float:
+    """One-sided p-value that the mean of ``values`` is below 0 (one-sample t-test; a paired test
+    when the values are paired differences). NaN for fewer than 2 values."""
+    from scipy.stats import ttest_1samp
+
+    values = np.asarray(values, dtype=float)
+    return float(ttest_1samp(values, 0.0, alternative="less").pvalue) if len(values) >= 2 else math.nan
+
+
+def welch_p_greater(x, y) -> float:
+    """One-sided Welch p-value that the mean of ``x`` exceeds that of ``y``. NaN when either
+    sample has fewer than 2 values."""
+    from scipy.stats import ttest_ind
+
+    if len(x) < 2 or len(y) < 2:
+        return math.nan
+    return float(ttest_ind(np.asarray(x, dtype=float), np.asarray(y, dtype=float), equal_var=False,
+                           alternative="greater").pvalue)

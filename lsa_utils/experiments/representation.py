@@ -19,9 +19,9 @@ mean norm is ``row_norm``.
 
 Baselines, at the same scale of rows and biases as the network: random features (m independent
 rows uniform on the sphere of radius ``row_norm``, the network's fresh biases, the same ridge;
-the network's ``W_0`` has only m/2 distinct directions) and the infinite-width NTK of the two-layer ReLU network whose first-layer
-pre-activations have the same variances (``W_std = row_norm``, ``b_std = bias_std``; kernel
-ridge regression). Every method picks its ridge from ``RIDGES`` on a held-out validation set.
+the network's ``W_0`` has only m/2 distinct directions) and the infinite-width NTK of the
+two-layer ReLU network whose first-layer pre-activations have the same variances
+(``W_std = row_norm``, ``b_std = bias_std``; kernel ridge regression). Every method picks its ridge from ``RIDGES`` on a held-out validation set.
 """
 
 from __future__ import annotations
@@ -286,9 +286,8 @@ def feature_floor(w: torch.Tensor, bias: torch.Tensor, task: MultiIndexTask, sam
     at N, so it does not bound the rest), ``floor_half`` (with ``samples / 2``) and
     ``floor_samples``.
     """
-    check_positive_int("samples", samples)
-    if samples < 2:
-        raise ValueError(f"samples={samples} is not allowed; the floor needs at least 2")
+    if not isinstance(samples, int) or samples < 2:
+        raise ValueError(f"samples={samples!r} is not allowed; the floor needs an integer of at least 2")
 
     def embed(x):
         ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)

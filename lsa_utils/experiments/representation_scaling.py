@@ -50,6 +50,24 @@ def crossing_n(ns, values, level: float, falling: bool = True) -> float:
     return math.exp(x0 + (y - y0) * (x1 - x0) / (y1 - y0))
 
 
+def _least_squares(design: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ordinary least squares of ``y`` on the columns of ``design``: the coefficients and their
+    covariance (residual variance with ``len(y) - columns`` degrees of freedom)."""
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coef
+    dof = len(y) - design.shape[1]
+    return coef, float(residual @ residual) / dof * np.linalg.inv(design.T @ design)
+
+
+def _fitted_points(d, n_star) -> tuple[np.ndarray, np.ndarray] | None:
+    """The finite points of ``(d, n_star)``, or None with fewer than 3 of them or one d only."""
+    d, n_star = np.asarray(d, dtype=float), np.asarray(n_star, dtype=float)
+    keep = np.isfinite(n_star)
+    if keep.sum() < 3 or np.unique(d[keep]).size < 2:
+        return None
+    return d[keep], n_star[keep]
+
+
 def fit_exponent(d, n_star, confidence: float = 0.95) -> dict:
     """Least-squares fit of ``log n* = c + s log d`` over all points (NaN points dropped).
 
@@ -59,16 +77,13 @@ def fit_exponent(d, n_star, confidence: float = 0.95) -> dict:
     """
     from scipy.stats import t as student_t
 
-    d, n_star = np.asarray(d, dtype=float), np.asarray(n_star, dtype=float)
-    keep = np.isfinite(n_star)
-    x, y = np.log(d[keep]), np.log(n_star[keep])
-    nan = dict(slope=math.nan, low=math.nan, high=math.nan, intercept=math.nan, points=int(keep.sum()))
-    if len(x) < 3 or np.unique(x).size < 2:
-        return nan
-    slope, intercept = np.polyfit(x, y, 1)
-    residual = y - (intercept + slope * x)
-    stderr = math.sqrt(float(residual @ residual) / (len(x) - 2) / float(((x - x.mean()) ** 2).sum()))
-    half = float(student_t.ppf(0.5 + confidence / 2, len(x) - 2)) * stderr
+    points = _fitted_points(d, n_star)
+    if points is None:
+        used = int(np.isfinite(np.asarray(n_star, dtype=float)).sum())
+        return dict(slope=math.nan, low=math.nan, high=math.nan, intercept=math.nan, points=used)
+    x, y = np.log(points[0]), np.log(points[1])
+    (slope, intercept), cov = _least_squares(np.stack([x, np.ones_like(x)], axis=1), y)
+    half = float(student_t.ppf(0.5 + confidence / 2, len(x) - 2)) * math.sqrt(cov[0, 0])
     return dict(slope=float(slope), low=float(slope - half), high=float(slope + half), intercept=float(intercept),
                 points=int(len(x)))
 
@@ -76,17 +91,15 @@ def fit_exponent(d, n_star, confidence: float = 0.95) -> dict:
 def fit_square_plus_constant(d, n_star) -> dict:
     """Least-squares fit of ``n* = a d^2 + b`` (NaN points dropped): Theorem 1's d² cost of
     finding U plus a cost that does not grow with d. Returns ``a``, ``b``, their standard errors
-    ``a_se``, ``b_se`` and ``points``; NaN with fewer than 3 points."""
-    d, n_star = np.asarray(d, dtype=float), np.asarray(n_star, dtype=float)
-    keep = np.isfinite(n_star)
-    design = np.stack([d[keep] ** 2, np.ones(int(keep.sum()))], axis=1)
-    if keep.sum() < 3 or np.unique(d[keep]).size < 2:
-        return dict(a=math.nan, b=math.nan, a_se=math.nan, b_se=math.nan, points=int(keep.sum()))
-    coef, *_ = np.linalg.lstsq(design, n_star[keep], rcond=None)
-    residual = n_star[keep] - design @ coef
-    cov = float(residual @ residual) / (len(residual) - 2) * np.linalg.inv(design.T @ design)
-    return dict(a=float(coef[0]), b=float(coef[1]), a_se=float(math.sqrt(cov[0, 0])), b_se=float(math.sqrt(cov[1, 1])),
-                points=int(keep.sum()))
+    ``a_se``, ``b_se`` and ``points``; NaN with fewer than 3 points, or one d only."""
+    points = _fitted_points(d, n_star)
+    if points is None:
+        used = int(np.isfinite(np.asarray(n_star, dtype=float)).sum())
+        return dict(a=math.nan, b=math.nan, a_se=math.nan, b_se=math.nan, points=used)
+    d, n_star = points
+    (a, b), cov = _least_squares(np.stack([d**2, np.ones_like(d)], axis=1), n_star)
+    return dict(a=float(a), b=float(b), a_se=float(math.sqrt(cov[0, 0])), b_se=float(math.sqrt(cov[1, 1])),
+                points=len(d))
 
 
 def crossings(rows: list[dict], column: str, level: float, falling: bool = True) -> list[dict]:
