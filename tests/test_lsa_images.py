@@ -95,7 +95,7 @@ def test_run_setting_with_centred_digits_learns_them(monkeypatch):
 
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     data = load_canvas_data(replace(SETTINGS["mnist_gaussian"], location="fixed"), 300, 200, seed=0)
-    rows, models = run_setting(data, [0.0], seeds=1, cnn_epochs=30, lin_epochs=15, wide_factor=2, progress=False)
+    rows, models = run_setting(data, [0.0], seeds=1, cnn_steps=600, lin_epochs=15, wide_factor=2, progress=False)
     acc = {r["method"]: r["accuracy"] for r in rows}
     assert acc["NTK"] > 0.8 and acc["CNN"] > 0.5 and acc["linearized CNN (wide)"] > 0.2, acc
     assert set(models) == {0.0}
@@ -112,7 +112,7 @@ def test_accuracy_against_n_reuses_the_rows_it_is_given(monkeypatch):
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     setting = SETTINGS["mnist_gaussian"]
     data = load_canvas_data(setting, 60, 30, seed=0)
-    done, _ = run_setting(data, [0.0, 1.0], seeds=1, cnn_epochs=1, lin_epochs=1, wide_factor=1, progress=False)
+    done, _ = run_setting(data, [0.0, 1.0], seeds=1, cnn_steps=1, lin_epochs=1, wide_factor=1, progress=False)
     fitted_sizes = []
     real_run_setting = images.run_setting
 
@@ -121,7 +121,7 @@ def test_accuracy_against_n_reuses_the_rows_it_is_given(monkeypatch):
         return real_run_setting(data, *args, **kwargs)
 
     monkeypatch.setattr(images, "run_setting", counting_run_setting)
-    rows, models = images.accuracy_against_n(setting, [60, 80], [0.0, 1.0], 30, epochs=1, kernel_max_n=60,
+    rows, models = images.accuracy_against_n(setting, [60, 80], [0.0, 1.0], 30, cnn_steps=1, kernel_max_n=60,
                                              done_rows=done)
     assert fitted_sizes == [80] and set(models) == {80}
     reused = [r for r in rows if r["n_train"] == 60]
@@ -155,3 +155,37 @@ def test_first_layer_selectivity_separates_image_and_background_windows():
     inside = torch.zeros(4, 4, dtype=torch.bool)
     inside[:2, :2] = True
     assert torch.allclose(on_background, centres[~inside].mean().expand(8))
+
+
+def test_official_loss_is_cross_entropy_over_batch_and_classes():
+    from lsa_utils.experiments.lsa_images import class_mean_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(7, 4, generator=g), torch.tensor([0, 1, 2, 3, 0, 1, 2])
+    onehot = torch.nn.functional.one_hot(labels, 4).float()
+    official = -(torch.log_softmax(logits, 1) * onehot).mean()  # the official train.py's expression
+    assert float(class_mean_cross_entropy(logits, labels)) == pytest.approx(float(official), rel=1e-6)
+
+
+def test_cnn_recipe_penalty_is_wd_times_squared_norm():
+    """One SGD step of train_cnn on a linear model equals a step on CE / K + 5e-4 ||theta||^2."""
+    from lsa_utils.experiments.lsa_images import OFFICIAL_WEIGHT_DECAY, class_mean_cross_entropy, train_cnn
+
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(16, 5, generator=g), torch.randint(3, (16,), generator=g)
+    model = torch.nn.Linear(5, 3)
+    reference = torch.nn.Linear(5, 3)
+    reference.load_state_dict(model.state_dict())
+    train_cnn(model, x, y, steps=1, seed=0)  # one batch of 16 < 128: one step at lr 0.1
+    loss = class_mean_cross_entropy(reference(x), y) + OFFICIAL_WEIGHT_DECAY * sum(
+        (p**2).sum() for p in reference.parameters())
+    grads = torch.autograd.grad(loss, list(reference.parameters()))
+    for p, p0, gr in zip(model.parameters(), reference.parameters(), grads):
+        torch.testing.assert_close(p.detach(), p0.detach() - 0.1 * gr, rtol=1e-5, atol=1e-7)
+
+
+def test_linearized_schedule_steps_at_70_and_85_percent():
+    from lsa_utils.experiments.lsa_images import LINEARIZED_MILESTONES
+
+    m = step_decay(LINEARIZED_MILESTONES)
+    assert [m(f) for f in (0.0, 0.69, 0.7, 0.84, 0.85, 0.99)] == pytest.approx([1, 1, 0.2, 0.2, 0.04, 0.04])

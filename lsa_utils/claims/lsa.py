@@ -2,8 +2,11 @@
 
 Values (``results/lsa/<scale>.json``): ``theory``, per noise level c (as text), the network's
 final ``cosine`` with w*, ``bias``, ``signal_projection`` <w, w*>, ``noise_projection``
-s||w|| and test ``accuracy`` (means over seeds); ``theory_kernel_accuracy``, per c, the NTK's
-test accuracy at each ``kernel_n``; ``images_relative_drop`` (method -> setting -> drop);
+s||w||, test ``accuracy`` (ties count one half) and ``official_accuracy`` (ties count as correct,
+as the official code scores), means over seeds; ``separation``: the network and the NTK on the
+same samples (``lsa_separation.Separation``: ``rows`` with k, n, method and accuracy,
+``kernel_sizes`` k -> the sizes the NTK was fitted at, ``ceiling`` k -> the best one-filter
+model's accuracy, ``n_test``); ``images_relative_drop`` (method -> setting -> drop);
 ``mnist_relative_drop_against_n`` (method -> n -> drop); ``n_mnist``; ``fallback_data``.
 
 The theory claims are read at the paper's noise level c = 1 (its experiments' setting), not
@@ -16,13 +19,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..run.results import Claim
-from .core import finding, paper_claim
+from .core import check, finding, paper_claim
 
 PAPER_NOISE_LEVEL = 1.0
 PAPER_STEPS = 10_000
 PAPER_IMAGES = 20_000
 THEORY = "Karp et al. 2021, abstract; Fig. 3 (k = 1000, d = 10, c = 1: the official script's setting)"
+SEPARATION = ("Karp et al. 2021, abstract ('the corresponding neural tangent kernel ... is unable to adapt to the "
+              "signal') and its lower bound for the NTK on the patch model")
+TARGET_ACCURACY = 0.75  # halfway from chance to perfect: the level whose sample size is compared across k
 IMAGES = "Karp et al. 2021, abstract; Fig. 6 (MNIST-20k: 20,000 images on a 42x42 Gaussian canvas)"
 
 
@@ -33,12 +41,8 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
     theory = values["theory"][str(c)]
     k = params["k"]
     z_one = float(norm.ppf(1 - 1 / (2 * (k - 1))))
-    samples = params["steps"] * params["batch"]
-    kernel = values["theory_kernel_accuracy"][str(c)]
     long_enough = params["steps"] >= PAPER_STEPS
     when = f"after the paper's {PAPER_STEPS:,} steps (scale paper)"
-    # the NTK's accuracy on kernel_test inputs has standard error at most 0.5 / sqrt(kernel_test)
-    margin = 3 * 0.5 / math.sqrt(params["kernel_test"])
     real_mnist = not values.get("fallback_data", False)
     n_mnist = values["n_mnist"]
     drops = values["images_relative_drop"]
@@ -62,13 +66,6 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                     reason=f"z = Φ^-1(1 - 1/(2(k - 1))) = {z_one:.2f}: a noise patch projects as N(0, (s||w||)^2) "
                            "and passes when |projection| > -b",
                     expected=long_enough, expected_when=when),
-        paper_claim(f"theory model, c = {c:g}: network accuracy minus NTK accuracy (network: {samples:,} online "
-                    f"samples; NTK: n = {max(params['kernel_n'])}, its Gram matrix costs O(n²k²))",
-                    theory["accuracy"] - kernel[-1], ">=", margin,
-                    source="Karp et al. 2021, abstract (the NTK 'is unable to adapt to the signal')",
-                    paper_value="network near 1, kernel near 1/2",
-                    reason=f"3 standard errors of the NTK's accuracy on {params['kernel_test']} test inputs",
-                    expected=long_enough, expected_when=when),
         paper_claim(f"theory model, c = {c:g}: network test accuracy", theory["accuracy"], ">=", 0.95,
                     source=THEORY, paper_value="test error -> 0",
                     reason="the theorem's vanishing error, with 5% left for a finite run; fixed before the default "
@@ -81,6 +78,13 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                            "included: one seed below scale paper)",
                     expected=real_mnist and n_mnist >= PAPER_IMAGES,
                     expected_when=f"on real MNIST with {PAPER_IMAGES:,} training images (scale paper)"),
+        finding(f"theory model, c = {c:g}: accuracy as the official code scores it (a tie f = 0 counts as "
+                f"correct) minus ours (a tie counts one half); ours is {theory['accuracy']:.3f}",
+                theory["official_accuracy"] - theory["accuracy"], "<=", 0.01,
+                source="Karp et al. 2021, Fig. 3; official code (accuracy = mean(y f >= 0))",
+                paper_value="test error -> 0 at c = 1",
+                reason="at c = 1 the threshold never silences every patch, so the tie rule moves the accuracy by "
+                       "less than 0.01: the distance to the paper's accuracy is the number of steps, not the metric"),
         finding("theory model: largest difference, over the noise levels, between the accuracy as the official "
                 "code scores it (a tie f = 0 counts as correct) and ours (a tie counts one half)",
                 max(v["ties"] for v in values["theory"].values()) / 2, ">", 0.01,
@@ -88,6 +92,7 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                 paper_value="a network at f ≡ 0 scores 1.0",
                 reason="where the bias switches every patch off (f ≡ 0) the official metric counts every input as "
                        "correct; ours scores such a network 0.5, chance"),
+        *separation_claims(values["separation"]),
         finding(f"MNIST: the CNN's relative drop at n = {small:,} minus at n = {large:,}",
                 cnn_against_n[small] - cnn_against_n[large], ">=", 3 * drop_se, source=IMAGES,
                 paper_value="the paper trains on the full training set only",
@@ -95,4 +100,69 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                        "to the background needs thousands of images (criterion: 3 binomial standard errors)",
                 expected=real_mnist and large >= 10 * small,
                 expected_when="on real MNIST with sizes spanning a factor of 10"),
+    ]
+
+
+def _kernel_growth(separation: dict) -> tuple[float, list[str]]:
+    """The share of decidable pairs of consecutive k (with the NTK fitted at both) where the NTK's
+    sample size to ``TARGET_ACCURACY`` is larger at the larger k, and each pair as text. A pair is
+    decidable when the smaller k's size is measured and the larger k's is measured or known to
+    exceed it (not reached at a largest fitted n at least as large)."""
+    from ..experiments.lsa_separation import samples_to_reach
+
+    ks = sorted(int(k) for k, sizes in separation["kernel_sizes"].items() if sizes)
+    reach = {}
+    for k in ks:
+        acc = {r["n"]: r["accuracy"] for r in separation["rows"] if r["method"] == "NTK" and r["k"] == k}
+        reach[k] = samples_to_reach(acc, TARGET_ACCURACY)
+    grows, text = [], [f"k = {k}: n {'>' if lower else '='} {n:.0f}" for k, (n, lower) in reach.items()]
+    for k1, k2 in zip(ks, ks[1:]):
+        (n1, lower1), (n2, lower2) = reach[k1], reach[k2]
+        if lower1 or not math.isfinite(n1) or (lower2 and n2 < n1) or not math.isfinite(n2):
+            text.append(f"k = {k1} to {k2} undecided")
+            continue
+        grows.append(n2 > n1)
+    return (float(np.mean(grows)) if grows else float("nan")), text
+
+
+def separation_claims(separation: dict) -> list[Claim]:
+    """Claims on the network and the NTK trained on the same samples (``lsa_separation``)."""
+    rows, n_test = separation["rows"], separation["n_test"]
+    # two accuracies on n_test inputs each: the difference has standard error at most sqrt(2) 0.5 / sqrt(n_test)
+    diff_se = math.sqrt(2) * 0.5 / math.sqrt(n_test)
+    growth, pairs = _kernel_growth(separation)
+    ceiling = {int(k): v for k, v in separation["ceiling"].items()}
+    network = {(r["k"], r["n"]): r["accuracy"] for r in rows if r["method"] == "network"}
+    ntk = {(r["k"], r["n"]): r["accuracy"] for r in rows if r["method"] == "NTK"}
+    k_large = max(ceiling)
+    both = sorted(n for (k, n) in ntk if k == k_large)
+    k_small = min(ceiling)
+    small_sizes = sorted(n for (k, n) in ntk if k == k_small)
+    kernel_small = ntk[(k_small, small_sizes[-1])] if small_sizes else float("nan")
+    return [
+        paper_claim(f"NTK on the patch model, c = 1: the training-set size it needs to reach accuracy "
+                    f"{TARGET_ACCURACY} grows with k (share of decidable consecutive pairs of k; {'; '.join(pairs)})",
+                    growth, ">=", 1.0, source=SEPARATION, paper_value="kernel sample complexity grows with k",
+                    reason=f"every pair that can be decided; the size is interpolated in (log n, log accuracy) on "
+                           f"{n_test:,} test inputs (one training draw per k)",
+                    expected=math.isfinite(growth), expected_when="when at least one pair of k can be decided"),
+        paper_claim(f"patch model, k = {k_large}, c = 1: network minus NTK test accuracy at the same n = "
+                    f"{both[-1] if both else 'n/a (the NTK did not fit the budget)'}",
+                    network[(k_large, both[-1])] - ntk[(k_large, both[-1])] if both else float("nan"), ">=",
+                    3 * diff_se, source=SEPARATION, paper_value="the network learns, the kernel stays near chance",
+                    reason=f"3 standard errors of a difference of two accuracies on {n_test:,} test inputs",
+                    expected=bool(both) and both[-1] >= 512,
+                    expected_when=f"with the NTK fitted at k = {k_large} on n >= 512 (scale paper, a GPU)"),
+        finding(f"patch model, k = {k_small}, c = 1: the NTK at n = {small_sizes[-1] if small_sizes else 'n/a'} minus "
+                f"the best one-filter model (ideal filter w*, best threshold: {ceiling[k_small]:.3f})",
+                kernel_small - ceiling[k_small], ">=", 3 * diff_se, source=SEPARATION,
+                paper_value="the network beats its kernel",
+                reason="at small k the noise per patch, s = c ln k / sqrt k, is loud: at c = 1 no threshold separates "
+                       "the signal patch from the noise patches, so even the ideal one-filter model stays near "
+                       f"{ceiling[k_small]:.2f}, while a kernel of many filters fits more than one threshold; the "
+                       "separation is a statement about large k"),
+        check("the trained network does not beat the best one-filter model (largest excess over the ceiling, "
+              "over every k and n)", max(network[(k, n)] - ceiling[k] for (k, n) in network), "<=", 3 * diff_se,
+              reason="the ceiling is the same model with the ideal filter and its threshold chosen on a fresh "
+                     "sample; 3 standard errors"),
     ]

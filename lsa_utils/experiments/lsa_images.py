@@ -5,12 +5,14 @@ A *setting* names a data set, a background and a label set. For each background 
 on backgrounds that differ only by their strength, and four predictors are fitted:
 
 - ``CNN``: the paper's small CNN (or WRN-10-10 on CIFAR at the paper scale), SGD with momentum
-  0.9, learning rate 0.1 times 0.2 at 40%, 50% and 60% of training, weight decay 5e-4, batch 128,
-  cross-entropy;
+  0.9, learning rate 0.1 times 0.2 at 40%, 50% and 60% of training, batch 128, and the official
+  code's objective: cross-entropy averaged over the batch and the K classes (torch's CE / K) plus
+  ``5e-4 ||theta||^2``;
 - ``NTK``: kernel regression with the CNN's infinite-width NTK on one-hot targets,
   ``diag_reg = 1e-5 trace(K) / n`` (the paper's value);
 - ``linearized CNN (w=...)``: f0 + J (theta - theta0) of the small CNN at width factor 1 and a wide
-  one, trained with Adam at learning rate 1e-3, batch 50, cross-entropy (the paper's recipe).
+  one, trained with Adam at learning rate 1e-3, batch 50, the loss CE / K, no weight decay, the
+  rate times 0.2 at 70% and 85% of the epochs (the official 200 epochs with steps at 140 and 170).
 """
 
 from __future__ import annotations
@@ -174,17 +176,42 @@ def _accuracy(model, x, y, batch: int = 1000) -> float:
     return classification_accuracy(logits, y)
 
 
-def train_cnn(model, x, y, epochs: int, seed: int, lr: float = 0.1, progress: bool = False):
-    """The paper's CNN recipe (module docstring); trains ``model`` in place."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    return train_minibatch(model, x, y, optimizer, epochs, 128, step_decay(),
+OFFICIAL_WEIGHT_DECAY = 5e-4  # the official train.py's default penalty coefficient
+LINEARIZED_MILESTONES = (0.7, 0.85)  # the official 200 epochs: x0.2 at epochs 140 and 170
+
+
+def class_mean_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The official code's loss, ``-mean(log_softmax(f) * onehot(y))`` over the batch *and the K
+    classes*: torch's cross-entropy divided by K (``logits``: (B, K); ``labels``: (B,))."""
+    return F.cross_entropy(logits, labels) / logits.shape[1]
+
+
+CNN_BATCH = 128
+
+
+def cnn_epochs_for(steps: int, n: int) -> int:
+    """Epochs of batch ``CNN_BATCH`` on ``n`` images closest to ``steps`` SGD steps (at least 1)."""
+    return max(1, round(steps / -(-n // CNN_BATCH)))
+
+
+def train_cnn(model, x, y, steps: int, seed: int, lr: float = 0.1, progress: bool = False):
+    """The official CNN recipe (module docstring) for about ``steps`` SGD steps whatever the number
+    of images (``cnn_epochs_for``), so that training sets of different sizes get the same
+    optimisation; trains ``model`` in place. The official loss is ``CE / K + wd ||theta||^2``;
+    its penalty's gradient ``2 wd theta`` is SGD's ``weight_decay = 2 wd``."""
+    epochs = cnn_epochs_for(steps, len(x))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=2 * OFFICIAL_WEIGHT_DECAY)
+    return train_minibatch(model, x, y, optimizer, epochs, CNN_BATCH, step_decay(), loss_fn=class_mean_cross_entropy,
                            generator=torch.Generator().manual_seed(seed), progress=progress, desc="CNN")
 
 
 def train_linearized(model, x, y, epochs: int, seed: int, lr: float = 1e-3, progress: bool = False):
-    """The paper's linearized-network recipe: Adam, learning rate 1e-3 (``lr``), batch 50."""
+    """The official linearized-network recipe: Adam at ``lr`` (1e-3), batch 50, no weight decay,
+    the loss ``CE / K``, the rate times 0.2 at 70% and 85% of the epochs (the official 140 and 170
+    of 200)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    return train_minibatch(model, x, y, optimizer, epochs, 50, generator=torch.Generator().manual_seed(seed),
+    return train_minibatch(model, x, y, optimizer, epochs, 50, step_decay(LINEARIZED_MILESTONES),
+                           loss_fn=class_mean_cross_entropy, generator=torch.Generator().manual_seed(seed),
                            progress=progress, desc="linearized CNN")
 
 
@@ -209,7 +236,7 @@ def ntk_accuracy(x_tr, y_tr, x_te, y_te, num_classes: int, diag_reg: float = 1e-
 
 
 def run_setting(
-    data: CanvasData, strengths: list[float], seeds: int, cnn_epochs: int, lin_epochs: int,
+    data: CanvasData, strengths: list[float], seeds: int, cnn_steps: int, lin_epochs: int,
     wide_factor: int, architecture: str = "simple", device: torch.device | str = "cpu",
     progress: bool = True, lin_lr: float = 1e-3, methods: tuple[str, ...] = METHODS,
 ) -> tuple[list[dict], dict]:
@@ -241,7 +268,7 @@ def run_setting(
             cnn = SimpleCNN(channels, classes, data.canvas_size)
         cnn = cnn.to(device)
         start = time.perf_counter()
-        train_cnn(cnn, x_tr, y_tr, cnn_epochs, seed)
+        train_cnn(cnn, x_tr, y_tr, cnn_steps, seed)
         rows.append(dict(base, method="CNN", accuracy=_accuracy(cnn, x_te, y_te),
                          seconds=time.perf_counter() - start))
         if seed == 0:
@@ -267,7 +294,7 @@ def run_setting(
 
 
 def accuracy_against_n(
-    setting: CanvasSetting, sizes: list[int], strengths: list[float], n_test: int, epochs: int,
+    setting: CanvasSetting, sizes: list[int], strengths: list[float], n_test: int, cnn_steps: int,
     kernel_max_n: int, seed: int = 0, device: torch.device | str = "cpu", data_dir=None,
     done_rows: list[dict] = (),
 ) -> tuple[list[dict], dict]:
@@ -276,7 +303,7 @@ def accuracy_against_n(
     so it depends on n; the NTK's Gram matrix costs O(n^2), hence the cap.
 
     ``done_rows``: rows of a ``run_setting`` call on the same data (same ``seed``, ``n_test`` and
-    ``epochs``); a size they already cover at run seed 0 is taken from them, not refitted.
+    ``cnn_steps``); a size they already cover at run seed 0 is taken from them, not refitted.
 
     Returns ``(rows, models)``: rows as ``run_setting`` does, each with its ``n_train``, and the
     CNN trained at the loudest strength for each size fitted here, keyed by n.
@@ -293,7 +320,7 @@ def accuracy_against_n(
         if len(data.train_labels) != n:
             raise ValueError(f"sizes={sizes} is not allowed: {setting.key} has only {len(data.train_labels):,} "
                              f"training images, fewer than n={n:,}; cap the sizes first (plan_data does)")
-        new_rows, cnns = run_setting(data, strengths, 1, epochs, 1, 1, device=device, progress=False, methods=methods)
+        new_rows, cnns = run_setting(data, strengths, 1, cnn_steps, 1, 1, device=device, progress=False, methods=methods)
         rows += new_rows
         models[n] = cnns[max(strengths)]
     return rows, models
@@ -375,10 +402,10 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
             "theory model) uses no images and is unchanged."
         )
     requirements = [
-        ("kernel_noise_levels lie in noise_levels (the theory claims read both)",
-         set(params["kernel_noise_levels"]) <= set(params["noise_levels"])),
-        ("kernel_noise_levels contains the paper's c = 1.0 (the theory claims are read there)",
-         1.0 in params["kernel_noise_levels"]),
+        ("noise_levels contains the paper's c = 1.0 (the theory claims are read there)",
+         1.0 in params["noise_levels"]),
+        ("separation_k has at least two values of k (the NTK's sample size is compared across k)",
+         len(set(params["separation_k"])) >= 2),
         ("gaussian_strengths has a weakest and a louder background (the relative drop)",
          len(set(params["gaussian_strengths"])) >= 2),
         ("image_strengths has a weakest and a louder background", len(set(params["image_strengths"])) >= 2),

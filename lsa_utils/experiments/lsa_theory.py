@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.patches import noise_std, sample_patch_data, signal_direction
+from ..data.patches import noise_std, signal_direction
 from ..models.patch_filter import PatchFilter, noise_pass_fraction, soft_threshold_pair, soft_threshold_pair_grads
 from ..validation import check_positive_int
 
@@ -206,32 +206,3 @@ def patch_ntk(d: int, b_std: float = 0.1):
     from ..kernels import Conv, Dense, GlobalAvgPool, Relu, serial
 
     return serial(Conv(1, 1, 1, "VALID", math.sqrt(d), b_std), Relu(), GlobalAvgPool(), Dense(1, 1.0, None))
-
-
-def patch_ntk_accuracy(
-    n_train: list[int], n_test: int, k: int, d: int, noise_level: float, seed: int = 0,
-    b_std: float = 0.1, diag_reg: float = 1e-6, device: torch.device | str = "cpu",
-) -> tuple[list[float], float]:
-    """Test accuracy of kernel ridge regression (labels +-1, ``diag_reg`` times trace(K)/n) with
-    ``patch_ntk`` for every training-set size in ``n_train`` (nested subsets of one sample), and
-    the seconds the Gram matrices took. Cost: ``O((n^2 + n n_test) k^2)`` kernel entries."""
-    from ..kernels.solve import kernel_ridge_predict
-
-    g = torch.Generator().manual_seed(seed)
-    n_max = max(n_train)
-    train = sample_patch_data(n_max, k, d, noise_level, g)
-    test = sample_patch_data(n_test, k, d, noise_level, g)
-
-    def as_image(x):
-        return x.permute(0, 2, 1)[..., None].contiguous().to(device)
-
-    kernel = patch_ntk(d, b_std)
-    start = time.perf_counter()
-    k_train = kernel(as_image(train.x)).double().cpu()
-    k_test = kernel(as_image(test.x), as_image(train.x)).double().cpu()
-    seconds = time.perf_counter() - start
-    accuracies = []
-    for n in n_train:
-        pred = kernel_ridge_predict(k_train[:n, :n], k_test[:, :n], train.y[:n].double(), diag_reg, relative_reg=True)
-        accuracies.append(float(((pred * test.y.double()) > 0).double().mean()))
-    return accuracies, seconds
