@@ -155,3 +155,21 @@ def test_empirical_ntk_bad_input():
         empirical_ntk(model, torch.randn(0, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"x2 must have trailing shape \(5,\)"):
         empirical_ntk(model, torch.randn(3, 5, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64))
+
+
+def test_linearized_batchnorm_network_is_evaluated_in_eval_mode_at_theta0():
+    """The official linearization of the WRN (get_apply_fn(train=False)): BatchNorm uses its running
+    statistics at theta_0, in train mode too, and never updates them."""
+    from lsa_utils.models.cnn import WideResNet
+
+    torch.manual_seed(0)
+    net = WideResNet(3, 4, depth=10, width=1).double()
+    x = torch.randn(6, 3, 8, 8, dtype=torch.float64)
+    lin = linearize(net).train()
+    stats = [b.clone() for n, b in lin.base.named_buffers() if "running" in n]
+    out = lin(x)
+    torch.testing.assert_close(out, net.eval()(x))  # theta = theta_0: the network in eval mode
+    out.sum().backward()
+    assert all(t.grad is not None for t in lin.theta)
+    after = [b for n, b in lin.base.named_buffers() if "running" in n]
+    assert all(torch.equal(a, b) for a, b in zip(stats, after)) and not lin.base.training

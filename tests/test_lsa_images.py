@@ -95,7 +95,7 @@ def test_run_setting_with_centred_digits_learns_them(monkeypatch):
 
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     data = load_canvas_data(replace(SETTINGS["mnist_gaussian"], location="fixed"), 300, 200, seed=0)
-    rows, models = run_setting(data, [0.0], seeds=1, cnn_steps=600, lin_epochs=15, wide_factor=2, progress=False)
+    rows, models = run_setting(data, [0.0], seeds=1, cnn_steps=600, lin_steps=90, wide_factor=2, progress=False)
     acc = {r["method"]: r["accuracy"] for r in rows}
     assert acc["NTK"] > 0.8 and acc["CNN"] > 0.5 and acc["linearized CNN (wide)"] > 0.2, acc
     assert set(models) == {0.0}
@@ -112,7 +112,7 @@ def test_accuracy_against_n_reuses_the_rows_it_is_given(monkeypatch):
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     setting = SETTINGS["mnist_gaussian"]
     data = load_canvas_data(setting, 60, 30, seed=0)
-    done, _ = run_setting(data, [0.0, 1.0], seeds=1, cnn_steps=1, lin_epochs=1, wide_factor=1, progress=False)
+    done, _ = run_setting(data, [0.0, 1.0], seeds=1, cnn_steps=1, lin_steps=1, wide_factor=1, progress=False)
     fitted_sizes = []
     real_run_setting = images.run_setting
 
@@ -189,3 +189,40 @@ def test_linearized_schedule_steps_at_70_and_85_percent():
 
     m = step_decay(LINEARIZED_MILESTONES)
     assert [m(f) for f in (0.0, 0.69, 0.7, 0.84, 0.85, 0.99)] == pytest.approx([1, 1, 0.2, 0.2, 0.04, 0.04])
+
+
+def test_wrn_scale_trains_and_linearizes_the_same_wrn_and_skips_its_ntk():
+    """At the paper scale on CIFAR the CNN is WRN-10-10 and both linearizations are WRNs (no NTK:
+    out of reach); MNIST keeps the small CNN."""
+    from lsa_utils.experiments.lsa_images import CanvasData, build_network, uses_wrn
+    from lsa_utils.models.cnn import WideResNet
+
+    g = torch.Generator().manual_seed(0)
+    data = CanvasData(SETTINGS["cifar_gaussian"], torch.rand(6, 3, 16, 16, generator=g), torch.tensor([0, 1] * 3),
+                      torch.rand(4, 3, 16, 16, generator=g), torch.tensor([0, 1] * 2), None, ["vehicle", "animal"],
+                      "test", 32, False)
+    assert uses_wrn("wrn", data) and not uses_wrn("simple", data)
+    net = build_network("wrn", data, 2)
+    assert isinstance(net, WideResNet) and net.head.in_features == 128  # 64 x width 2
+    rows, models = run_setting(data, [0.0], seeds=1, cnn_steps=1, lin_steps=1, wide_factor=1,
+                               architecture="wrn", progress=False)
+    assert [r["method"] for r in rows] == ["CNN", "linearized CNN (w=1)", "linearized CNN (wide)"]
+    assert isinstance(models[0.0], WideResNet) and models[0.0].head.in_features == 640  # WRN-10-10
+    mnist = CanvasData(SETTINGS["mnist_gaussian"], data.train_images[:, :1], data.train_labels, data.test_images[:, :1],
+                       data.test_labels, None, ["0", "1"], "test", 42, False)
+    assert not uses_wrn("wrn", mnist)
+
+
+def test_cifar_image_background_is_a_whole_held_out_test_image(monkeypatch):
+    """The second natural background: a whole image of the pool (test images not drawn as test
+    inputs), on the digits fallback here; at most half of the test split is drawn."""
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    data = load_canvas_data(SETTINGS["cifar_natural"], 50, 10**6, seed=0)
+    n_test_split = 360  # the digits fallback's test images
+    assert len(data.test_labels) == n_test_split // 2
+    assert data.tiles.shape == (n_test_split - n_test_split // 2, 1, data.canvas_size, data.canvas_size)
+    x_tr, _ = canvases(data, 1.0, 0)
+    inside = (x_tr == canvases(data, 0.0, 0)[0])  # where the pasted image is (same at any strength)
+    for i in range(5):
+        outside = ~inside[i]
+        assert any(torch.equal(x_tr[i][outside], tile[outside]) for tile in data.tiles)

@@ -26,7 +26,8 @@ from .core import check, finding, paper_claim
 
 PAPER_NOISE_LEVEL = 1.0
 PAPER_STEPS = 10_000
-PAPER_IMAGES = 20_000
+MIN_MNIST_IMAGES = 5_000  # the smallest training set at which the Fig. 6 gap is counted (issue 16: default's n)
+FIG6_GAP = 0.1  # the NTK's relative drop exceeds the CNN's by at least this much in the paper's Fig. 6
 THEORY = "Karp et al. 2021, abstract; Fig. 3 (k = 1000, d = 10, c = 1: the official script's setting)"
 SEPARATION = ("Karp et al. 2021, abstract ('the corresponding neural tangent kernel ... is unable to adapt to the "
               "signal') and its lower bound for the NTK on the patch model")
@@ -47,7 +48,8 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
     n_mnist = values["n_mnist"]
     drops = values["images_relative_drop"]
     gap = drops["NTK"]["mnist_gaussian"] - drops["CNN"]["mnist_gaussian"]
-    weakest = min(params["gaussian_strengths"])  # the relative drop runs from the weakest background
+    weakest = min(params["mnist_strengths"])  # the relative drop runs from the weakest background
+    loudest = max(params["mnist_strengths"])
     clean = [r["accuracy"] for r in values["images_accuracy"]
              if r["setting"] == "mnist_gaussian" and r["method"] in ("CNN", "NTK") and r["strength"] == weakest]
     # a relative drop (a0 - a1) / (a0 - chance) has binomial standard error at most
@@ -71,13 +73,14 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                     reason="the theorem's vanishing error, with 5% left for a finite run; fixed before the default "
                            "run (no value read off the paper's Fig. 3)",
                     expected=long_enough, expected_when=when),
-        paper_claim(f"MNIST on Gaussian noise, n = {n_mnist:,}: NTK relative drop minus CNN relative drop", gap,
-                    ">=", 3 * drop_se, source=IMAGES, paper_value="the NTK drops notably, the CNN stays relatively robust",
-                    reason=f"3 binomial standard errors of the difference of two relative drops on "
-                           f"{values['n_test_mnist']:,} test images (the spread over training seeds is not "
-                           "included: one seed below scale paper)",
-                    expected=real_mnist and n_mnist >= PAPER_IMAGES,
-                    expected_when=f"on real MNIST with {PAPER_IMAGES:,} training images (scale paper)"),
+        paper_claim(f"MNIST on Gaussian noise, σ = {weakest:g} to {loudest:g}, the same n = {n_mnist:,} for both: NTK "
+                    "relative drop minus CNN relative drop", gap, ">=", max(FIG6_GAP, 3 * drop_se), source=IMAGES,
+                    paper_value=f"the NTK drops notably, the CNN stays relatively robust (a gap of at least {FIG6_GAP})",
+                    reason=f"the paper's gap of {FIG6_GAP} (Fig. 6), or 3 binomial standard errors of the difference "
+                           f"of two relative drops on {values['n_test_mnist']:,} test images if larger (the spread "
+                           "over training seeds is not included: one seed below scale paper)",
+                    expected=real_mnist and n_mnist >= MIN_MNIST_IMAGES and loudest >= 2.0,
+                    expected_when=f"on real MNIST with at least {MIN_MNIST_IMAGES:,} training images and σ up to 2"),
         finding(f"theory model, c = {c:g}: accuracy as the official code scores it (a tie f = 0 counts as "
                 f"correct) minus ours (a tie counts one half); ours is {theory['accuracy']:.3f}",
                 theory["official_accuracy"] - theory["accuracy"], "<=", 0.01,

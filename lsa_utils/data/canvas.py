@@ -4,9 +4,10 @@ Each image of shape ``(C, h, w)`` is pasted (its pixels replace the background's
 of shape ``(C, H, W)`` whose background is one of
 
 - ``"gaussian"``: i.i.d. N(0, noise_std^2) pixels (``noise_std = 0`` gives a black canvas);
-- ``"photo"``: random H x W crops of the photographs that scikit-image ships (astronaut,
-  chelsea, coffee, rocket in colour; grass and gravel in grey), standing in for the paper's
-  ImageNet plant images; grey for one channel, scaled to [0, 1], times ``noise_std``;
+- ``"photo"``: random H x W crops of every photograph that scikit-image ships in its wheel
+  (``PHOTOGRAPHS``: 20 images, 9 in colour, from a cat and a rocket to a retina, the moon and
+  gravel; its synthetic images, binary masks and 25x25 faces left out), standing in for the
+  paper's ImageNet plant images; grey for one channel, scaled to [0, 1], times ``noise_std``;
 - ``"tiles"``: a grid of other images (``tiles``, shape ``(M, C, th, tw)``), drawn at random,
   times ``noise_std`` (the paper's "blocks" background of CIFAR-10 animals behind vehicles).
 
@@ -28,7 +29,11 @@ BACKGROUNDS = ("gaussian", "photo", "tiles")
 LOCATIONS = ("random", "random_corner", "fixed")
 
 
-PHOTOGRAPHS = ("astronaut", "chelsea", "coffee", "rocket", "grass", "gravel")
+PHOTOGRAPHS = (
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "grass", "gravel",
+    "hubble_deep_field", "immunohistochemistry", "microaneurysms", "moon", "page", "retina", "rocket",
+    "stereo_motorcycle", "text",
+)
 
 
 @lru_cache(maxsize=1)
@@ -39,8 +44,11 @@ def natural_photographs() -> tuple[np.ndarray, ...]:
 
     out = []
     for name in PHOTOGRAPHS:
-        img = np.asarray(getattr(data, name)(), dtype=np.float32) / 255.0
-        out.append(np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img)
+        loaded = getattr(data, name)()
+        views = loaded[:2] if isinstance(loaded, tuple) else (loaded,)  # the stereo pair: both views
+        for view in views:
+            img = np.asarray(view, dtype=np.float32) / 255.0
+            out.append(np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img)
     return tuple(out)
 
 

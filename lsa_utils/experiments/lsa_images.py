@@ -9,9 +9,14 @@ on backgrounds that differ only by their strength, and four predictors are fitte
   code's objective: cross-entropy averaged over the batch and the K classes (torch's CE / K) plus
   ``5e-4 ||theta||^2``;
 - ``NTK``: kernel regression with the CNN's infinite-width NTK on one-hot targets,
-  ``diag_reg = 1e-5 trace(K) / n`` (the paper's value);
-- ``linearized CNN (w=...)``: f0 + J (theta - theta0) of the small CNN at width factor 1 and a wide
-  one, trained with Adam at learning rate 1e-3, batch 50, the loss CE / K, no weight decay, the
+  ``diag_reg = 1e-5 trace(K) / n`` (the paper's value). Not fitted for the WRN: its kernel
+  (``lsa_utils.kernels.wide_resnet_kernel``, BatchNorm left out) costs about 1 ms per pair of
+  16x16 images (``make bench``, case (e)), over 1,000 times the small CNN's on 42x42 (case (b)),
+  and grows with the square of the number of pixels: 20,000 32x32 images are far out of reach.
+  As in the paper's Fig. 4, the linearized WRN stands for the kernel side there;
+- ``linearized CNN (w=...)``: f0 + J (theta - theta0) of the network the scale trains (the small
+  CNN, or the WRN at the paper scale on CIFAR, BatchNorm in eval mode at theta0 as the official
+  linearization) at width factor 1 and a wide one, trained with Adam at learning rate 1e-3, batch 50, the loss CE / K, no weight decay, the
   rate times 0.2 at 70% and 85% of the epochs (the official 200 epochs with steps at 140 and 170).
 """
 
@@ -38,7 +43,7 @@ from ..validation import check_choice
 CIFAR_ANIMALS = (2, 3, 4, 5, 6, 7)
 CIFAR_VEHICLES = (0, 1, 8, 9)
 METHODS = ("CNN", "NTK", "linearized CNN (w=1)", "linearized CNN (wide)")
-FLOAT32_GRAM_MAX_N = 1000  # the largest training set whose float32 NTK Gram matrix was checked
+FLOAT32_GRAM_MAX_N = 5000  # the largest training set whose float32 NTK Gram matrix was checked
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class CanvasSetting:
     canvas_size: int
     location: str
     tiles: tuple[int, ...] = ()
+    tile_fraction: float = 0.5  # a tile's side over the canvas's: 1/2 for the 2x2 blocks, 1 for a whole image
+    tile_split: str = "train"  # the split the tiles come from ("test": those not drawn as test images)
 
 
 SETTINGS = {
@@ -67,6 +74,10 @@ SETTINGS = {
                       "animal_vs_vehicle", 16, 32, "random"),
         CanvasSetting("cifar_blocks", "CIFAR-10 vehicles on blocks of animals", "cifar10", "tiles", "vehicles",
                       16, 32, "random_corner", CIFAR_ANIMALS),
+        CanvasSetting("cifar10_photo", "CIFAR-10, 10 classes, on photographs", "cifar10", "photo", "all", 16, 32,
+                      "random"),
+        CanvasSetting("cifar_natural", "CIFAR-10 animal vs vehicle on CIFAR-10 images", "cifar10", "tiles",
+                      "animal_vs_vehicle", 16, 32, "random", tuple(range(10)), tile_fraction=1.0, tile_split="test"),
     ]
 }
 # Without real data every setting runs on scikit-learn's 8x8 digits, on a canvas that keeps the
@@ -143,15 +154,21 @@ def load_canvas_data(setting: CanvasSetting, n_train: int, n_test: int, seed: in
         keep, labels, names = _relabel(ds.labels, scheme, ds.classes)
         idx = np.flatnonzero(keep.numpy())
         idx = np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
-        return _downsample(ds.images[idx], image_size), labels[idx], names
+        return _downsample(ds.images[idx], image_size), labels[idx], names, idx
 
-    x_tr, y_tr, names = pick(train, n_train)
-    x_te, y_te, _ = pick(test, n_test)
+    x_tr, y_tr, names, _ = pick(train, n_train)
+    if setting.background == "tiles" and setting.tile_split == "test":
+        n_test = min(n_test, int(_relabel(test.labels, scheme, test.classes)[0].sum()) // 2)  # half are backgrounds
+    x_te, y_te, _, picked_test = pick(test, n_test)
     tiles = None
     if setting.background == "tiles":
-        tile_classes = (5, 6, 7, 8, 9) if fallback else setting.tiles
-        mask = torch.isin(train.labels, torch.tensor(tile_classes)).numpy()
-        tiles = _downsample(train.images[np.flatnonzero(mask)], canvas // 2 if not fallback else image_size)
+        source = train if setting.tile_split == "train" else test
+        tile_classes = setting.tiles if not fallback or setting.tile_fraction == 1.0 else (5, 6, 7, 8, 9)
+        mask = torch.isin(source.labels, torch.tensor(tile_classes)).numpy()
+        if setting.tile_split == "test":
+            mask[picked_test] = False  # no test image behind another (or behind itself)
+        tile_side = round(canvas * setting.tile_fraction) if not fallback or setting.tile_fraction == 1.0 else image_size
+        tiles = _downsample(source.images[np.flatnonzero(mask)], tile_side)
     return CanvasData(setting, x_tr, y_tr, x_te, y_te, tiles, names, train.source, canvas, fallback)
 
 
@@ -186,31 +203,32 @@ def class_mean_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torc
     return F.cross_entropy(logits, labels) / logits.shape[1]
 
 
-CNN_BATCH = 128
+CNN_BATCH, LINEARIZED_BATCH = 128, 50  # the official batch sizes
 
 
-def cnn_epochs_for(steps: int, n: int) -> int:
-    """Epochs of batch ``CNN_BATCH`` on ``n`` images closest to ``steps`` SGD steps (at least 1)."""
-    return max(1, round(steps / -(-n // CNN_BATCH)))
+def epochs_for(steps: int, n: int, batch: int) -> int:
+    """Epochs of ``batch`` on ``n`` images closest to ``steps`` optimiser steps (at least 1)."""
+    return max(1, round(steps / -(-n // batch)))
 
 
 def train_cnn(model, x, y, steps: int, seed: int, lr: float = 0.1, progress: bool = False):
     """The official CNN recipe (module docstring) for about ``steps`` SGD steps whatever the number
-    of images (``cnn_epochs_for``), so that training sets of different sizes get the same
+    of images (``epochs_for``), so that training sets of different sizes get the same
     optimisation; trains ``model`` in place. The official loss is ``CE / K + wd ||theta||^2``;
     its penalty's gradient ``2 wd theta`` is SGD's ``weight_decay = 2 wd``."""
-    epochs = cnn_epochs_for(steps, len(x))
+    epochs = epochs_for(steps, len(x), CNN_BATCH)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=2 * OFFICIAL_WEIGHT_DECAY)
     return train_minibatch(model, x, y, optimizer, epochs, CNN_BATCH, step_decay(), loss_fn=class_mean_cross_entropy,
                            generator=torch.Generator().manual_seed(seed), progress=progress, desc="CNN")
 
 
-def train_linearized(model, x, y, epochs: int, seed: int, lr: float = 1e-3, progress: bool = False):
-    """The official linearized-network recipe: Adam at ``lr`` (1e-3), batch 50, no weight decay,
-    the loss ``CE / K``, the rate times 0.2 at 70% and 85% of the epochs (the official 140 and 170
-    of 200)."""
+def train_linearized(model, x, y, steps: int, seed: int, lr: float = 1e-3, progress: bool = False):
+    """The official linearized-network recipe for about ``steps`` Adam steps whatever the number of
+    images (as ``train_cnn``): rate ``lr`` (1e-3), batch 50, no weight decay, the loss ``CE / K``,
+    the rate times 0.2 at 70% and 85% of training (the official epochs 140 and 170 of 200)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    return train_minibatch(model, x, y, optimizer, epochs, 50, step_decay(LINEARIZED_MILESTONES),
+    epochs = epochs_for(steps, len(x), LINEARIZED_BATCH)
+    return train_minibatch(model, x, y, optimizer, epochs, LINEARIZED_BATCH, step_decay(LINEARIZED_MILESTONES),
                            loss_fn=class_mean_cross_entropy, generator=torch.Generator().manual_seed(seed),
                            progress=progress, desc="linearized CNN")
 
@@ -220,9 +238,11 @@ def ntk_accuracy(x_tr, y_tr, x_te, y_te, num_classes: int, diag_reg: float = 1e-
     Gram matrices took.
 
     Up to ``FLOAT32_GRAM_MAX_N`` training images the Gram matrices are computed in float32 and the
-    regression solved in float64: on 1,000 MNIST canvases the entries then differed from a
-    float64 computation by at most 6e-7 of the largest, the predictions by 2e-6, the accuracy not
-    at all, in two thirds of the time. Larger sets, where that was not measured, use float64.
+    regression solved in float64. On 5,000 MNIST canvases (sigma = 1, 2,000 test images) the
+    entries then differed from a float64 computation by at most 6e-6 of the largest (the test
+    block 1.8e-5), the predictions by 5e-5, the predicted classes and the accuracy not at all, in
+    56% of the time (38 s against 68 s on 2 cores); at 1,000 images by 6e-7. Larger sets, where
+    that was not measured, use float64.
     """
     kernel = simple_cnn_kernel()
     start = time.perf_counter()
@@ -235,8 +255,34 @@ def ntk_accuracy(x_tr, y_tr, x_te, y_te, num_classes: int, diag_reg: float = 1e-
     return classification_accuracy(pred, y_te), seconds
 
 
+WRN_WIDTH = 10  # the paper's WRN-10-10
+
+
+def uses_wrn(architecture: str, data: "CanvasData") -> bool:
+    """Whether ``architecture`` trains the WRN on ``data``: on real CIFAR-10 only (MNIST keeps the
+    paper's small CNN, as the official scripts)."""
+    return architecture == "wrn" and data.setting.dataset == "cifar10" and not data.fallback
+
+
+def build_network(architecture: str, data: "CanvasData", width: int) -> torch.nn.Module:
+    """The network a setting trains and linearizes: WRN-10-``width`` where ``uses_wrn``, else the
+    small CNN at width factor ``width``."""
+    channels, classes = data.train_images.shape[1], data.num_classes
+    if uses_wrn(architecture, data):
+        return WideResNet(channels, classes, 10, width)
+    return SimpleCNN(channels, classes, data.canvas_size, width)
+
+
+def setting_strengths(setting: CanvasSetting, params: dict) -> list[float]:
+    """The background strengths a setting runs: ``mnist_strengths`` for MNIST (the paper's Fig. 6
+    grid), ``gaussian_strengths`` for the other Gaussian backgrounds, ``image_strengths`` else."""
+    if setting.dataset == "mnist":
+        return list(params["mnist_strengths"])
+    return list(params["gaussian_strengths"] if setting.background == "gaussian" else params["image_strengths"])
+
+
 def run_setting(
-    data: CanvasData, strengths: list[float], seeds: int, cnn_steps: int, lin_epochs: int,
+    data: CanvasData, strengths: list[float], seeds: int, cnn_steps: int, lin_steps: int,
     wide_factor: int, architecture: str = "simple", device: torch.device | str = "cpu",
     progress: bool = True, lin_lr: float = 1e-3, methods: tuple[str, ...] = METHODS,
 ) -> tuple[list[dict], dict]:
@@ -252,7 +298,7 @@ def run_setting(
         check_choice("method", method, METHODS)
     device = torch.device(device)
     rows, models = [], {}
-    channels, classes = data.train_images.shape[1], data.num_classes
+    wrn = uses_wrn(architecture, data)
     jobs = [(s, seed) for seed in range(seeds) for s in strengths]
     bar = tqdm(jobs, desc=data.setting.key, disable=not progress)
     for strength, seed in bar:
@@ -262,11 +308,7 @@ def run_setting(
         base = dict(setting=data.setting.key, strength=strength, seed=seed, n_train=len(y_tr))
 
         torch.manual_seed(seed)
-        if architecture == "wrn" and data.setting.dataset == "cifar10" and not data.fallback:
-            cnn = WideResNet(channels, classes, 10, 10)
-        else:
-            cnn = SimpleCNN(channels, classes, data.canvas_size)
-        cnn = cnn.to(device)
+        cnn = build_network(architecture, data, WRN_WIDTH if wrn else 1).to(device)
         start = time.perf_counter()
         train_cnn(cnn, x_tr, y_tr, cnn_steps, seed)
         rows.append(dict(base, method="CNN", accuracy=_accuracy(cnn, x_te, y_te),
@@ -274,9 +316,9 @@ def run_setting(
         if seed == 0:
             models[strength] = cnn.cpu()
 
-        if METHODS[1] in methods:
+        if METHODS[1] in methods and not wrn:  # the WRN's NTK: out of reach (module docstring)
             start = time.perf_counter()
-            acc, gram = ntk_accuracy(x_tr, y_tr, x_te, y_te, classes)
+            acc, gram = ntk_accuracy(x_tr, y_tr, x_te, y_te, data.num_classes)
             rows.append(dict(base, method="NTK", accuracy=acc, seconds=time.perf_counter() - start,
                              gram_seconds=gram))
 
@@ -284,9 +326,9 @@ def run_setting(
             if name not in methods:
                 continue
             torch.manual_seed(seed)
-            lin = linearize(SimpleCNN(channels, classes, data.canvas_size, width)).to(device)
+            lin = linearize(build_network(architecture, data, width)).to(device)
             start = time.perf_counter()
-            train_linearized(lin, x_tr, y_tr, lin_epochs, seed, lr=lin_lr)
+            train_linearized(lin, x_tr, y_tr, lin_steps, seed, lr=lin_lr)
             rows.append(dict(base, method=name, accuracy=_accuracy(lin, x_te, y_te),
                              seconds=time.perf_counter() - start, width=width))
         bar.set_postfix(strength=strength, seed=seed)
@@ -363,7 +405,8 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
     """Chapter 1's sizes on the data at hand (``lsa_utils.run.data_plan``).
 
     Adds ``n_train_by_setting`` and ``n_test_by_setting`` (setting key -> images of its label set
-    the run uses) and caps ``scaling_n`` at the training images of the MNIST setting, merging
+    the run uses: ``mnist_n_train`` / ``mnist_n_test`` for MNIST, ``n_train`` / ``n_test`` for the
+    others) and caps ``scaling_n`` at the training images of the MNIST setting, merging
     sizes that become equal. ``inventories``: data set -> ``ImageInventory`` (default: what
     ``$LSA_DATA_DIR`` holds).
     """
@@ -374,12 +417,16 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
     for setting in SETTINGS.values():
         inventory = inventories[setting.dataset]
         classes = SCHEME_CLASSES[setting_scheme(setting, inventory)]
-        for split, key, target in [("train", "n_train", by_train), ("test", "n_test", by_test)]:
+        prefix = "mnist_" if setting.dataset == "mnist" else ""  # MNIST (paper Fig. 6) has its own sizes
+        for split, key, target in [("train", f"{prefix}n_train", by_train), ("test", f"{prefix}n_test", by_test)]:
             available = inventory.count(split, classes)
+            what = f"all the {inventory.name} {split} images of its classes"
+            if split == setting.tile_split == "test" and setting.background == "tiles":
+                available //= 2  # the other half of the test split is the pool of backgrounds
+                what = f"half the {inventory.name} test images (the other half are its backgrounds)"
             target[setting.key] = min(params[key], available)
             if available < params[key]:
-                notes.append(cap_note(f"{setting.title}, {split} images", params[key], available,
-                                      f"all the {inventory.name} {split} images of its classes"))
+                notes.append(cap_note(f"{setting.title}, {split} images", params[key], available, what))
     mnist = SETTINGS["mnist_gaussian"]
     available = inventories[mnist.dataset].count("train", SCHEME_CLASSES[setting_scheme(mnist, inventories[mnist.dataset])])
     sizes["scaling_n"] = capped_sweep(params["scaling_n"], available)
@@ -408,6 +455,7 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
          len(set(params["separation_k"])) >= 2),
         ("gaussian_strengths has a weakest and a louder background (the relative drop)",
          len(set(params["gaussian_strengths"])) >= 2),
+        ("mnist_strengths has a weakest and a louder background", len(set(params["mnist_strengths"])) >= 2),
         ("image_strengths has a weakest and a louder background", len(set(params["image_strengths"])) >= 2),
         ("every setting has training and test images", min(by_train.values()) >= 1 and min(by_test.values()) >= 1),
     ]

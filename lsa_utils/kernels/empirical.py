@@ -148,7 +148,10 @@ class LinearizedModel(nn.Module):
 
     evaluated with one ``jvp`` per forward pass (the Jacobian is never materialised). Its
     parameters ``theta`` start at theta_0 and train with any torch optimizer; the original
-    network is copied and left untouched.
+    network is copied and left untouched. The copy is always evaluated in eval mode: BatchNorm
+    uses its running statistics at theta_0 and never updates them, as the official linearization
+    of Karp et al.'s WideResNet (``get_apply_fn(train=False)``); without such layers the mode
+    changes nothing.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -162,6 +165,12 @@ class LinearizedModel(nn.Module):
                     del module._parameters[name]
                     module.register_buffer(name, p.detach().clone())
         self.theta = nn.ParameterList([nn.Parameter(p.detach().clone()) for p in model.parameters()])
+        self.base.eval()
+
+    def train(self, mode: bool = True) -> "LinearizedModel":
+        super().train(mode)
+        self.base.eval()  # the expansion point's layers stay in eval mode (class docstring)
+        return self
 
     def initial_parameters(self) -> list[torch.Tensor]:
         return [self.base.get_buffer(name) for name in self._names]
