@@ -25,10 +25,14 @@
 # the whole story. Part B repeats the paper's image experiments: MNIST and CIFAR-10 pasted on
 # noisy backgrounds, a CNN against its infinite NTK and its linearization.
 #
-# That is the paper's account. Part A shows the mechanism in the theory model; at the paper's
-# noise level it needs many of the paper's 10,000 steps. Part B shows where the image results
-# depend on the number of training images, and what the CNN's first layer does with a loud
-# background.
+# That is the paper's account. Part A shows the mechanism in the theory model (at the paper's
+# noise level it needs many of the paper's 10,000 steps) and then fits the network and the NTK
+# on the same training sets: the samples the NTK needs grow with the number of patches, but at
+# the small numbers of patches a CPU can afford the NTK beats the one-filter network, whose
+# best possible accuracy is low there. Part B fits the CNN, its NTK and its linearizations on
+# the same images; on MNIST with 5,000 of them the NTK's accuracy falls with the background
+# much more than the CNN's, as in the paper's Fig. 6, and the CNN's robustness grows with the
+# number of training images.
 
 # %% tags=["parameters"]
 # Parameters: any of these can be overridden, e.g.
@@ -81,7 +85,7 @@ from lsa_utils.experiments.lsa_images import (
 )
 from lsa_utils.experiments.lsa_separation import run_separation, samples_to_reach
 from lsa_utils.experiments.lsa_theory import linear_patch_sum_accuracy, train_patch_filters
-from lsa_utils.plotting import ROLE_COLORS, figure_grid, mean_with_band
+from lsa_utils.plotting import ROLE_COLORS, figure_grid, log_axis_ticks, mean_with_band
 from lsa_utils.run.context import start_chapter
 
 run = start_chapter(
@@ -341,8 +345,7 @@ for ax, k_sep in zip(axes, p.separation_k):
         ax.text(0.5, 0.15, "NTK: Gram matrices\nover the budget", transform=ax.transAxes, ha="center", fontsize=8)
     ax.set(xscale="log", xlabel="training inputs n (shared)", ylabel="test accuracy", ylim=(0.45, 1.02),
            title=f"k = {k_sep}, s = {noise_std(k_sep, main_c):.2f}")
-    ax.set_xticks(p.separation_n, [str(n) for n in p.separation_n])
-    ax.minorticks_off()
+    log_axis_ticks(ax, p.separation_n)
 axes[0].legend(fontsize=7)
 fig.tight_layout()
 run.savefig(fig, "separation")
@@ -466,16 +469,23 @@ plt.show()
 method_colors = {METHODS[0]: ROLE_COLORS["network"], METHODS[1]: ROLE_COLORS["kernel"],
                  METHODS[2]: ROLE_COLORS["linearized"], METHODS[3]: ROLE_COLORS["random_features"]}
 labels = {METHODS[3]: f"linearized CNN (w={p.wide_factor})"}
-fig, axes = figure_grid(len(settings), width=3.9, height=3.4)
-for ax, setting in zip(axes, settings):
+columns = 3
+fig, axes = plt.subplots(-(-len(settings) // columns), columns, figsize=(3.9 * columns, 3.4 * -(-len(settings) // columns)),
+                         squeeze=False)
+for ax in axes.ravel()[len(settings):]:
+    ax.axis("off")
+for ax, setting in zip(axes.ravel(), settings):
     sub = results_b[results_b.setting == setting.key]
     for method in METHODS:
         table = sub[sub.method == method].pivot(index="seed", columns="strength", values="accuracy")
-        mean_with_band(ax, table.columns.to_numpy(), table.to_numpy(), method_colors[method],
-                       labels.get(method, method))
+        if not table.empty:  # the WRN's NTK (scale paper) is not fitted
+            mean_with_band(ax, table.columns.to_numpy(), table.to_numpy(), method_colors[method],
+                           labels.get(method, method))
     ax.axhline(1 / datasets[setting.key].num_classes, color="0.7", lw=1, ls=":", label="chance")
-    ax.set(title=setting.title.replace(" on ", "\non "), xlabel="background strength", ylabel="test accuracy")
-axes[0].legend(fontsize=7)
+    n_here = p.n_train_by_setting[setting.key]
+    ax.set(title=f"{setting.title.replace(' on ', chr(10) + 'on ')}, n = {n_here:,}", xlabel="background strength",
+           ylabel="test accuracy")
+axes[0, 0].legend(fontsize=7)
 fig.tight_layout()
 run.savefig(fig, "images_accuracy")
 plt.show()
@@ -496,13 +506,28 @@ def setting_drop(setting_key, method):
 drops = pd.DataFrame({m: {s.key: setting_drop(s.key, m) for s in settings} for m in METHODS})
 run.glue("mnist_drops", ", ".join(f"{m} {drops.loc['mnist_gaussian', m]:.2f}" for m in METHODS))
 run.glue("mnist_n_train", p.n_train_by_setting["mnist_gaussian"], ",")
+cifar_keys = [s.key for s in settings if s.dataset == "cifar10"]
+run.glue("cifar_n_train", min(p.n_train_by_setting[k] for k in cifar_keys), ",")
+run.glue("wide_factor", p.wide_factor)
+run.glue("cifar_drops", "; ".join(f"{SETTINGS[k].title}: {drops.loc[k, 'CNN']:.2f} against "
+                                  f"{drops.loc[k, METHODS[3]]:.2f}" for k in cifar_keys))
 drops.round(3)
 
 # %% [markdown]
-# How robust the CNN is depends on how many images it has seen. In this run, with
-# {glue:text}`mnist_n_train` MNIST training images, the relative drops on the Gaussian canvas were:
-# {glue:text}`mnist_drops`. The paper trains on 20,000 images and more; the next figure follows the
-# CNN on MNIST up to tens of thousands of images.
+# In this run, with {glue:text}`mnist_n_train` MNIST training images shared by every predictor, the
+# relative drops from $\sigma$ = 0 to 2 on the Gaussian canvas were: {glue:text}`mnist_drops`. The
+# paper's Fig. 6 (20,000 images) has the NTK drop notably more than the CNN; the scorecard counts
+# that claim from 5,000 images on. The linearized CNNs, trained for a fixed number of Adam steps
+# that leaves them well below the NTK even without background, drop like the NTK. How robust the
+# CNN is depends on how many images it has seen: the next figure follows it on MNIST up to
+# 20,000 images.
+#
+# On CIFAR-10 (the paper's Fig. 4) the paper compares its WRN-10-10 with the linearized WRN:
+# the network stays robust, the linearization drops. At this scale the small CNN on
+# {glue:text}`cifar_n_train` images is compared with its own linearization (width factor
+# {glue:text}`wide_factor`), and the relative drops, CNN against linearization, were:
+# {glue:text}`cifar_drops`. Where the CNN drops more, the scorecard records it as a finding;
+# the paper's claim is counted at the `paper` scale, with the WRN.
 
 # %% [markdown]
 # ### The CNN's robustness is learned, so it needs data

@@ -160,14 +160,18 @@ def lsa_values(cosine, accuracy, bias=-0.4, fallback=False, n_mnist=20_000, sepa
     theory = {"cosine": cosine, "bias": bias, "signal_projection": 0.9, "noise_projection": 0.1,  # z s||w|| = 0.33
               "accuracy": accuracy, "official_accuracy": accuracy, "ties": 0.0}
     return {"theory": {"0.5": theory, "1.0": theory}, "separation": separation or lsa_separation(GROWING),
-            "images_relative_drop": {"CNN": {"mnist_gaussian": 0.2}, "NTK": {"mnist_gaussian": 0.6}},
+            "images_relative_drop": {"CNN": {"mnist_gaussian": 0.2, "cifar_gaussian": 0.1, "cifar_photo": 0.2},
+                                     "NTK": {"mnist_gaussian": 0.6},
+                                     "linearized CNN (wide)": {"mnist_gaussian": 0.7, "cifar_gaussian": 0.5,
+                                                               "cifar_photo": 0.4}},
             "mnist_relative_drop_against_n": {"CNN": {"1000": 0.8, "20000": 0.2}},
             "images_accuracy": [{"setting": "mnist_gaussian", "method": m, "strength": 0, "accuracy": 0.9}
                                 for m in ("CNN", "NTK")],
             "n_mnist": n_mnist, "n_test_mnist": 10_000, "chance_mnist": 0.1, "fallback_data": fallback}
 
 
-LSA_PAPER = {"steps": 10_000, "batch": 500, "k": 1000, "mnist_strengths": [0.0, 2.0]}
+LSA_PAPER = {"steps": 10_000, "batch": 500, "k": 1000, "mnist_strengths": [0.0, 2.0], "architecture": "wrn",
+             "n_train": 20_000}
 
 
 def test_lsa_claims_are_read_at_the_papers_noise_level():
@@ -198,6 +202,16 @@ def test_lsa_claims_are_read_at_the_papers_noise_level():
     noisy = lsa_values(0.999, 0.97)
     noisy["n_test_mnist"] = 100  # 3 standard errors: 3 / (10 * 0.8) = 0.375 > 0.1
     assert by_text(chapter_claims("lsa", noisy, LSA_PAPER), "MNIST on Gaussian").criterion == ">= 0.375"
+    fig4 = by_text(good, "share where the network's relative drop")
+    assert fig4.passed and fig4.expected and fig4.measured == 1.0
+    assert not by_text(good, "with the small CNN").expected  # the finding is for the small CNN only
+    small_cnn = chapter_claims("lsa", lsa_values(0.999, 0.97), {**LSA_PAPER, "architecture": "simple", "n_train": 1000})
+    assert not by_text(small_cnn, "share where the network's relative drop").expected
+    fragile = lsa_values(0.999, 0.97)
+    fragile["images_relative_drop"]["CNN"]["cifar_photo"] = 0.9  # the CNN drops more than its linearization
+    found = by_text(chapter_claims("lsa", fragile, {**LSA_PAPER, "architecture": "simple", "n_train": 1000}),
+                    "with the small CNN")
+    assert found.kind == "finding" and found.expected and found.passed and found.measured == 0.5
     at_c1 = by_text(good, "minus ours")
     assert at_c1.kind == "finding" and at_c1.measured == 0.0 and at_c1.passed
 

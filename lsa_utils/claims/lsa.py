@@ -32,6 +32,8 @@ THEORY = "Karp et al. 2021, abstract; Fig. 3 (k = 1000, d = 10, c = 1: the offic
 SEPARATION = ("Karp et al. 2021, abstract ('the corresponding neural tangent kernel ... is unable to adapt to the "
               "signal') and its lower bound for the NTK on the patch model")
 TARGET_ACCURACY = 0.75  # halfway from chance to perfect: the level whose sample size is compared across k
+FIG4 = "Karp et al. 2021, Fig. 4 (CIFAR-10 on Gaussian, ImageNet and block backgrounds; WRN-10-10 and its linearization)"
+PAPER_CIFAR_IMAGES = 20_000
 IMAGES = "Karp et al. 2021, abstract; Fig. 6 (MNIST-20k: 20,000 images on a 42x42 Gaussian canvas)"
 
 
@@ -103,6 +105,35 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                        "to the background needs thousands of images (criterion: 3 binomial standard errors)",
                 expected=real_mnist and large >= 10 * small,
                 expected_when="on real MNIST with sizes spanning a factor of 10"),
+        *cifar_claims(values, params),
+    ]
+
+
+def cifar_claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
+    """Fig. 4: on every CIFAR setting the trained network's relative drop is below its wide
+    linearization's (counted at the paper's scale: the WRN-10-10 and its linearization on 20,000
+    images); below that scale, where the small CNN on a thousand images is compared, a finding."""
+    drops = values["images_relative_drop"]
+    network, linear = drops["CNN"], drops["linearized CNN (wide)"]
+    keys = sorted(k for k in network if k.startswith("cifar"))
+    below = [network[k] < linear[k] for k in keys]
+    share = float(np.mean(below)) if below else float("nan")
+    listed = "; ".join(f"{k}: {network[k]:.2f} against {linear[k]:.2f}" for k in keys)
+    paper_scale = (params["architecture"] == "wrn" and params["n_train"] >= PAPER_CIFAR_IMAGES
+                   and not values.get("fallback_data", False))
+    return [
+        paper_claim(f"CIFAR-10 settings: share where the network's relative drop is below its wide linearization's "
+                    f"({listed})", share, ">=", 1.0, source=FIG4,
+                    paper_value="the CNN stays robust, its linearization drops, on every background",
+                    reason="every setting, as the figure shows; one seed per setting below scale paper",
+                    expected=paper_scale, expected_when="with the WRN-10-10 and 20,000 training images (scale paper)"),
+        finding(f"CIFAR-10 settings with the small CNN on n = {params['n_train']:,}: share where the CNN's relative "
+                "drop is below its wide linearization's", share, "<", 1.0, source=FIG4,
+                paper_value="every setting (WRN-10-10)",
+                reason="the small CNN has no pooling and sees each position of the object in few of a thousand "
+                       "images; on MNIST its drop halves from 1,000 to 5,000 images (the finding above), so our "
+                       "guess, not tested on CIFAR, is that it also needs more images here",
+                expected=not paper_scale, expected_when="below scale paper (the small CNN)"),
     ]
 
 

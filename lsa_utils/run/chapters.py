@@ -93,7 +93,7 @@ CHAPTERS: dict[str, Chapter] = {
                     lin_lr=1e-2, scaling_n=[300, 1000], scaling_kernel_max_n=1000,
                 ),
                 "default": dict(
-                    k=1000, d=10, noise_levels=[0.25, 0.5, 1.0, 1.5], seeds=2, steps=1000, batch=500,
+                    k=1000, d=10, noise_levels=[0.5, 1.0, 1.5], seeds=2, steps=1000, batch=500,
                     lr=0.1, eval_every=50, n_eval=5000, separation_k=[30, 100, 300, 1000],
                     separation_n=[32, 64, 128, 256, 512], separation_test=2000, separation_steps=3000,
                     separation_kernel_entries=1.5e10,
