@@ -67,7 +67,8 @@ image_strengths = None  # factor on the photo, CIFAR-image and block backgrounds
 image_seeds = None  # seeds per background strength
 cnn_steps = None  # SGD steps of the CNN (the same at every training-set size)
 lin_steps = None  # Adam steps of the linearized CNNs (the same at every training-set size)
-wide_factor = None  # width factor of the wide linearized CNN
+wide_factor = None  # width factor of the wide linearized CNN on CIFAR
+mnist_wide_factor = None  # ... and on MNIST (the paper: 50 and 100; `paper` runs 100)
 lin_lr = None  # Adam learning rate of the linearized CNNs; the paper's 1e-3 needs many epochs
 scaling_n = None  # MNIST training-set sizes for the accuracy-against-n figure
 scaling_kernel_max_n = None  # the largest of those at which the NTK is fitted too
@@ -96,7 +97,7 @@ run = start_chapter(
     mnist_n_test=mnist_n_test,
     n_test=n_test, mnist_strengths=mnist_strengths, gaussian_strengths=gaussian_strengths,
     image_strengths=image_strengths, image_seeds=image_seeds, cnn_steps=cnn_steps, lin_steps=lin_steps,
-    wide_factor=wide_factor, architecture=architecture, lin_lr=lin_lr, scaling_n=scaling_n,
+    wide_factor=wide_factor, mnist_wide_factor=mnist_wide_factor, architecture=architecture, lin_lr=lin_lr, scaling_n=scaling_n,
     scaling_kernel_max_n=scaling_kernel_max_n,
 )
 plan = plan_data(run.parameters).check()  # the sizes capped to the data at hand, said below
@@ -298,8 +299,10 @@ plt.show()
 # {glue:text}`theory_accuracy_c1` as we score it and {glue:text}`theory_official_accuracy_c1` as
 # the official script does, with {glue:text}`theory_noise_patches_passing_c1` noise patches per
 # input above the threshold. The two metrics differ only where the threshold silences every patch
-# ($f \equiv 0$), which happens at the loudest noise, not at $c = 1$: the distance to the paper's
-# near-perfect accuracy is the number of steps.
+# ($f \equiv 0$), which happens at the loudest noise, not at $c = 1$: the metric does not explain
+# the distance to the paper's near-perfect accuracy. Our hypothesis is the number of steps
+# ({glue:text}`theory_steps` here, the paper's 10,000 at the `paper` scale), which only that
+# scale tests.
 
 # %% [markdown]
 # ### The network and the NTK on the same samples
@@ -355,7 +358,10 @@ reach = {k_sep: samples_to_reach(separation.accuracy("NTK", k_sep), 0.75) for k_
 run.glue("separation_test", p.separation_test, ",")
 run.glue("separation_steps", p.separation_steps, ",")
 run.glue("separation_ntk_reach", "; ".join(
-    f"k = {k_sep}: n {'>' if lower else '≈'} {n_reach:.0f}" for k_sep, (n_reach, lower) in reach.items()))
+    f"k = {k_sep}: n {'≈' if bound == '=' else bound} {n_reach:.0f}" for k_sep, (n_reach, bound) in reach.items()))
+n_top = max(p.separation_n)
+run.glue("separation_network_at_max_n", ", ".join(
+    f"{separation.accuracy('network', k_sep)[n_top]:.2f} at k = {k_sep}" for k_sep in p.separation_k))
 run.glue("separation_ceilings", ", ".join(f"{separation.ceiling[k_sep]:.2f} at k = {k_sep}" for k_sep in p.separation_k))
 separation_record = {"rows": separation.rows, "kernel_sizes": {str(k_): v for k_, v in separation.kernel_sizes.items()},
                      "ceiling": {str(k_): v for k_, v in separation.ceiling.items()}, "n_test": p.separation_test,
@@ -364,13 +370,19 @@ sep.pivot_table(index="n", columns=["k", "method"], values="accuracy").round(3)
 
 # %% [markdown]
 # Sizes at which the NTK first reaches accuracy 0.75 (interpolated; ">" where no fitted size
-# reaches it): {glue:text}`separation_ntk_reach`. The one-filter ceiling is
-# {glue:text}`separation_ceilings`. The noise per patch, $s = c \ln k/\sqrt k$, is loud at small
-# $k$: there no threshold separates the signal patch from the noise patches, even the ideal
-# one-filter model stays near its ceiling, and the NTK, which combines many filters with
-# different thresholds, does better. The paper's separation is a statement about large $k$,
-# where the ceiling approaches 1 and the NTK's Gram matrices grow as $k^2$. The network trained
-# on a fixed sample also needs many steps to leave its initial plateau, as in the online run.
+# reaches it): {glue:text}`separation_ntk_reach`. The network's accuracy at the largest $n$:
+# {glue:text}`separation_network_at_max_n`; the one-filter ceiling: {glue:text}`separation_ceilings`.
+#
+# The NTK needs more samples as $k$ grows, and the network's accuracy at a fixed $n$ does not
+# fall with $k$: the two halves of the paper's separation. But at the small $k$ where the NTK
+# fits on a CPU, the NTK is the better of the two. The noise per patch, $s = c \ln k/\sqrt k$, is
+# loud there: even the ideal one-filter model stays at its ceiling, near 0.62, because no single
+# threshold separates the signal patch from the noise patches. Our reading, not tested: the NTK
+# combines many filters with different thresholds and so does better. The separation is a
+# statement about large $k$, where the ceiling approaches 1 and the NTK's Gram matrices grow as
+# $k^2$. The network is also far from its ceiling at $k$ = 1000: after the same
+# {glue:text}`separation_steps` full-batch steps at every $n$ and $k$ it is still learning, as the
+# online run at this scale is (the paper's 10,000 steps run at the `paper` scale).
 
 # %% [markdown]
 # ## Part B: images on noisy backgrounds
@@ -428,7 +440,8 @@ for setting in settings:
     print(f"{setting.title}: {data.source}; {len(data.train_labels)} train / "
           f"{len(data.test_labels)} test images, {data.num_classes} classes")
     setting_rows, cnns[setting.key] = run_setting(
-        data, strengths, p.image_seeds, p.cnn_steps, p.lin_steps, p.wide_factor,
+        data, strengths, p.image_seeds, p.cnn_steps, p.lin_steps,
+        p.mnist_wide_factor if setting.dataset == "mnist" else p.wide_factor,
         p.architecture, run.device, lin_lr=p.lin_lr)
     rows += setting_rows
 results_b = pd.DataFrame(rows)
@@ -468,7 +481,7 @@ plt.show()
 # %%
 method_colors = {METHODS[0]: ROLE_COLORS["network"], METHODS[1]: ROLE_COLORS["kernel"],
                  METHODS[2]: ROLE_COLORS["linearized"], METHODS[3]: ROLE_COLORS["random_features"]}
-labels = {METHODS[3]: f"linearized CNN (w={p.wide_factor})"}
+labels = {METHODS[3]: f"linearized CNN (wide: w={p.wide_factor}, MNIST {p.mnist_wide_factor})"}
 columns = 3
 fig, axes = plt.subplots(-(-len(settings) // columns), columns, figsize=(3.9 * columns, 3.4 * -(-len(settings) // columns)),
                          squeeze=False)
@@ -510,7 +523,8 @@ cifar_keys = [s.key for s in settings if s.dataset == "cifar10"]
 run.glue("cifar_n_train", min(p.n_train_by_setting[k] for k in cifar_keys), ",")
 run.glue("wide_factor", p.wide_factor)
 run.glue("cifar_drops", "; ".join(f"{SETTINGS[k].title}: {drops.loc[k, 'CNN']:.2f} against "
-                                  f"{drops.loc[k, METHODS[3]]:.2f}" for k in cifar_keys))
+                                  f"{drops.loc[k, METHODS[3]]:.2f} against {drops.loc[k, 'NTK']:.2f}"
+                                  for k in cifar_keys))
 drops.round(3)
 
 # %% [markdown]
@@ -525,9 +539,12 @@ drops.round(3)
 # On CIFAR-10 (the paper's Fig. 4) the paper compares its WRN-10-10 with the linearized WRN:
 # the network stays robust, the linearization drops. At this scale the small CNN on
 # {glue:text}`cifar_n_train` images is compared with its own linearization (width factor
-# {glue:text}`wide_factor`), and the relative drops, CNN against linearization, were:
-# {glue:text}`cifar_drops`. Where the CNN drops more, the scorecard records it as a finding;
-# the paper's claim is counted at the `paper` scale, with the WRN.
+# {glue:text}`wide_factor`), and the relative drops, CNN against linearization against NTK, were:
+# {glue:text}`cifar_drops`. On a thousand CIFAR images the small CNN is not the robust one: where
+# it drops more than its linearization, the scorecard records a finding (our guess at the reason:
+# as on MNIST, its robustness is learned from data, and a thousand images are too few); the
+# paper's claim is counted at the `paper` scale, with the WRN. The background of CIFAR-10 images
+# is our addition, not the paper's.
 
 # %% [markdown]
 # ### The CNN's robustness is learned, so it needs data
@@ -547,7 +564,7 @@ scaling_rows, scaling_cnns = accuracy_against_n(
 scaling = pd.DataFrame(scaling_rows)
 chance_mnist = 1 / datasets[mnist.key].num_classes
 fig, axes = figure_grid(2, width=5.0)
-scaling_drop = {}
+scaling_drop, scaling_clean = {}, {}
 for method in METHODS[:2]:
     sub = scaling[scaling.method == method]
     if sub.empty:
@@ -557,6 +574,7 @@ for method in METHODS[:2]:
     axes[0].plot(table.index, table[loud[0]], "o--", color=color, label=f"{method}, σ = {loud[0]}")
     axes[0].plot(table.index, table[loud[1]], "o-", color=color, label=f"{method}, σ = {loud[1]}")
     scaling_drop[method] = {int(n): relative_drop(row, chance_mnist) for n, row in table.iterrows()}
+    scaling_clean[method] = {int(n): float(row[loud[0]]) for n, row in table.iterrows()}
     axes[1].plot(list(scaling_drop[method]), list(scaling_drop[method].values()), "o-", color=color, label=method)
 axes[0].axhline(chance_mnist, color="0.7", lw=1, ls=":", label="chance")
 axes[0].set(xscale="log", xlabel="training images n", ylabel="test accuracy", title="MNIST on Gaussian noise")
@@ -644,9 +662,12 @@ pd.Series(part_seconds, name="seconds").round(1).to_frame()
 #
 # The claims are computed by `lsa_utils.claims.lsa` from the numbers recorded below, with
 # thresholds fixed there, each with its reason. The theory claims are read at the paper's
-# noise level $c = 1$ and are stated for the end of the paper's 10,000 steps; the image claims
-# for real MNIST with the paper's 20,000 training images. A run with fewer steps or images
-# measures and shows them without counting them.
+# noise level $c = 1$ and are stated for the end of the paper's 10,000 steps; the claims on the
+# network and the NTK on the same samples count wherever they can be decided (the one at
+# $k = 1000$ needs the NTK fitted there, on a GPU); the MNIST claim of Fig. 6 counts on real
+# MNIST from 5,000 training images on; the CIFAR claim of Fig. 4 counts with the paper's
+# WRN-10-10 on 20,000 images. A run below those sizes measures and shows them without counting
+# them.
 
 # %%
 values = {
@@ -656,6 +677,10 @@ values = {
     "theory_linear_accuracy": {str(c): linear_patch_sum_accuracy(p.k, c) for c in p.noise_levels},
     "samples_per_second": training.extra["samples_per_second"],
     "n_mnist": n_mnist, "n_test_mnist": len(datasets[mnist.key].test_labels), "chance_mnist": chance_mnist,
+    "n_train_by_setting": {key: len(d.train_labels) for key, d in datasets.items()},
+    "n_test_by_setting": {key: len(d.test_labels) for key, d in datasets.items()},
+    "chance_by_setting": {key: 1 / d.num_classes for key, d in datasets.items()},
+    "mnist_clean_accuracy_against_n": scaling_clean,
     "images_relative_drop": drops.to_dict(),
     "images_accuracy": results_b.groupby(["setting", "method", "strength"]).accuracy.mean().reset_index().to_dict("records"),
     "images_gram_seconds": float(results_b.gram_seconds.sum()),

@@ -8,7 +8,7 @@ import torch
 from lsa_utils.data.patches import sample_patch_data, signal_direction
 from lsa_utils.experiments.lsa_separation import (
     filter_ceiling, kernel_entries, kernel_sizes, margin_accuracies, patch_ntk_gram, run_separation,
-    samples_to_reach, train_filter_on_sample,
+    reach_interval, samples_to_reach, train_filter_on_sample,
 )
 from lsa_utils.experiments.lsa_theory import patch_ntk
 from lsa_utils.models.patch_filter import soft_threshold_pair
@@ -75,11 +75,12 @@ def test_the_ideal_filter_reaches_its_ceiling_and_ties_count_half():
     assert margin_accuracies(torch.tensor([1.0, -1.0, 0.0, 0.0])) == (0.5, 0.75)
 
 
-def test_samples_to_reach_interpolates_and_marks_lower_bounds():
-    n, lower = samples_to_reach({32: 0.5, 128: 0.7, 512: 0.95}, 0.75)
-    assert not lower and n == pytest.approx(128 * 4 ** (math.log(0.75 / 0.7) / math.log(0.95 / 0.7)))
-    assert samples_to_reach({32: 0.5, 128: 0.6}, 0.75) == (128.0, True)
-    assert math.isnan(samples_to_reach({32: 0.8, 128: 0.9}, 0.75)[0])
+def test_samples_to_reach_interpolates_and_marks_bounds():
+    n, bound = samples_to_reach({32: 0.5, 128: 0.7, 512: 0.95}, 0.75)
+    assert bound == "=" and n == pytest.approx(128 * 4 ** (math.log(0.75 / 0.7) / math.log(0.95 / 0.7)))
+    assert samples_to_reach({32: 0.5, 128: 0.6}, 0.75) == (128.0, ">")
+    assert samples_to_reach({32: 0.8, 128: 0.9}, 0.75) == (32.0, "<=")
+    assert reach_interval(128.0, ">") == (128.0, math.inf) and reach_interval(32.0, "<=") == (0.0, 32.0)
 
 
 def test_run_separation_shares_the_samples_and_skips_kernels_over_budget():

@@ -34,6 +34,7 @@ SEPARATION = ("Karp et al. 2021, abstract ('the corresponding neural tangent ker
 TARGET_ACCURACY = 0.75  # halfway from chance to perfect: the level whose sample size is compared across k
 FIG4 = "Karp et al. 2021, Fig. 4 (CIFAR-10 on Gaussian, ImageNet and block backgrounds; WRN-10-10 and its linearization)"
 PAPER_CIFAR_IMAGES = 20_000
+FIG4_SETTINGS = ("cifar_gaussian", "cifar_photo", "cifar_blocks", "cifar10_photo")  # the official script's
 IMAGES = "Karp et al. 2021, abstract; Fig. 6 (MNIST-20k: 20,000 images on a 42x42 Gaussian canvas)"
 
 
@@ -59,6 +60,9 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
     drop_se = 1 / math.sqrt(values["n_test_mnist"]) / (min(clean) - values["chance_mnist"])
     cnn_against_n = {int(n): v for n, v in values["mnist_relative_drop_against_n"]["CNN"].items()}
     small, large = min(cnn_against_n), max(cnn_against_n)
+    # the drop at the smallest n has the lowest clean accuracy, hence the largest standard error
+    clean_small = values["mnist_clean_accuracy_against_n"]["CNN"][str(small)]
+    against_n_se = 1 / math.sqrt(values["n_test_mnist"]) / (min(clean_small, *clean) - values["chance_mnist"])
     return [
         paper_claim(f"theory model, c = {c:g}: the filter aligns with w* (cos)", theory["cosine"], ">=", 0.99,
                     source=THEORY, paper_value="w/||w|| -> w*",
@@ -88,8 +92,10 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                 theory["official_accuracy"] - theory["accuracy"], "<=", 0.01,
                 source="Karp et al. 2021, Fig. 3; official code (accuracy = mean(y f >= 0))",
                 paper_value="test error -> 0 at c = 1",
-                reason="at c = 1 the threshold never silences every patch, so the tie rule moves the accuracy by "
-                       "less than 0.01: the distance to the paper's accuracy is the number of steps, not the metric"),
+                reason="at c = 1 the threshold does not silence every patch, so the tie rule moves the accuracy by "
+                       "less than 0.01: the metric does not explain the distance to the paper's accuracy. Our "
+                       f"hypothesis is the number of steps ({params['steps']:,} here, the paper's {PAPER_STEPS:,}), "
+                       "which only the paper scale tests"),
         finding("theory model: largest difference, over the noise levels, between the accuracy as the official "
                 "code scores it (a tie f = 0 counts as correct) and ours (a tie counts one half)",
                 max(v["ties"] for v in values["theory"].values()) / 2, ">", 0.01,
@@ -99,10 +105,11 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                        "correct; ours scores such a network 0.5, chance"),
         *separation_claims(values["separation"]),
         finding(f"MNIST: the CNN's relative drop at n = {small:,} minus at n = {large:,}",
-                cnn_against_n[small] - cnn_against_n[large], ">=", 3 * drop_se, source=IMAGES,
+                cnn_against_n[small] - cnn_against_n[large], ">=", 3 * against_n_se, source=IMAGES,
                 paper_value="the paper trains on the full training set only",
-                reason="the CNN has no pooling and must learn every position of the digit: its robustness "
-                       "to the background needs thousands of images (criterion: 3 binomial standard errors)",
+                reason="the CNN's robustness to the background is learned from data (criterion: 3 binomial standard "
+                       "errors, at the smaller n's clean accuracy). Our reading, not tested: the CNN has no pooling, "
+                       "so it must learn the digit at every position",
                 expected=real_mnist and large >= 10 * small,
                 expected_when="on real MNIST with sizes spanning a factor of 10"),
         *cifar_claims(values, params),
@@ -110,52 +117,69 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
 
 
 def cifar_claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
-    """Fig. 4: on every CIFAR setting the trained network's relative drop is below its wide
-    linearization's (counted at the paper's scale: the WRN-10-10 and its linearization on 20,000
-    images); below that scale, where the small CNN on a thousand images is compared, a finding."""
+    """Fig. 4: on each of the paper's CIFAR settings the trained network's relative drop is below
+    its wide linearization's by at least 2 standard errors (counted at the paper's scale: the
+    WRN-10-10 and its linearization on 20,000 images); below that scale, where the small CNN on a
+    thousand images is compared, a finding. The CIFAR-image background is ours, not the paper's:
+    shown, not counted."""
     drops = values["images_relative_drop"]
-    network, linear = drops["CNN"], drops["linearized CNN (wide)"]
-    keys = sorted(k for k in network if k.startswith("cifar"))
-    below = [network[k] < linear[k] for k in keys]
+    network, linear, ntk = drops["CNN"], drops["linearized CNN (wide)"], drops.get("NTK", {})
+    keys = [k for k in FIG4_SETTINGS if k in network]
+    chance = values["chance_by_setting"]
+    weakest = {}
+    for r in values["images_accuracy"]:
+        weakest[r["setting"]] = min(weakest.get(r["setting"], math.inf), r["strength"])
+    clean = {(r["setting"], r["method"]): r["accuracy"] for r in values["images_accuracy"]
+             if r["strength"] == weakest[r["setting"]]}
+
+    def margin(key):  # 2 standard errors of a difference of two relative drops
+        a0 = min(clean.get((key, "CNN"), 1.0), clean.get((key, "linearized CNN (wide)"), 1.0))
+        return 2 / math.sqrt(values["n_test_by_setting"][key]) / max(a0 - chance[key], 1e-9)
+
+    below = [linear[k] - network[k] >= margin(k) for k in keys]
     share = float(np.mean(below)) if below else float("nan")
     listed = "; ".join(f"{k}: {network[k]:.2f} against {linear[k]:.2f}" for k in keys)
-    paper_scale = (params["architecture"] == "wrn" and params["n_train"] >= PAPER_CIFAR_IMAGES
+    with_ntk = "; ".join(f"{k}: {network[k]:.2f} against {ntk[k]:.2f}" for k in keys if k in ntk)
+    n_cifar = min(values["n_train_by_setting"][k] for k in keys) if keys else 0
+    paper_scale = (params["architecture"] == "wrn" and n_cifar >= PAPER_CIFAR_IMAGES
                    and not values.get("fallback_data", False))
     return [
-        paper_claim(f"CIFAR-10 settings: share where the network's relative drop is below its wide linearization's "
-                    f"({listed})", share, ">=", 1.0, source=FIG4,
+        paper_claim(f"CIFAR-10, the paper's four settings: share where the network's relative drop is below its wide "
+                    f"linearization's by 2 standard errors ({listed})", share, ">=", 1.0, source=FIG4,
                     paper_value="the CNN stays robust, its linearization drops, on every background",
-                    reason="every setting, as the figure shows; one seed per setting below scale paper",
+                    reason="every setting, as the figure shows; 2 binomial standard errors of the difference of the "
+                           "two drops per setting; one seed per setting below scale paper",
                     expected=paper_scale, expected_when="with the WRN-10-10 and 20,000 training images (scale paper)"),
-        finding(f"CIFAR-10 settings with the small CNN on n = {params['n_train']:,}: share where the CNN's relative "
-                "drop is below its wide linearization's", share, "<", 1.0, source=FIG4,
-                paper_value="every setting (WRN-10-10)",
-                reason="the small CNN has no pooling and sees each position of the object in few of a thousand "
-                       "images; on MNIST its drop halves from 1,000 to 5,000 images (the finding above), so our "
-                       "guess, not tested on CIFAR, is that it also needs more images here",
-                expected=not paper_scale, expected_when="below scale paper (the small CNN)"),
+        finding(f"CIFAR-10, the paper's four settings, the small CNN on n = {n_cifar:,}: share where the CNN's relative "
+                f"drop is below its wide linearization's by 2 standard errors (CNN against its NTK: {with_ntk})",
+                share, "<", 1.0, source=FIG4, paper_value="every setting (WRN-10-10)",
+                reason="our guess, not tested on CIFAR: the small CNN's robustness is learned from data, as on "
+                       "MNIST, where its drop falls with the number of images (the finding above), and a thousand "
+                       "images are too few; it also has no pooling",
+                expected=not paper_scale and bool(keys), expected_when="below scale paper (the small CNN)"),
     ]
 
 
 def _kernel_growth(separation: dict) -> tuple[float, list[str]]:
     """The share of decidable pairs of consecutive k (with the NTK fitted at both) where the NTK's
-    sample size to ``TARGET_ACCURACY`` is larger at the larger k, and each pair as text. A pair is
-    decidable when the smaller k's size is measured and the larger k's is measured or known to
-    exceed it (not reached at a largest fitted n at least as large)."""
-    from ..experiments.lsa_separation import samples_to_reach
+    sample size to ``TARGET_ACCURACY`` is larger at the larger k, and each k's size as text. A pair
+    is decided when the sizes' intervals (``reach_interval``) do not overlap."""
+    from ..experiments.lsa_separation import reach_interval, samples_to_reach
 
     ks = sorted(int(k) for k, sizes in separation["kernel_sizes"].items() if sizes)
     reach = {}
     for k in ks:
         acc = {r["n"]: r["accuracy"] for r in separation["rows"] if r["method"] == "NTK" and r["k"] == k}
         reach[k] = samples_to_reach(acc, TARGET_ACCURACY)
-    grows, text = [], [f"k = {k}: n {'>' if lower else '='} {n:.0f}" for k, (n, lower) in reach.items()]
+    grows, text = [], [f"k = {k}: n {bound} {n:.0f}" for k, (n, bound) in reach.items()]
     for k1, k2 in zip(ks, ks[1:]):
-        (n1, lower1), (n2, lower2) = reach[k1], reach[k2]
-        if lower1 or not math.isfinite(n1) or (lower2 and n2 < n1) or not math.isfinite(n2):
+        (low1, high1), (low2, high2) = reach_interval(*reach[k1]), reach_interval(*reach[k2])
+        if low2 >= high1 and (low2 > high1 or reach[k2][1] == ">"):
+            grows.append(True)
+        elif high2 <= low1:
+            grows.append(False)
+        else:
             text.append(f"k = {k1} to {k2} undecided")
-            continue
-        grows.append(n2 > n1)
     return (float(np.mean(grows)) if grows else float("nan")), text
 
 
@@ -171,6 +195,8 @@ def separation_claims(separation: dict) -> list[Claim]:
     k_large = max(ceiling)
     both = sorted(n for (k, n) in ntk if k == k_large)
     k_small = min(ceiling)
+    n_network = max(n for (_, n) in network)
+    network_change = network[(k_large, n_network)] - network[(k_small, n_network)]
     small_sizes = sorted(n for (k, n) in ntk if k == k_small)
     kernel_small = ntk[(k_small, small_sizes[-1])] if small_sizes else float("nan")
     return [
@@ -180,6 +206,12 @@ def separation_claims(separation: dict) -> list[Claim]:
                     reason=f"every pair that can be decided; the size is interpolated in (log n, log accuracy) on "
                            f"{n_test:,} test inputs (one training draw per k)",
                     expected=math.isfinite(growth), expected_when="when at least one pair of k can be decided"),
+        paper_claim(f"patch model, c = 1: the network's test accuracy at n = {n_network} from k = {k_small} to "
+                    f"k = {k_large} (it does not fall by more than 3 standard errors)", network_change, ">=",
+                    -3 * diff_se, source=SEPARATION,
+                    paper_value="the network's sample complexity does not grow with k (the kernel's does)",
+                    reason=f"the same n and the same number of gradient steps at every k; 3 standard errors of a "
+                           f"difference of two accuracies on {n_test:,} test inputs"),
         paper_claim(f"patch model, k = {k_large}, c = 1: network minus NTK test accuracy at the same n = "
                     f"{both[-1] if both else 'n/a (the NTK did not fit the budget)'}",
                     network[(k_large, both[-1])] - ntk[(k_large, both[-1])] if both else float("nan"), ">=",

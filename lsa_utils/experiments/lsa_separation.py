@@ -64,16 +64,16 @@ def _patch_block_eager(x1, x2, q1, q2, beta):
 
 
 _COMPILED = {}
+EAGER_BLOCK_BYTES = 2**30  # the eager block's intermediates, (rows, k, cols, k) each, stay near this
 
 
-def _block_function(compiled: bool):
-    if not compiled:
-        return _patch_block_eager
+def _compiled_block():
+    """``_patch_block`` under ``torch.compile``, or None where torch.compile is not available."""
     if "block" not in _COMPILED:
         try:
             _COMPILED["block"] = torch.compile(_patch_block, dynamic=False)
         except Exception:  # torch.compile unsupported here (e.g. a Python it does not know yet)
-            _COMPILED["block"] = _patch_block_eager
+            _COMPILED["block"] = None
     return _COMPILED["block"]
 
 
@@ -98,7 +98,8 @@ def patch_ntk_gram(
         rows, cols: inputs of ``x1`` and ``x2`` per block (padded with zero inputs, so that the
             compiled block has one shape).
         compiled: fuse each block with ``torch.compile``; falls back to an eager matrix-product
-            block (``(rows, k, cols, k)`` intermediate tensors) if compilation fails.
+            block if compilation fails (its ``(rows, k, cols, k)`` intermediates kept near
+            ``EAGER_BLOCK_BYTES`` by taking fewer columns).
 
     Returns:
         (n1, n2) in the dtype of ``x1``. Equal to ``patch_ntk(d, b_std)`` on ``(n, d, k, 1)``
@@ -106,23 +107,29 @@ def patch_ntk_gram(
     """
     same = x2 is None
     x2 = x1 if same else x2
+    block = _compiled_block() if compiled else None
+    k = x1.shape[1]
+    if block is None:  # eager: (rows, k, cols, k) intermediates, so fewer columns at large k
+        block = _patch_block_eager
+        cols = max(1, min(cols, EAGER_BLOCK_BYTES // (8 * x1.element_size() * rows * k * k)))
     beta = b_std**2
     n1, n2 = len(x1), len(x2)
     cols = min(cols, -(-n2 // 32) * 32)  # no more padding than a multiple of 32 columns
     a, b = _padded(x1, rows), _padded(x2, cols)
     q1, q2 = ((a * a).sum(-1) + beta).sqrt(), ((b * b).sum(-1) + beta).sqrt()
     out = torch.empty(len(a), len(b), dtype=x1.dtype, device=x1.device)
-    block = _block_function(compiled)
+    first = True
     for j in range(0, len(b), cols):
         for i in range(0, len(a), rows):
             args = (a[i:i + rows], b[j:j + cols], q1[i:i + rows], q2[j:j + cols], beta)
             try:
                 out[i:i + rows, j:j + cols] = block(*args)
-            except Exception:  # no compiler at hand: the eager block gives the same numbers
-                if not compiled:
-                    raise
-                block, compiled = _patch_block_eager, False
-                out[i:i + rows, j:j + cols] = block(*args)
+            except Exception:
+                if not (first and compiled and block is not _patch_block_eager):
+                    raise  # not a failure to compile (that shows on the first block): e.g. out of memory
+                _COMPILED["block"] = None  # no compiler at hand: the eager block gives the same numbers
+                return patch_ntk_gram(x1, None if same else x2, b_std, rows, cols, compiled=False)
+            first = False
     out = out[:n1, :n2]
     return 0.5 * (out + out.T) if same else out
 
@@ -266,15 +273,22 @@ def run_separation(
     return Separation(rows, fitted, ceiling, histories, seconds)
 
 
-def samples_to_reach(accuracy_by_n: dict[int, float], target: float) -> tuple[float, bool]:
-    """The training-set size at which the accuracy first reaches ``target``, interpolated in
-    (log n, log accuracy) between the sizes around it (``representation_scaling.crossing_n``),
-    and whether it is only a lower bound: ``(max n, True)`` when no size reaches the target. NaN
-    when the first size already does (the crossing lies below the grid)."""
+def samples_to_reach(accuracy_by_n: dict[int, float], target: float) -> tuple[float, str]:
+    """The training-set size at which the accuracy first reaches ``target``, and what is known of it:
+    ``(n, "=")`` interpolated in (log n, log accuracy) between the sizes around the crossing
+    (``representation_scaling.crossing_n``); ``(max n, ">")`` when no size reaches the target;
+    ``(min n, "<=")`` when the smallest size already does."""
     from .representation_scaling import crossing_n
 
     ns = sorted(accuracy_by_n)
     values = [accuracy_by_n[n] for n in ns]
     if max(values) < target:
-        return float(ns[-1]), True
-    return crossing_n(ns, values, target, falling=False), False
+        return float(ns[-1]), ">"
+    if values[0] >= target:
+        return float(ns[0]), "<="
+    return crossing_n(ns, values, target, falling=False), "="
+
+
+def reach_interval(n: float, bound: str) -> tuple[float, float]:
+    """The sizes ``samples_to_reach``'s answer allows, as ``(low, high)`` (``low`` exclusive for ">")."""
+    return {"=": (n, n), ">": (n, math.inf), "<=": (0.0, n)}[bound]
