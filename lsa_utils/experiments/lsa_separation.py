@@ -229,7 +229,7 @@ class Separation:
 
 def run_separation(
     ks: list[int], sizes: list[int], n_test: int, steps: int, noise_level: float = 1.0, d: int = 10,
-    kernel_entry_budget: float = 1.5e10, lr: float = 0.1, seed: int = 0, device: torch.device | str = "cpu",
+    kernel_entry_budget: float = 1.3e10, lr: float = 0.1, seed: int = 0, device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> Separation:
     """For every ``k``: one training sample of ``max(sizes)`` inputs (the smaller sizes are its
