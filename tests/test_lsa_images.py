@@ -95,7 +95,7 @@ def test_run_setting_with_centred_digits_learns_them(monkeypatch):
 
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     data = load_canvas_data(replace(SETTINGS["mnist_gaussian"], location="fixed"), 300, 200, seed=0)
-    rows, models = run_setting(data, [0.0], seeds=1, cnn_steps=600, lin_steps=90, wide_factor=2, progress=False)
+    rows, models = run_setting(data, [0.0], seeds=1, cnn_steps=600, lin_steps=90, lin_widths=(1, 2), progress=False)
     acc = {r["method"]: r["accuracy"] for r in rows}
     assert acc["NTK"] > 0.8 and acc["CNN"] > 0.5 and acc["linearized CNN (wide)"] > 0.2, acc
     assert set(models) == {0.0}
@@ -112,7 +112,7 @@ def test_accuracy_against_n_reuses_the_rows_it_is_given(monkeypatch):
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     setting = SETTINGS["mnist_gaussian"]
     data = load_canvas_data(setting, 60, 30, seed=0)
-    done, _ = run_setting(data, [0.0, 1.0], seeds=1, cnn_steps=1, lin_steps=1, wide_factor=1, progress=False)
+    done, _ = run_setting(data, [0.0, 1.0], seeds=1, cnn_steps=1, lin_steps=1, lin_widths=(1, 1), progress=False)
     fitted_sizes = []
     real_run_setting = images.run_setting
 
@@ -204,9 +204,9 @@ def test_wrn_scale_trains_and_linearizes_the_same_wrn_and_skips_its_ntk():
     assert uses_wrn("wrn", data) and not uses_wrn("simple", data)
     net = build_network("wrn", data, 2)
     assert isinstance(net, WideResNet) and net.head.in_features == 128  # 64 x width 2
-    rows, models = run_setting(data, [0.0], seeds=1, cnn_steps=1, lin_steps=1, wide_factor=1,
+    rows, models = run_setting(data, [0.0], seeds=1, cnn_steps=1, lin_steps=1, lin_widths=(1, 1),
                                architecture="wrn", progress=False)
-    assert [r["method"] for r in rows] == ["CNN", "linearized CNN (w=1)", "linearized CNN (wide)"]
+    assert [r["method"] for r in rows] == ["CNN", "linearized CNN (narrow)", "linearized CNN (wide)"]
     assert isinstance(models[0.0], WideResNet) and models[0.0].head.in_features == 640  # WRN-10-10
     mnist = CanvasData(SETTINGS["mnist_gaussian"], data.train_images[:, :1], data.train_labels, data.test_images[:, :1],
                        data.test_labels, None, ["0", "1"], "test", 42, False)

@@ -14,9 +14,10 @@ on backgrounds that differ only by their strength, and four predictors are fitte
   16x16 images (``make bench``, case (e)), over 1,000 times the small CNN's on 42x42 (case (b)),
   and grows with the square of the number of pixels: 20,000 32x32 images are far out of reach.
   As in the paper's Fig. 4, the linearized WRN stands for the kernel side there;
-- ``linearized CNN (w=...)``: f0 + J (theta - theta0) of the network the scale trains (the small
-  CNN, or the WRN at the paper scale on CIFAR, BatchNorm in eval mode at theta0 as the official
-  linearization) at width factor 1 and a wide one, trained with Adam at learning rate 1e-3, batch 50, the loss CE / K, no weight decay, the
+- ``linearized CNN (narrow)`` and ``(wide)``: f0 + J (theta - theta0) of the network the scale
+  trains (the small CNN, or the WRN at the paper scale on CIFAR, BatchNorm in eval mode at theta0
+  as the official linearization) at two width factors (``lin_widths``: 1 and 10 on CIFAR at the
+  paper scale, 50 and 100 on MNIST, as the official scripts), trained with Adam at learning rate 1e-3, batch 50, the loss CE / K, no weight decay, the
   rate times 0.2 at 70% and 85% of the epochs (the official 200 epochs with steps at 140 and 170).
 """
 
@@ -42,7 +43,7 @@ from ..validation import check_choice
 
 CIFAR_ANIMALS = (2, 3, 4, 5, 6, 7)
 CIFAR_VEHICLES = (0, 1, 8, 9)
-METHODS = ("CNN", "NTK", "linearized CNN (w=1)", "linearized CNN (wide)")
+METHODS = ("CNN", "NTK", "linearized CNN (narrow)", "linearized CNN (wide)")
 FLOAT32_GRAM_MAX_N = 5000  # the largest training set whose float32 NTK Gram matrix was checked
 
 
@@ -283,7 +284,7 @@ def setting_strengths(setting: CanvasSetting, params: dict) -> list[float]:
 
 def run_setting(
     data: CanvasData, strengths: list[float], seeds: int, cnn_steps: int, lin_steps: int,
-    wide_factor: int, architecture: str = "simple", device: torch.device | str = "cpu",
+    lin_widths: tuple[int, int], architecture: str = "simple", device: torch.device | str = "cpu",
     progress: bool = True, lin_lr: float = 1e-3, methods: tuple[str, ...] = METHODS,
 ) -> tuple[list[dict], dict]:
     """Fit the predictors in ``methods`` (all four by default) at every strength and seed.
@@ -322,7 +323,7 @@ def run_setting(
             rows.append(dict(base, method="NTK", accuracy=acc, seconds=time.perf_counter() - start,
                              gram_seconds=gram))
 
-        for width, name in [(1, METHODS[2]), (wide_factor, METHODS[3])]:
+        for width, name in zip(lin_widths, METHODS[2:]):
             if name not in methods:
                 continue
             torch.manual_seed(seed)
@@ -362,7 +363,8 @@ def accuracy_against_n(
         if len(data.train_labels) != n:
             raise ValueError(f"sizes={sizes} is not allowed: {setting.key} has only {len(data.train_labels):,} "
                              f"training images, fewer than n={n:,}; cap the sizes first (plan_data does)")
-        new_rows, cnns = run_setting(data, strengths, 1, cnn_steps, 1, 1, device=device, progress=False, methods=methods)
+        new_rows, cnns = run_setting(data, strengths, 1, cnn_steps, 1, (1, 1), device=device, progress=False,
+                                     methods=methods)
         rows += new_rows
         models[n] = cnns[max(strengths)]
     return rows, models
@@ -456,6 +458,8 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
         ("gaussian_strengths has a weakest and a louder background (the relative drop)",
          len(set(params["gaussian_strengths"])) >= 2),
         ("mnist_strengths has a weakest and a louder background", len(set(params["mnist_strengths"])) >= 2),
+        ("lin_widths and mnist_lin_widths have two width factors each (the narrow and the wide linearization)",
+         len(params["lin_widths"]) == 2 and len(params["mnist_lin_widths"]) == 2),
         ("image_strengths has a weakest and a louder background", len(set(params["image_strengths"])) >= 2),
         ("every setting has training and test images", min(by_train.values()) >= 1 and min(by_test.values()) >= 1),
     ]

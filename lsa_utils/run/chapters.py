@@ -89,7 +89,7 @@ CHAPTERS: dict[str, Chapter] = {
                     separation_test=2000, separation_steps=2000, separation_kernel_entries=8e9,
                     n_train=300, n_test=300, mnist_n_train=1000, mnist_n_test=500, mnist_strengths=[0.0, 2.0],
                     gaussian_strengths=[0.0, 2.0], image_strengths=[0.0, 1.0],
-                    image_seeds=1, cnn_steps=600, lin_steps=90, wide_factor=2, mnist_wide_factor=2, architecture="simple",
+                    image_seeds=1, cnn_steps=600, lin_steps=90, lin_widths=[1, 2], mnist_lin_widths=[1, 2], architecture="simple",
                     lin_lr=1e-2, scaling_n=[300, 1000], scaling_kernel_max_n=1000,
                 ),
                 "default": dict(
@@ -100,7 +100,7 @@ CHAPTERS: dict[str, Chapter] = {
                     n_train=1000, n_test=500, mnist_n_train=5000, mnist_n_test=2000,
                     mnist_strengths=[0.0, 0.5, 1.0, 1.5, 2.0], gaussian_strengths=[0.0, 2.0],
                     image_strengths=[0.0, 1.0], image_seeds=1, cnn_steps=2400, lin_steps=600,
-                    wide_factor=2, mnist_wide_factor=2, architecture="simple", lin_lr=1e-2, scaling_n=[1000, 5000, 20000],
+                    lin_widths=[1, 2], mnist_lin_widths=[1, 2], architecture="simple", lin_lr=1e-2, scaling_n=[1000, 5000, 20000],
                     scaling_kernel_max_n=5000,
                 ),
                 "paper": dict(
@@ -111,7 +111,7 @@ CHAPTERS: dict[str, Chapter] = {
                     n_train=20000, n_test=5000, mnist_n_train=20000, mnist_n_test=10000,
                     mnist_strengths=[0.0, 0.5, 1.0, 1.5, 2.0], gaussian_strengths=[0.0, 0.5, 1.0, 1.5, 2.0],
                     image_strengths=[0.0, 0.25, 0.5, 0.75, 1.0], image_seeds=3, cnn_steps=15600,
-                    lin_steps=80000, wide_factor=10, mnist_wide_factor=100, architecture="wrn", lin_lr=1e-3,
+                    lin_steps=80000, lin_widths=[1, 10], mnist_lin_widths=[50, 100], architecture="wrn", lin_lr=1e-3,
                     scaling_n=[1000, 3000, 10000, 30000, 60000], scaling_kernel_max_n=20000,
                 ),
             },
