@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from lsa_utils.claims import chapter_claims, check, claims_markdown, compare, finding, paper_claim, tally
-from lsa_utils.claims.stats import mann_whitney_p_less, spearman_p_greater, spearman_rho, t_p_less, welch_p_greater
+from lsa_utils.claims.stats import (
+    mann_whitney_p_less, mcnemar_p_greater, spearman_p_greater, spearman_rho, t_p_less, welch_p_greater,
+)
 from lsa_utils.run.results import Claim, claims_payload, verdict
 
 
@@ -257,6 +259,9 @@ def test_lsa_separation_claims_compare_the_ntk_across_k_at_equal_n():
 def test_t_tests_are_one_sided_and_need_two_values():
     assert t_p_less([-1.0, -1.1, -0.9]) < 0.01 and t_p_less([1.0, 1.1, 0.9]) > 0.99
     assert math.isnan(t_p_less([-1.0]))
+    # exact sign test on discordant pairs: 9 of 10 -> P(X >= 9) = 11 / 1024
+    assert mcnemar_p_greater(9, 1) == pytest.approx(11 / 1024)
+    assert mcnemar_p_greater(5, 5) == pytest.approx(638 / 1024) and mcnemar_p_greater(0, 0) == 1.0
     assert welch_p_greater([2.0, 2.1, 1.9], [1.0, 1.1, 0.9]) < 0.01
     assert welch_p_greater([1.0, 1.1, 0.9], [2.0, 2.1, 1.9]) > 0.99
     assert math.isnan(welch_p_greater([2.0], [1.0, 1.1]))
@@ -536,6 +541,14 @@ def test_linearization_claims():
     assert not by_text(good, "LeNet, task 5: the network's kernel-target").passed  # it fell
     assert by_text(good, "MLP 100-100, task 5: rank of the growth").measured == 1
     assert by_text(good, "does not always beat").passed
+    beats = by_text(good, "MLP 100-100: the linearization beats the network")
+    assert beats.kind == "paper" and beats.passed and beats.measured == pytest.approx(1 / 32)  # 5 of 5 tasks
+    assert not by_text(chapter_claims("linearization", linearization_values([0.2, 1.2, 2.2, 3.2, 4.2], -0.05, 30.0),
+                                      LINEARIZATION), "MLP 100-100: the linearization beats").passed  # 0 of 5
+    split = {**linearization_values([0, 1, 2, 3, 4], -0.05, 30.0)}
+    split["rayleigh"]["mlp"] = {**split["rayleigh"]["mlp"], "gain_train": [1.0] * 4 + [40.0], "gain_test": [1.0] * 4 + [20.0]}
+    finding_ = by_text(chapter_claims("linearization", split, LINEARIZATION), "MLP 100-100, task 5: growth of A(φ_5) on the")
+    assert finding_.kind == "finding" and finding_.measured == pytest.approx(2.0) and finding_.passed
     # a gap within 2 standard errors (0.032 on 2,000 test images) is no evidence either way
     assert not by_text(chapter_claims("linearization", linearization_values([0, 1, 2, 3, 4], -0.02, 30.0),
                                       LINEARIZATION), "does not always beat").passed
@@ -545,6 +558,46 @@ def test_linearization_claims():
     digits = chapter_claims("linearization", {**linearization_values([0, 1, 2, 3, 4], 0.01, 30.0), "real_data": False},
                             LINEARIZATION)
     assert not any(c.expected for c in digits if c.kind == "paper")
+
+
+def test_linearization_kernel_after_training_claim_is_a_paired_test():
+    values = linearization_values([0, 1, 2, 3, 4], -0.05, 30.0)
+    for model in ("mlp", "lenet"):
+        for k, (after, before) in {5: (0.99, 0.9), 20: (0.97, 0.8)}.items():
+            values["eigen_tasks"] += [{"model": model, "k": k, "kind": "kernel at θ_T", "agreement": after},
+                                      {"model": model, "k": k, "kind": "kernel at θ₀", "agreement": before}]
+    values["kernel_after_training"] = [{"model": "mlp", "k": 5, "only_after": 50, "only_before": 5},
+                                       {"model": "mlp", "k": 20, "only_after": 90, "only_before": 5},
+                                       {"model": "lenet", "k": 5, "only_after": 12, "only_before": 10},
+                                       {"model": "lenet", "k": 20, "only_after": 3, "only_before": 1}]
+    claims = chapter_claims("linearization", values, LINEARIZATION)
+    mlp = by_text(claims, "MLP 100-100, tasks 5, 20: the kernel after training")
+    assert mlp.kind == "paper" and mlp.passed and mlp.measured < 1e-20
+    assert "0.99, 0.97 against 0.90, 0.80" in mlp.claim and "only the first agrees: 140" in mlp.claim
+    lenet = by_text(claims, "LeNet, tasks 5, 20: the kernel after training")
+    assert not lenet.passed and lenet.measured == pytest.approx(mcnemar_p_greater(15, 11))
+
+
+def test_real_task_gaps_count_a_setting_beyond_the_repetitions_and_the_test_set():
+    from lsa_utils.claims.linearization import gap_by_setting
+
+    def rows(gaps, n=250):
+        return [{"dataset": "CIFAR-10", "model": "mlp", "n": n, "seed": s, "network": 0.7 + g, "linearized": 0.7}
+                for s, g in enumerate(gaps)]
+
+    test_margin = 2 * (0.5 / 2000) ** 0.5
+    [steady] = gap_by_setting(rows([0.05, 0.06, 0.055]), 2000)
+    assert steady["seeds"] == 3 and steady["gap"] == pytest.approx(0.055) and steady["sign"] == 1
+    assert steady["margin"] == pytest.approx(4.302653 * 0.005 / 3**0.5 + test_margin, rel=1e-5)
+    [noisy] = gap_by_setting(rows([0.15, -0.05, 0.065]), 2000)  # the same mean, spread over repetitions
+    assert noisy["gap"] == pytest.approx(0.055) and noisy["sign"] == 0
+    [small] = gap_by_setting(rows([-0.03]), 2000)  # one repetition: the test set's margin alone
+    assert small["seed_margin"] == 0 and small["margin"] == pytest.approx(test_margin) and small["sign"] == 0
+    both = gap_by_setting(rows([0.05, 0.06, 0.055]) + rows([-0.05, -0.06, -0.055], n=1000), 2000)
+    assert [g["sign"] for g in both] == [1, -1]
+    values = {**linearization_values([0, 1, 2, 3, 4], -0.05, 30.0),
+              "real_tasks": rows([0.05, 0.06, 0.055]) + rows([0.15, -0.05, 0.065], n=1000)}
+    assert not by_text(chapter_claims("linearization", values, LINEARIZATION), "does not always beat").passed
 
 
 # --- appendix ------------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ def test_linearization_plan_fits_the_data(scale, layout):
     pooled = sizes["n_train"] + sizes["n_test"]
     assert max(sizes["eigen_indices"]) <= pooled and sizes["rayleigh_count"] <= pooled
     assert sizes["probe_size"] <= sizes["n_train"]
+    assert sizes["after_indices"] and set(sizes["after_indices"]) <= set(sizes["eigen_indices"])
     loaded = [task["name"] for task in sizes["real_tasks"]]
     assert len(loaded) == len(set(loaded)), "a data set would run twice (two rows at each n)"
     for task in sizes["real_tasks"]:
@@ -138,6 +139,9 @@ def test_capped_sweep_merges_equal_points_and_keeps_order():
 def test_a_plan_that_cannot_run_is_refused_with_the_reason():
     plan = plan_chapter("linearization", "smoke", {"tracked_index": 3}, inventories=layout_inventories("full"))
     with pytest.raises(ValueError, match="tracked_index is one of the eigen-tasks"):
+        plan.check()
+    plan = plan_chapter("linearization", "smoke", {"after_indices": [3]}, inventories=layout_inventories("full"))
+    with pytest.raises(ValueError, match="after_indices are eigen-tasks"):
         plan.check()
     plan = plan_chapter("gaussian_mixture", "smoke", {"rf_gammas": [0.5, 2.0]})
     with pytest.raises(ValueError, match="rf_gammas contains 1.0"):

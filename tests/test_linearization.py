@@ -1,6 +1,7 @@
 """Chapter 4 (Ortiz-Jimenez et al. 2021): the small classifiers, the binary image tasks, NTK
 eigenfunction tasks, and training a network against its linearization."""
 
+import copy
 import math
 
 import pytest
@@ -81,6 +82,42 @@ def test_linearized_model_has_the_initial_ntk_before_and_after_training():
     assert torch.allclose(empirical_ntk(lin, x[:10]), before, rtol=1e-12)
 
 
+def test_linearization_without_offset_is_zero_at_its_point_with_the_same_ntk():
+    torch.manual_seed(5)
+    model = MLP(6, hidden=(16, 16)).double()
+    x = torch.randn(12, 6, dtype=torch.float64)
+    with_offset, kernel_only = linearize(model), linearize(model, offset=False)
+    assert float(kernel_only(x).detach().abs().max()) == 0.0
+    assert torch.allclose(with_offset(x), model(x), rtol=1e-12)
+    assert torch.allclose(empirical_ntk(kernel_only, x), empirical_ntk(model, x), rtol=1e-12)
+    with torch.no_grad():  # the same step for both: they differ by f(x; theta_0) only
+        for a, b in zip(with_offset.theta, kernel_only.theta):
+            step = 0.1 * torch.randn_like(a)
+            a.add_(step)
+            b.add_(step)
+    assert float(kernel_only(x).detach().abs().max()) > 1e-3
+    assert torch.allclose(kernel_only(x), with_offset(x) - model(x), rtol=1e-10, atol=1e-12)
+
+
+def test_at_trained_parameters_takes_the_parameters_and_keeps_the_initial_batch_statistics():
+    from lsa_utils.experiments.linearization import at_trained_parameters
+
+    torch.manual_seed(6)
+    initial = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+    trained = copy.deepcopy(initial)
+    trained.train()
+    opt = torch.optim.SGD(trained.parameters(), lr=0.1)
+    for _ in range(3):  # moves the parameters and BatchNorm's running statistics
+        opt.zero_grad()
+        trained(torch.randn(32, 4) + 2.0).pow(2).mean().backward()
+        opt.step()
+    point = at_trained_parameters(initial, trained)
+    assert all(torch.equal(p, q) for p, q in zip(point.parameters(), trained.parameters()))
+    assert all(torch.equal(b, c) for b, c in zip(point.buffers(), initial.buffers()))
+    assert not torch.equal(trained[1].running_mean, initial[1].running_mean)
+    assert point is not initial and point[0].weight is not trained[0].weight
+
+
 def test_ntk_spectrum_rayleigh_quotients_equal_eigenvalues():
     torch.manual_seed(2)
     model = MLP(5, hidden=(32, 32))
@@ -158,6 +195,27 @@ def test_fit_binary_network_learns_xor_and_linearization_kernel_stays_fixed():
     assert all(torch.equal(v, initial[k]) for k, v in model.state_dict().items())
 
 
+def test_the_kernel_after_training_learns_what_the_kernel_at_initialisation_cannot():
+    from lsa_utils.experiments.linearization import fit_kernels_before_and_after
+
+    torch.manual_seed(3)
+    model = MLP(16, hidden=(64, 64))
+    data = (*xor_images(2048, 0), *xor_images(1000, 1))
+    network = fit_binary(model, *data, epochs=30)
+    fits = fit_kernels_before_and_after(model, network.model, *data, epochs=30)
+    before, after = fits["kernel at θ₀"], fits["kernel at θ_T"]
+
+    def agreement(fit):
+        return float((fit.test_predictions == network.test_predictions).float().mean())
+
+    assert after.test_accuracy > before.test_accuracy + 0.1  # seen: 0.956 against 0.721 (network 0.953)
+    assert agreement(after) > agreement(before) + 0.1  # seen: 0.989 against 0.736
+    # the fits are kernel methods with the NTK of their expansion point: theta_0's and theta_T's
+    x = data[0][:8]
+    assert torch.allclose(empirical_ntk(after.model, x), empirical_ntk(network.model, x), rtol=1e-4)
+    assert torch.allclose(empirical_ntk(before.model, x), empirical_ntk(model, x), rtol=1e-4)
+
+
 def test_fit_binary_validates_labels_and_schedule():
     model = MLP(4, hidden=(8,))
     x = torch.randn(10, 4)
@@ -184,31 +242,59 @@ def test_eigen_task_sweep_rows_tracks_and_rayleigh_growth():
     spectra = {"mlp": ntk_spectrum(initial["mlp"], pooled)}
     lines = []
     sweep = eigen_task_sweep(initial, spectra, pooled, 60, [1, 3], tracked_index=3, probe_size=20, epochs=3,
-                             report=lines.append)
-    assert [(r["k"], r["kind"]) for r in sweep.rows] == [(1, "network"), (1, "linearized"), (3, "network"),
-                                                         (3, "linearized")]
-    assert all(0 <= r["test_accuracy"] <= 1 for r in sweep.rows) and len(lines) == 2
+                             after_indices=[3], report=lines.append)
+    assert [(r["k"], r["kind"]) for r in sweep.rows] == [
+        (1, "network"), (1, "linearized"), (3, "network"), (3, "linearized"), (3, "kernel at θ₀"), (3, "kernel at θ_T")]
+    assert all(0 <= r["test_accuracy"] <= 1 and 0 <= r["agreement"] <= 1 for r in sweep.rows) and len(lines) == 2
+    assert [r["agreement"] for r in sweep.rows if r["kind"] == "network"] == [1.0, 1.0]
+    rows = {r["kind"]: r for r in sweep.rows if r["k"] == 3}
+    [after] = sweep.after
+    assert after["model"] == "mlp" and after["k"] == 3
+    # the paired counts are the difference of the two agreements on the 30 test images
+    assert (after["only_after"] - after["only_before"]) / 30 == pytest.approx(
+        rows["kernel at θ_T"]["agreement"] - rows["kernel at θ₀"]["agreement"], abs=1e-6)
+    with pytest.raises(ValueError, match="after_indices=\\[2\\] is not allowed"):
+        eigen_task_sweep(initial, spectra, pooled, 60, [1, 3], tracked_index=3, probe_size=20, epochs=1,
+                         after_indices=[2])
     assert set(sweep.tracks) == {("mlp", "network"), ("mlp", "linearized")}
     assert len(sweep.tracks["mlp", "network"].epochs) == 4
     growth = rayleigh_growth(spectra["mlp"], sweep.trained["mlp"], pooled, count=30, tracked_index=3)
     assert growth["gain"].shape == (30,) and growth["init_error"] < 1e-10
     assert growth["gain_at_task"] == pytest.approx(growth["after"][2] / growth["eigenvalues"][2])
-    untrained = rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=3)
-    assert untrained["gain"] == pytest.approx([1.0] * 30, rel=1e-6)  # the initial kernel: no growth
+    untrained = rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=3, n_train=60)
+    for key in ("gain", "gain_train", "gain_test"):  # the initial kernel: no growth, on either split
+        assert untrained[key] == pytest.approx([1.0] * 30, rel=1e-6)
+    split = rayleigh_growth(spectra["mlp"], sweep.trained["mlp"], pooled, count=30, tracked_index=3, n_train=60)
+    assert split["gain"] == pytest.approx(growth["gain"])
+    trained_gram, v = ntk_spectrum(sweep.trained["mlp"], pooled).gram, spectra["mlp"].eigenvectors[60:, 4]
+    expected = float(v @ trained_gram[60:, 60:] @ v) / float(v @ spectra["mlp"].gram[60:, 60:] @ v)
+    assert split["gain_test"][4] == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="n_train=90 is not allowed"):
+        rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=3, n_train=90)
     with pytest.raises(ValueError, match="tracked_index=2 is not allowed"):
         eigen_task_sweep(initial, spectra, pooled, 60, [1, 3], tracked_index=2, probe_size=20, epochs=1)
     with pytest.raises(ValueError, match="tracked_index=40"):
         rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=40)
 
 
-def test_real_task_sweep_nests_sizes_and_shares_the_initialisation():
+def test_real_task_sweep_nests_sizes_holds_the_steps_and_repeats_over_seeds():
     from lsa_utils.data.binary_images import BinaryImages
-    from lsa_utils.experiments.linearization import real_task_sweep
+    from lsa_utils.experiments.linearization import epochs_for_steps, real_task_sweep
 
-    x_train, y_train = xor_images(64, 6)
+    x_train, y_train = xor_images(256, 6)
     x_test, y_test = xor_images(40, 7)
     task = BinaryImages(x_train, y_train, x_test, y_test, name="xor", rule="xor", source="test")
-    rows = real_task_sweep([task], ["mlp", "lenet"], [[16, 64]], epochs=2, seed=1)
-    assert [(r["model"], r["n"]) for r in rows] == [("mlp", 16), ("mlp", 64), ("lenet", 16), ("lenet", 64)]
-    assert all(r["dataset"] == "xor" and 0 <= r["network"] <= 1 and 0 <= r["linearized"] <= 1 for r in rows)
-    assert rows == real_task_sweep([task], ["mlp", "lenet"], [[16, 64]], epochs=2, seed=1)  # seeded
+    lines = []
+    rows = real_task_sweep([task], ["mlp", "lenet"], [[64, 256]], steps=4, seeds=2, seed=1, report=lines.append)
+    assert [(r["model"], r["seed"], r["n"]) for r in rows] == [
+        (m, s, n) for m in ("mlp", "lenet") for s in (0, 1) for n in (64, 256)]
+    assert [r["epochs"] for r in rows[:2]] == [4, 2] and {r["steps"] for r in rows} == {4}  # 1 and 2 steps an epoch
+    assert len(lines) == len(rows)
+    for r in rows:
+        assert r["dataset"] == "xor"
+        assert all(0 <= r[key] <= 1 for key in ("network", "linearized", "network_train", "linearized_train"))
+    assert rows[0]["network"] != rows[2]["network"] or rows[0]["network_train"] != rows[2]["network_train"]
+    assert rows == real_task_sweep([task], ["mlp", "lenet"], [[64, 256]], steps=4, seeds=2, seed=1)  # seeded
+    assert epochs_for_steps(480, 250) == 240 and epochs_for_steps(480, 2000) == 30 and epochs_for_steps(3, 5000) == 1
+    with pytest.raises(ValueError, match="steps"):
+        epochs_for_steps(0, 100)

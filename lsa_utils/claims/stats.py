@@ -90,3 +90,14 @@ def welch_p_greater(x, y) -> float:
         return math.nan
     return float(ttest_ind(np.asarray(x, dtype=float), np.asarray(y, dtype=float), equal_var=False,
                            alternative="greater").pvalue)
+
+
+def mcnemar_p_greater(only_first: int, only_second: int) -> float:
+    """One-sided exact McNemar (sign) test on paired outcomes: the p-value that the first method
+    succeeds more often than the second, from the discordant pairs only (``only_first``: pairs
+    where only the first succeeded, ``only_second``: only the second), P(Binomial(b + c, 1/2) >= b).
+    1.0 when there is no discordant pair."""
+    from scipy.stats import binom
+
+    trials = only_first + only_second
+    return float(binom.sf(only_first - 1, trials, 0.5)) if trials else 1.0

@@ -111,8 +111,8 @@ class KernelTracker:
 @dataclass
 class FitResult:
     """One training run: the trained model, test and train accuracy at the end,
-    ``||theta_T - theta_0||_2``, wall-clock seconds, and the kernel track (``None`` when no probe
-    set was given)."""
+    ``||theta_T - theta_0||_2``, wall-clock seconds, the kernel track (``None`` when no probe
+    set was given) and the predicted test labels (n_test,)."""
 
     model: nn.Module
     test_accuracy: float
@@ -120,13 +120,34 @@ class FitResult:
     distance: float
     seconds: float
     track: KernelTrack | None
+    test_predictions: torch.Tensor | None = None
+
+
+def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Predicted labels (n,) in {0, 1} of ``x`` (n, ...): 1 where the logit is positive."""
+    with torch.no_grad():
+        logits = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    return (logits > 0).float()
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
     """Share of ``x`` (n, ...) whose logit sign matches ``y`` (n,) in {0, 1}."""
+    return float((predictions(model, x, batch_size) == y).float().mean())
+
+
+def at_trained_parameters(initial: nn.Module, trained: nn.Module) -> nn.Module:
+    """A copy of ``initial`` holding ``trained``'s parameters and ``initial``'s buffers.
+
+    The expansion point theta_T of the kernel after training: the official
+    ``pretrained_ntk_comparison.py`` keeps the parameters of the trained network and puts back the
+    batch statistics of the initialisation ("we reinitialize batch norm to not introduce an unfair
+    advantage"); networks without buffers are simply copied.
+    """
+    model = copy.deepcopy(initial)
     with torch.no_grad():
-        logits = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-    return float(((logits > 0).float() == y).float().mean())
+        for p, q in zip(model.parameters(), trained.parameters(), strict=True):
+            p.copy_(q)
+    return model
 
 
 def _distance(model: nn.Module, initial: list[torch.Tensor]) -> float:
@@ -176,8 +197,9 @@ def fit_binary(
                     generator=torch.Generator().manual_seed(seed), progress=progress, desc=desc,
                     on_epoch=tracker)
     seconds = time.perf_counter() - begin
-    return FitResult(model, accuracy(model, x_test, y_test), accuracy(model, x_train, y_train),
-                     _distance(model, initial), seconds, tracker.track if tracker else None)
+    test_predictions = predictions(model, x_test)
+    return FitResult(model, float((test_predictions == y_test).float().mean()), accuracy(model, x_train, y_train),
+                     _distance(model, initial), seconds, tracker.track if tracker else None, test_predictions)
 
 
 def fit_network_and_linearization(model: nn.Module, *data: torch.Tensor, epochs: int, seed: int = 0,
@@ -192,32 +214,63 @@ def fit_network_and_linearization(model: nn.Module, *data: torch.Tensor, epochs:
     }
 
 
+# The kinds of fit of an eigen-task: the network, its linearization at theta_0 as the official
+# train_ntk.py trains it (f(x; theta_0) + J(theta_0)(theta - theta_0)), and, on the tasks of
+# ``after_indices``, the official pretrained_ntk_comparison.py's pair: the kernel alone
+# (J(theta)(theta - theta'), no offset) at theta_0 and at the trained network's theta_T.
+KINDS = ("network", "linearized", "kernel at θ₀", "kernel at θ_T")
+
+
 @dataclass
 class EigenTaskSweep:
     """Every eigenfunction task trained by the network and its linearization.
 
-    ``rows``: one dict per fit with ``model``, ``k``, ``kind`` ("network" / "linearized"),
-    ``test_accuracy``, ``train_accuracy``, ``distance`` and ``seconds``; ``tracks``: the kernel
+    ``rows``: one dict per fit with ``model``, ``k``, ``kind`` (one of ``KINDS``),
+    ``test_accuracy``, ``train_accuracy``, ``agreement`` (share of test images on which the fit
+    predicts the trained network's label), ``distance`` and ``seconds``; ``tracks``: the kernel
     track of the tracked task, keyed ``(model name, kind)``; ``trained``: the network trained
-    on the tracked task, per model name."""
+    on the tracked task, per model name; ``after``: one dict per task of ``after_indices`` with
+    ``model``, ``k`` and the paired counts of test images on which only the kernel after
+    training (``only_after``) or only the kernel at theta_0 (``only_before``) predicts the
+    network's label."""
 
     rows: list[dict] = field(default_factory=list)
+    after: list[dict] = field(default_factory=list)
     tracks: dict[tuple[str, str], KernelTrack] = field(default_factory=dict)
     trained: dict[str, nn.Module] = field(default_factory=dict)
 
 
+def fit_kernels_before_and_after(initial: nn.Module, trained: nn.Module, *data: torch.Tensor, epochs: int,
+                                 seed: int = 0) -> dict[str, FitResult]:
+    """The official comparison of the kernel at initialisation with the kernel after training.
+
+    Both are ``LinearizedModel(..., offset=False)``, ``J(x; theta') (theta - theta')``, trained
+    by ``fit_binary`` with the network's recipe and data order: at theta' = theta_0 (``initial``)
+    and at theta' = theta_T (``trained``'s parameters, ``initial``'s buffers:
+    ``at_trained_parameters``). Returns ``{"kernel at θ₀": ..., "kernel at θ_T": ...}``.
+    """
+    points = {KINDS[2]: initial, KINDS[3]: at_trained_parameters(initial, trained)}
+    return {kind: fit_binary(LinearizedModel(point, offset=False), *data, epochs=epochs, seed=seed, desc=kind)
+            for kind, point in points.items()}
+
+
 def eigen_task_sweep(initial: dict[str, nn.Module], spectra: dict[str, NTKSpectrum], pooled: torch.Tensor,
                      n_train: int, eigen_indices: list[int], tracked_index: int, probe_size: int, epochs: int,
-                     seed: int = 0, report=print) -> EigenTaskSweep:
+                     seed: int = 0, after_indices: list[int] = (), report=print) -> EigenTaskSweep:
     """Train each model of ``initial`` and its linearization on task k (the sign of the k-th
     eigenvector of its NTK spectrum) for every k in ``eigen_indices``.
 
     ``pooled`` (N, ...) are the images the spectra were computed on; the first ``n_train`` train,
     the rest test. On ``tracked_index`` the kernel is tracked on the first ``probe_size`` images
-    after every epoch. ``report`` gets one line per task (``None``: silent).
+    after every epoch. On the tasks of ``after_indices`` the kernel at theta_0 and the kernel
+    after training are also fitted (``fit_kernels_before_and_after``). ``report`` gets one line
+    per task (``None``: silent).
     """
     if tracked_index not in eigen_indices:
         raise ValueError(f"tracked_index={tracked_index} is not allowed; it must be one of eigen_indices {eigen_indices}")
+    if not set(after_indices) <= set(eigen_indices):
+        raise ValueError(f"after_indices={list(after_indices)} is not allowed; each must be one of eigen_indices "
+                         f"{eigen_indices}")
     if not 0 < n_train < len(pooled):
         raise ValueError(f"n_train={n_train} is not allowed; it must lie in [1, {len(pooled) - 1}]")
     sweep = EigenTaskSweep()
@@ -228,27 +281,44 @@ def eigen_task_sweep(initial: dict[str, nn.Module], spectra: dict[str, NTKSpectr
             split = (pooled[:n_train], labels[:n_train], pooled[n_train:], labels[n_train:])
             probe = (pooled[:probe_size], labels[:probe_size]) if k == tracked_index else None
             fits = fit_network_and_linearization(model, *split, epochs=epochs, seed=seed, probe=probe)
+            if k in after_indices:
+                fits.update(fit_kernels_before_and_after(model, fits["network"].model, *split, epochs=epochs,
+                                                         seed=seed))
+            network_labels = fits["network"].test_predictions
+            if k in after_indices:
+                before_agrees = fits[KINDS[2]].test_predictions == network_labels
+                after_agrees = fits[KINDS[3]].test_predictions == network_labels
+                sweep.after.append(dict(model=name, k=k, only_after=int((after_agrees & ~before_agrees).sum()),
+                                        only_before=int((before_agrees & ~after_agrees).sum())))
             for kind, fit in fits.items():
+                agreement = float((fit.test_predictions == network_labels).float().mean())
                 sweep.rows.append(dict(model=name, k=k, kind=kind, test_accuracy=fit.test_accuracy,
-                                       train_accuracy=fit.train_accuracy, distance=fit.distance, seconds=fit.seconds))
+                                       train_accuracy=fit.train_accuracy, agreement=agreement, distance=fit.distance,
+                                       seconds=fit.seconds))
                 if fit.track is not None:
                     sweep.tracks[name, kind] = fit.track
             if k == tracked_index:
                 sweep.trained[name] = fits["network"].model
             if report:
-                report(f"{name}, task {k}: test accuracy network {fits['network'].test_accuracy:.3f}, "
-                       f"linearized {fits['linearized'].test_accuracy:.3f}")
+                report(f"{name}, task {k}: test accuracy " + ", ".join(
+                    f"{kind} {fit.test_accuracy:.3f}" for kind, fit in fits.items()))
     return sweep
 
 
 def rayleigh_growth(spectrum: NTKSpectrum, trained: nn.Module, pooled: torch.Tensor, count: int,
-                    tracked_index: int) -> dict:
+                    tracked_index: int, n_train: int | None = None) -> dict:
     """The Rayleigh quotients ``A(phi_j)`` of the initial and of the trained NTK along the
     ``count`` leading initial eigenvectors (the paper's alignment measure), their growth
     ``A_T(phi_j) / lambda_j``, the growth at ``tracked_index`` and the median growth elsewhere.
 
+    With ``n_train`` (the first ``n_train`` pooled images trained, the rest tested) also the
+    growth on each split, as the official ``ntk_comparison`` of ``train_ntk.py`` measures it: the
+    quotient of the split's block of the kernel along the split's rows of phi_j,
+    ``phi_j[S]^T Theta[S, S] phi_j[S] / ||phi_j[S]||^2``, after training over before.
+
     Returns ``before``, ``eigenvalues``, ``after``, ``gain`` (arrays of length ``count``),
-    ``gain_at_task``, ``median_gain_elsewhere`` and ``init_error``, max |A_0(phi_j) - lambda_j| / lambda_1.
+    ``gain_at_task``, ``median_gain_elsewhere``, ``init_error``, max |A_0(phi_j) - lambda_j| / lambda_1,
+    and with ``n_train`` ``gain_train`` and ``gain_test`` (arrays of length ``count``).
     """
     count = min(count, len(pooled))
     if not 1 <= tracked_index <= count:
@@ -256,35 +326,66 @@ def rayleigh_growth(spectrum: NTKSpectrum, trained: nn.Module, pooled: torch.Ten
     vectors = spectrum.eigenvectors[:, :count]
     before = rayleigh_quotients(spectrum.gram, vectors).cpu().numpy()
     eigenvalues = spectrum.eigenvalues[:count].cpu().numpy()
-    after = rayleigh_quotients(ntk_gram(trained, pooled), vectors).cpu().numpy()
+    trained_gram = ntk_gram(trained, pooled)
+    after = rayleigh_quotients(trained_gram, vectors).cpu().numpy()
     gain = after / eigenvalues
-    return dict(before=before, eigenvalues=eigenvalues, after=after, gain=gain,
-                gain_at_task=float(gain[tracked_index - 1]),
-                median_gain_elsewhere=float(np.median(np.delete(gain, tracked_index - 1))),
-                init_error=float(np.abs(before - eigenvalues).max() / eigenvalues[0]))
+    out = dict(before=before, eigenvalues=eigenvalues, after=after, gain=gain,
+               gain_at_task=float(gain[tracked_index - 1]),
+               median_gain_elsewhere=float(np.median(np.delete(gain, tracked_index - 1))),
+               init_error=float(np.abs(before - eigenvalues).max() / eigenvalues[0]))
+    if n_train is not None:
+        if not 0 < n_train < len(pooled):
+            raise ValueError(f"n_train={n_train} is not allowed; it must lie in [1, {len(pooled) - 1}]")
+        for split, rows in [("train", slice(0, n_train)), ("test", slice(n_train, None))]:
+            block = (rows, rows)
+            out[f"gain_{split}"] = (rayleigh_quotients(trained_gram[block], vectors[rows])
+                                    / rayleigh_quotients(spectrum.gram[block], vectors[rows])).cpu().numpy()
+    return out
 
 
-def real_task_sweep(tasks: list, models: list[str], sizes: list[list[int]], epochs: int, seed: int = 0,
-                    device: torch.device | str = "cpu") -> list[dict]:
-    """The network against its linearization on real binary tasks, at nested training sizes.
+def epochs_for_steps(steps: int, n: int, batch_size: int = BATCH_SIZE) -> int:
+    """Epochs over ``n`` images that make ``steps`` SGD steps of ``batch_size`` (rounded to the
+    nearest whole epoch, at least 1): an epoch is ceil(n / batch_size) steps."""
+    check_positive_int("steps", steps)
+    return max(1, round(steps / -(-n // batch_size)))
+
+
+def real_task_sweep(tasks: list, models: list[str], sizes: list[list[int]], steps: int, seeds: int = 1,
+                    seed: int = 0, device: torch.device | str = "cpu", report=None) -> list[dict]:
+    """The network against its linearization on real binary tasks, at nested training sizes and
+    the same number of SGD steps at every size (``epochs_for_steps``).
 
     ``tasks``: ``BinaryImages`` (one per data set); ``sizes[i]``: the training-set sizes of
-    ``tasks[i]``. Each data set and model gets its own initialisation (seeded from ``seed``, the
-    data set's position and the model's), shared by the network and its linearization. Returns
-    one record per (data set, model, n): ``dataset``, ``model``, ``n``, ``network`` and
-    ``linearized`` test accuracy.
+    ``tasks[i]``; ``seeds`` repetitions, each with its own initialisation (seeded from ``seed``,
+    the repetition, the data set's position and the model's), shared by the network and its
+    linearization, and its own data order. Returns one record per (data set, model, n,
+    repetition): ``dataset``, ``model``, ``n``, ``seed``, ``epochs``, ``steps`` (as made),
+    ``network`` and ``linearized`` test accuracy, ``network_train`` and ``linearized_train``
+    training accuracy. ``report`` gets one line per record (``None``: silent).
     """
+    check_positive_int("seeds", seeds)
     rows = []
     for d, (task, task_sizes) in enumerate(zip(tasks, sizes)):
         x_train, y_train = task.x_train.to(device), task.y_train.to(device)
         test = (task.x_test.to(device), task.y_test.to(device))
         for i, name in enumerate(models):
-            generator = torch.Generator().manual_seed(seed + 100 + 10 * d + i)
-            model = make_binary_classifier(name, task.image_shape, generator).to(device)
-            for n in task_sizes:
-                fits = fit_network_and_linearization(model, x_train[:n], y_train[:n], *test, epochs=epochs, seed=seed)
-                rows.append(dict(dataset=task.name, model=name, n=n, network=fits["network"].test_accuracy,
-                                 linearized=fits["linearized"].test_accuracy))
+            for s in range(seeds):
+                generator = torch.Generator().manual_seed(seed + 1000 * s + 100 + 10 * d + i)
+                model = make_binary_classifier(name, task.image_shape, generator).to(device)
+                for n in task_sizes:
+                    epochs = epochs_for_steps(steps, n)
+                    fits = fit_network_and_linearization(model, x_train[:n], y_train[:n], *test, epochs=epochs,
+                                                         seed=seed + 1000 * s)
+                    rows.append(dict(dataset=task.name, model=name, n=n, seed=s, epochs=epochs,
+                                     steps=epochs * -(-n // BATCH_SIZE),
+                                     network=fits["network"].test_accuracy, linearized=fits["linearized"].test_accuracy,
+                                     network_train=fits["network"].train_accuracy,
+                                     linearized_train=fits["linearized"].train_accuracy))
+                    if report:
+                        r = rows[-1]
+                        report(f"{task.name}, {name}, n = {n:,}, seed {s}: network {r['network']:.3f} (train "
+                               f"{r['network_train']:.3f}), linearized {r['linearized']:.3f} (train "
+                               f"{r['linearized_train']:.3f}), {r['steps']} steps")
     return rows
 
 
@@ -312,6 +413,9 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
     sizes["eigen_indices"] = [k for k in params["eigen_indices"] if k <= pooled]
     if len(sizes["eigen_indices"]) < len(params["eigen_indices"]):
         notes.append(f"eigen-tasks: k = {sizes['eigen_indices']} (the Gram matrix has {pooled:,} eigenvectors)")
+    sizes["after_indices"] = [k for k in params["after_indices"] if k in sizes["eigen_indices"]]
+    if len(sizes["after_indices"]) < len(params["after_indices"]):
+        notes.append(f"kernel after training: k = {sizes['after_indices']} (the eigen-tasks that run)")
     for key, limit in [("probe_size", sizes["n_train"]), ("rayleigh_count", pooled)]:
         sizes[key] = min(params[key], limit)
         if sizes[key] < params[key]:
@@ -351,6 +455,9 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
         )
     requirements = [
         ("tracked_index is one of the eigen-tasks that run", params["tracked_index"] in sizes["eigen_indices"]),
+        ("after_indices are eigen-tasks (its requested ones: " + str(list(params["after_indices"])) + ")",
+         set(params["after_indices"]) <= set(params["eigen_indices"])),
+        ("at least one task of after_indices runs (the kernel after training)", bool(sizes["after_indices"])),
         ("at least two eigen-tasks run (the rank correlation)", len(sizes["eigen_indices"]) >= 2),
         ("tracked_index <= rayleigh_count (its Rayleigh quotient is read)", params["tracked_index"] <= sizes["rayleigh_count"]),
         ("every real task has a training size", all(t["sizes"] for t in tasks) and bool(tasks)),

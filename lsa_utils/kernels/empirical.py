@@ -146,6 +146,10 @@ class LinearizedModel(nn.Module):
 
         f_lin(x; theta) = f(x; theta_0) + J(x; theta_0) (theta - theta_0),
 
+    or, with ``offset=False``, only its second term ``J(x; theta_0) (theta - theta_0)``, which
+    is 0 at theta_0: a kernel method with the empirical NTK at theta_0 and nothing of the
+    network's output there (the official ``linearize_diff_model`` of Ortiz-Jimenez et al. 2021,
+    used to compare the kernels at initialisation and after training). It is
     evaluated with one ``jvp`` per forward pass (the Jacobian is never materialised). Its
     parameters ``theta`` start at theta_0 and train with any torch optimizer; the original
     network is copied and left untouched. The copy is always evaluated in eval mode: BatchNorm
@@ -154,8 +158,9 @@ class LinearizedModel(nn.Module):
     changes nothing.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, offset: bool = True) -> None:
         super().__init__()
+        self.offset = offset
         self.base = copy.deepcopy(model)
         self._names = [name for name, _ in model.named_parameters()]
         # theta_0 lives in the copy as buffers: it moves with .to() but is not trained
@@ -184,7 +189,7 @@ class LinearizedModel(nn.Module):
             return functional_call(self.base, {**params, **buffers}, (x,))
 
         out, tangent_out = jvp(f, (theta0,), (delta,))
-        return out + tangent_out
+        return out + tangent_out if self.offset else tangent_out
 
     def distance_from_init(self) -> float:
         """``||theta - theta_0||_2`` over all parameters."""
@@ -193,6 +198,6 @@ class LinearizedModel(nn.Module):
         return sq**0.5
 
 
-def linearize(model: nn.Module) -> LinearizedModel:
+def linearize(model: nn.Module, offset: bool = True) -> LinearizedModel:
     """The linearization of ``model`` around its current parameters (see ``LinearizedModel``)."""
-    return LinearizedModel(model)
+    return LinearizedModel(model, offset)
