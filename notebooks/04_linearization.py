@@ -76,13 +76,14 @@ import torch
 
 from lsa_utils.data.binary_images import load_binary_images
 from lsa_utils.experiments.linearization import (
-    KINDS, eigen_task_sweep, eigenfunction_labels, ntk_spectrum, plan_data, rayleigh_growth, real_task_sweep,
+    CONTROL, KINDS, eigen_task_sweep, eigenfunction_labels, ntk_spectrum, plan_data, rayleigh_growth,
+    rbf_control_rows, real_task_sweep,
 )
 from lsa_utils.models.small_nets import make_binary_classifier
 from lsa_utils.plotting import ROLE_COLORS, figure_grid, log_axis_ticks
 from lsa_utils.claims.linearization import MODEL_NAMES as model_names
 from lsa_utils.claims.linearization import accuracies_by_task, gap_by_setting
-from lsa_utils.claims.stats import spearman_p_greater, spearman_rho
+from lsa_utils.claims.stats import partial_spearman, partial_spearman_p_greater, spearman_rho
 from lsa_utils.run.context import start_chapter
 
 run = start_chapter(
@@ -95,7 +96,7 @@ plan = plan_data(run.parameters).check()  # the sizes capped to the data at hand
 plan.show()
 p = plan.p
 colors = {"network": ROLE_COLORS["network"], "linearized": ROLE_COLORS["linearized"],
-          KINDS[2]: ROLE_COLORS["kernel"], KINDS[3]: ROLE_COLORS["mean_field"]}
+          KINDS[2]: ROLE_COLORS["kernel"], KINDS[3]: ROLE_COLORS["mean_field"], CONTROL: ROLE_COLORS["reference"]}
 
 # %% [markdown]
 # ## The NTK at initialisation and its eigenfunctions
@@ -144,21 +145,27 @@ plt.show()
 # Each task $k$ in `eigen_indices` is trained on the first `n_train` pooled images and tested on
 # the other `n_test`, by the network and by its linearization from the same $\theta_0$. The
 # kernel of the tracked task (`tracked_index`) is measured after every epoch on `probe_size`
-# training images.
+# training images. Any learner whose accuracy falls with $k$ ranks the tasks alike, so a
+# **control** learner that shares nothing with the networks is fitted on the same tasks: ridge
+# regression with a Gaussian kernel on the pixels (bandwidth the median squared distance between
+# training images, ridge $10^{-3}$, labels $\pm1$). The paper's claim is read as the
+# linearization ranking the tasks as the network does beyond what the control explains.
 
 # %%
 sweep = eigen_task_sweep(init, spectra, pooled, n_tr, p.eigen_indices, p.tracked_index, p.probe_size, p.epochs,
                          seed=p.seed, after_indices=p.after_indices)
 tracks = sweep.tracks
-eigen = pd.DataFrame(sweep.rows)
+eigen = pd.DataFrame(sweep.rows + rbf_control_rows(spectra, pooled, n_tr, p.eigen_indices))
+pair = eigen[eigen.kind.isin(["network", "linearized"])]  # the two fits of every task
 
 # %%
 fig, axes = figure_grid(len(p.models), width=5.0, height=3.8, sharey=True)
 for ax, name in zip(np.atleast_1d(axes), p.models):
-    for kind in ["network", "linearized"]:
+    for kind in ["network", "linearized", CONTROL]:
         sub = eigen[(eigen.model == name) & (eigen.kind == kind)]
-        ax.plot(sub.k, sub.test_accuracy, "o-", color=colors[kind], label=kind)
-        ax.plot(sub.k, sub.train_accuracy, ":", color=colors[kind], lw=1, label=f"{kind} (train)")
+        ax.plot(sub.k, sub.test_accuracy, "o-" if kind != CONTROL else "x--", color=colors[kind], label=kind)
+        if kind != CONTROL:
+            ax.plot(sub.k, sub.train_accuracy, ":", color=colors[kind], lw=1, label=f"{kind} (train)")
     ax.axhline(0.5, color="0.6", ls="--", lw=1)
     ax.set(xscale="log", xlabel="task k (sign of the k-th NTK eigenfunction)", title=model_names[name])
     log_axis_ticks(ax, p.eigen_indices)
@@ -170,39 +177,44 @@ plt.show()
 
 # %%
 def task_accuracies(name):
-    """(network, linearized) test accuracies of one model over the tasks, in order of k."""
-    return [np.array(accuracies_by_task(sweep.rows, name, kind)) for kind in ("network", "linearized")]
+    """(network, linearized, control) test accuracies of one model over the tasks, in order of k."""
+    return [np.array(accuracies_by_task(eigen.to_dict("records"), name, kind))
+            for kind in ("network", "linearized", CONTROL)]
 
 
 def share_of_tasks_where_linearization_wins(name):
-    net, lin = task_accuracies(name)
+    net, lin, _ = task_accuracies(name)
     return f"{int((lin > net).sum())} of {len(net)}"
 
 
 run.glue("eigen_setting", f"{data.name}, N = {len(pooled):,}")
 run.glue("eigen_lin_wins", " and ".join(f"{share_of_tasks_where_linearization_wins(name)} tasks for the "
                                         f"{model_names[name]}" for name in p.models))
-for kind in ["network", "linearized"]:
+for kind in ["network", "linearized", CONTROL]:
     acc = eigen[eigen.kind == kind].test_accuracy
-    run.glue(f"eigen_range_{kind}", f"{acc.min():.2f} to {acc.max():.2f}")
-run.glue("eigen_min_train", eigen.train_accuracy.min(), ".3f")
+    run.glue(f"eigen_range_{kind.split()[0]}", f"{acc.min():.2f} to {acc.max():.2f}")
+run.glue("eigen_min_train", pair.train_accuracy.min(), ".3f")
 
 
 def rank_agreement(name):
-    net, lin = task_accuracies(name)
-    return f"{spearman_rho(net, lin):.2f} (one-sided p = {spearman_p_greater(net, lin):.3f}) for the {model_names[name]}"
+    net, lin, control = task_accuracies(name)
+    return (f"{spearman_rho(net, lin):.2f} with its linearization and {spearman_rho(net, control):.2f} with the "
+            f"control for the {model_names[name]}, a partial correlation given the control of "
+            f"{partial_spearman(net, lin, control):.2f} (one-sided p = {partial_spearman_p_greater(net, lin, control):.3f})")
 
 
-run.glue("eigen_rank", " and ".join(rank_agreement(name) for name in p.models))
+run.glue("eigen_rank", "; ".join(rank_agreement(name) for name in p.models))
 
 # %% [markdown]
 # **What we see.** The paper's claim is that the network and its linearization rank the tasks
-# alike. In this run ({glue:text}`eigen_setting`) the Spearman correlation of their test
+# alike. In this run ({glue:text}`eigen_setting`) the Spearman correlation of the network's test
 # accuracies over the tasks was {glue:text}`eigen_rank`. The tasks are made from the
-# linearization's own kernel, and on them the linearization can be the better learner: it beat
-# the network on {glue:text}`eigen_lin_wins`, with test accuracies of
-# {glue:text}`eigen_range_network` for the networks and {glue:text}`eigen_range_linearized` for
-# the linearizations; the lowest training accuracy of any fit was {glue:text}`eigen_min_train`.
+# linearization's own kernel, and on them the linearization can be the better learner: it had
+# the higher test accuracy on {glue:text}`eigen_lin_wins` (the scorecard counts only the tasks
+# where a paired test finds the difference significant), with test accuracies of
+# {glue:text}`eigen_range_network` for the networks, {glue:text}`eigen_range_linearized` for
+# the linearizations and {glue:text}`eigen_range_RBF` for the control; the lowest training
+# accuracy of a network or a linearization was {glue:text}`eigen_min_train`.
 
 # %% [markdown]
 # ## 2. The kernel after training
@@ -256,15 +268,25 @@ for name in p.models:
     run.glue(f"after_gap_{name}", f"{(acc[KINDS[3]] - acc['network']).abs().max():.3f} after training and "
                                   f"{(acc[KINDS[2]] - acc['network']).abs().max():.3f} at θ₀")
 run.glue("after_tasks", ", ".join(str(k) for k in p.after_indices))
+better_before = accuracy_table[KINDS[2]] > accuracy_table["network"]
+run.glue("after_better_before", f"{int(better_before.sum())} of {len(better_before)}")
+train_table = after.pivot_table(index=["model", "k"], columns="kind", values="train_accuracy")
+run.glue("after_train_min", f"{train_table[KINDS[2]].min():.3f} at θ₀ and {train_table[KINDS[3]].min():.3f} at θ_T")
 
 # %% [markdown]
 # On tasks {glue:text}`after_tasks`, the share of test images on which the kernel method
 # predicts the network's label was {glue:text}`after_mlp` for the MLP, and
 # {glue:text}`after_lenet` for the LeNet. The largest difference between the kernel method's
 # test accuracy and the network's was {glue:text}`after_gap_mlp` (MLP) and
-# {glue:text}`after_gap_lenet` (LeNet). The kernel at $\theta_0$ is the better learner on
-# these tasks, as the linearization is in section 1; the kernel after training inherits the
-# network's errors as well as its successes, which is what "explains the network" means here.
+# {glue:text}`after_gap_lenet` (LeNet). The kernel at $\theta_0$ had a higher test accuracy
+# than the network on {glue:text}`after_better_before` of these (model, task) pairs; a kernel
+# after training that tracks the network inherits its errors as well as its successes, which is
+# what "explains the network" means here. The lowest training accuracy of the two kernels was
+# {glue:text}`after_train_min`: with the network's recipe, a kernel that stopped short of its
+# training set would be further from the network for that reason alone. Part of the result
+# holds by construction: $J(\theta_T)$ contains the trained network's last-layer features, so the
+# kernel after training can represent the network's function; the paper's point is that this
+# kernel, not the one at $\theta_0$, is what the network ends up as.
 
 # %% [markdown]
 # ## 3. Training aligns the network's kernel with its task
@@ -338,7 +360,8 @@ for name in p.models:
 # {glue:text}`kta_lenet` for the LeNet. The linearization's alignment changed by at most
 # {glue:text}`kta_lin_change_mlp` (MLP) and {glue:text}`kta_lin_change_lenet` (LeNet).
 # Split by images, the quotient at the trained index grew {glue:text}`growth_split_mlp` for the
-# MLP, and {glue:text}`growth_split_lenet` for the LeNet.
+# MLP, and {glue:text}`growth_split_lenet` for the LeNet: one trained network per model, with
+# no interval, so the scorecard shows it as a finding.
 
 # %% [markdown]
 # ## 4. The NTK moves, and how far the parameters go
@@ -367,13 +390,14 @@ plt.show()
 # %%
 for name in p.models:
     run.glue(f"ntk_change_{name}", tracks[name, "network"].change[-1], ".3g")
-run.glue("distance_range", f"{eigen.distance.min():.1f} to {eigen.distance.max():.1f}")
+run.glue("distance_range", f"{pair.distance.min():.1f} to {pair.distance.max():.1f}")
 
 # %% [markdown]
 # In this run the network's NTK ended {glue:text}`ntk_change_mlp` times
 # $\lVert\Theta_0\rVert_F$ away from $\Theta_0$ for the MLP and {glue:text}`ntk_change_lenet`
 # times for the LeNet. The linearization's is $\Theta_0$ exactly. The distances travelled in
-# parameter space, over all fits of both kinds, ranged from {glue:text}`distance_range`.
+# parameter space, $\lVert\theta_T - \theta_0\rVert_2$ over the networks and linearizations of
+# every task, ranged from {glue:text}`distance_range`.
 
 # %% [markdown]
 # ## 5. Real tasks: does the network always win?
@@ -381,16 +405,18 @@ run.glue("distance_range", f"{eigen.distance.min():.1f} to {eigen.distance.max()
 # CIFAR-10 classes 0–4 against 5–9 and MNIST even against odd (our addition; the paper's binary
 # task is CIFAR-2), at several training-set sizes (nested random subsets), `real_test` test
 # images and the eigen-tasks' recipe. Every fit makes the same number of SGD steps,
-# `real_steps`, whatever $n$ (the epochs are chosen for it), so that a gap that changes with
-# $n$ is not a change in how long the models trained. Each of `real_seeds` repetitions draws its
-# own initialisation, shared by the network and its linearization, and its own data order.
+# `real_steps`, whatever $n$ (to within half an epoch: the epochs are whole), so that a gap that
+# changes with $n$ is not a change in how long the models trained. Each of `real_seeds`
+# repetitions draws its own initialisation, shared by the network and its linearization, and
+# its own data order; all repetitions train on the same images, so the error bars cover
+# initialisation and data order, not the draw of the training set.
 
 # %%
 # one task per data set actually loaded (the fallback loads the digits once)
 tasks = [load_binary_images(t["dataset"], max(t["sizes"]), t["test"], seed=p.seed + 10 + t["index"]) for t in p.real_tasks]
 real = pd.DataFrame(real_task_sweep(tasks, p.models, [t["sizes"] for t in p.real_tasks], p.real_steps,
                                     seeds=p.real_seeds, seed=p.seed, device=run.device))
-gaps = pd.DataFrame(gap_by_setting(real.to_dict("records"), p.real_test))
+gaps = pd.DataFrame(gap_by_setting(real.to_dict("records")))
 print(gaps.round(3).to_string(index=False))
 
 # %%
@@ -419,40 +445,47 @@ run.glue("real_losses", "none" if losses.empty else "; ".join(
     f"{model_names[r.model]} on {r.n:,} {r.dataset} images ({r.gap:+.3f} ± {r.margin:.3f})" for r in losses.itertuples()))
 run.glue("real_train_min", f"{real.network_train.min():.3f} (network) and {real.linearized_train.min():.3f} "
                            "(linearization)")
+short = gaps[gaps.linearized_train < 0.95]
+run.glue("real_short", "none" if short.empty else "; ".join(
+    f"{model_names[r.model]} on {r.n:,} {r.dataset} images (training accuracy {r.linearized_train:.2f})"
+    for r in short.itertuples()))
 
 # %% [markdown]
 # Every fit made {glue:text}`real_steps` SGD steps; the lowest training accuracy was
 # {glue:text}`real_train_min`. The network beat its linearization significantly in
 # {glue:text}`real_wins` settings (the error bars: the 95% t-interval over repetitions plus two
-# standard errors of the shared test set); the mean gap (network minus linearized test accuracy)
-# ranged from {glue:text}`real_gap_range`. Settings where the linearization was significantly
-# better: {glue:text}`real_losses`. The paper's point is that which of the two wins depends on
-# the architecture, the data and the task. Equal steps are not equal optimisation: the networks
-# fit their training sets, while the LeNet's linearization can stop short of it at the larger
-# $n$ (the lowest training accuracies above), so a gap in its favour there would be
-# understated.
+# paired standard errors of the shared test set, from the share of test images the two label
+# differently); the mean gap (network minus linearized test accuracy) ranged from
+# {glue:text}`real_gap_range`. Settings where the linearization was significantly better:
+# {glue:text}`real_losses`. The paper's point is that which of the two wins depends on the
+# architecture, the data and the task. Equal steps are not equal optimisation: settings where
+# the linearization's mean training accuracy stayed below 0.95 were {glue:text}`real_short`; a
+# gap in the linearization's favour there would be understated.
 
 # %% [markdown]
 # ## Scorecard
 #
 # Computed by `lsa_utils.claims.linearization` from the numbers recorded below, with thresholds
-# fixed there, each with its reason: rank agreement as an exact one-sided permutation test of
-# Spearman's $\rho$ at 5%; the alignment's rise; the rank of the trained direction's growth among
-# the `rayleigh_count` leading directions (top 5%); the sign of the network-minus-linearization
-# gap across tasks, each beyond its repetitions' t-interval and the test set's error; the
-# linearization's wins over the eigen-tasks (exact sign test); the kernel after training against
-# the kernel at initialisation (exact McNemar test on the paired test images). The growth on the
-# training against the test images is a finding (one network, no interval). Two checks hold by
-# construction: the linearization's kernel cannot move, and $A(\phi_j) = \lambda_j$ at
-# initialisation.
+# fixed there, each with its reason: rank agreement as the partial Spearman correlation of the
+# network and the linearization given the control learner (one-sided, 5%); the alignment's rise;
+# the rank of the trained direction's growth among the `rayleigh_count` leading directions (top
+# 5%); the sign of the network-minus-linearization gap across real-task settings, each beyond its
+# repetitions' t-interval and the test set's paired error; the kernel after training closer to
+# the network's test accuracy than the kernel at initialisation (the official metric, at most half
+# the distance). Findings, shown and not counted: the growth on the training against the test
+# images (one network, no interval); the linearization's significant wins on the eigen-tasks and
+# the kernels' agreement with the network (tests chosen after earlier runs had been seen). Two
+# checks hold by construction: the linearization's kernel cannot move, and
+# $A(\phi_j) = \lambda_j$ at initialisation.
 
 # %%
 values = {
     "eigen_tasks": eigen.drop(columns="seconds").to_dict("records"),
+    "eigen_paired": sweep.paired,
     "kernel_after_training": sweep.after,
     "gram_seconds": {name: spectra[name].gram_seconds for name in p.models},
     "eigh_seconds": {name: spectra[name].eigh_seconds for name in p.models},
-    "training_seconds": float(eigen.seconds.sum()),
+    "training_seconds": float(eigen.seconds.sum()),  # the control rows have none
     "rayleigh": {name: {key: alignment[name][key] for key in ("gain", "gain_train", "gain_test", "init_error")}
                  for name in p.models},
     "kernel_target_alignment": {f"{name}, {kind}": tracks[name, kind].alignment for name, kind in tracks},

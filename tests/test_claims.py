@@ -12,7 +12,8 @@ import pytest
 
 from lsa_utils.claims import chapter_claims, check, claims_markdown, compare, finding, paper_claim, tally
 from lsa_utils.claims.stats import (
-    mann_whitney_p_less, mcnemar_p_greater, spearman_p_greater, spearman_rho, t_p_less, welch_p_greater,
+    mann_whitney_p_less, mcnemar_p_greater, partial_spearman, partial_spearman_p_greater, spearman_p_greater,
+    spearman_rho, t_p_less, welch_p_greater,
 )
 from lsa_utils.run.results import Claim, claims_payload, verdict
 
@@ -104,6 +105,24 @@ def test_spearman_exact_p_values():
     assert 0.01 < spearman_p_greater(np.arange(12), np.r_[np.arange(10)[::-1], 10, 11]) < 0.9
     assert math.isnan(spearman_p_greater([1, 2], [1, 2]))
     assert math.isnan(spearman_p_greater([1, 2, 3, 4, 5], [0.5] * 5))  # a constant input ranks nothing
+
+
+def test_partial_spearman_is_the_correlation_of_rank_residuals():
+    from scipy.stats import rankdata, t as student_t
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=9)
+    x, y = z + rng.normal(size=9), z + 0.5 * rng.normal(size=9)
+    ranks = [rankdata(v) for v in (x, y, z)]
+    design = np.c_[np.ones(9), ranks[2]]
+    residuals = [r - design @ np.linalg.lstsq(design, r, rcond=None)[0] for r in ranks[:2]]
+    expected = float(np.corrcoef(*residuals)[0, 1])
+    assert partial_spearman(x, y, z) == pytest.approx(expected)
+    t = expected * math.sqrt(6 / (1 - expected**2))
+    assert partial_spearman_p_greater(x, y, z) == pytest.approx(student_t.sf(t, 6))
+    assert math.isnan(partial_spearman([1, 2, 3, 4], [2, 1, 4, 3], [1, 2, 3, 4]))  # z determines x's ranks
+    assert math.isnan(partial_spearman_p_greater([1, 2, 3], [1, 2, 3], [3, 1, 2]))  # too few points
+    assert partial_spearman_p_greater([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5]) == 0.0
 
 
 def test_mann_whitney_counts_never_reached_as_last():
@@ -513,20 +532,25 @@ def mixed_oracle(inverse_snr):
 
 # --- chapter 4 -----------------------------------------------------------------------------------
 
-def linearization_values(lin_order, lin_gap, spike):
-    tasks = []
+def linearization_values(lin_order, lin_gap, spike, control_order=(1, 0, 3, 2, 4), lin_only=30):
+    tasks, paired = [], []
     for model in ("mlp", "lenet"):
         for i, k in enumerate([1, 2, 5, 10, 20]):
             tasks.append({"model": model, "k": k, "kind": "network", "test_accuracy": 0.95 - 0.05 * i})
             tasks.append({"model": model, "k": k, "kind": "linearized", "test_accuracy": 0.96 - 0.05 * lin_order[i]})
+            tasks.append({"model": model, "k": k, "kind": "RBF kernel (control)",
+                          "test_accuracy": 0.9 - 0.05 * control_order[i]})
+            paired.append({"model": model, "k": k, "only_linearized": lin_only, "only_network": 10})
     gain = np.ones(100)
     gain[4] = spike
-    return {"eigen_tasks": tasks, "real_data": True,
+    return {"eigen_tasks": tasks, "eigen_paired": paired, "real_data": True,
             "kernel_target_alignment": {"mlp, network": [0.1, 0.3], "mlp, linearized": [0.1, 0.1],
                                         "lenet, network": [0.1, 0.05], "lenet, linearized": [0.1, 0.1]},
             "rayleigh": {m: {"gain": gain.tolist(), "init_error": 1e-15} for m in ("mlp", "lenet")},
-            "real_tasks": [{"dataset": "CIFAR-10", "model": "mlp", "n": 250, "network": 0.7, "linearized": 0.7 - lin_gap},
-                           {"dataset": "MNIST", "model": "mlp", "n": 250, "network": 0.9, "linearized": 0.85}]}
+            "real_tasks": [{"dataset": "CIFAR-10", "model": "mlp", "n": 250, "network": 0.7, "linearized": 0.7 - lin_gap,
+                            "test": 2000, "disagreement": 0.25},
+                           {"dataset": "MNIST", "model": "mlp", "n": 250, "network": 0.9, "linearized": 0.85,
+                            "test": 2000, "disagreement": 0.25}]}
 
 
 LINEARIZATION = {"dataset": "cifar10", "models": ["mlp", "lenet"], "tracked_index": 5, "real_test": 2000}
@@ -536,64 +560,86 @@ def test_linearization_claims():
     good = chapter_claims("linearization", linearization_values([0, 1, 2, 3, 4], -0.05, 30.0), LINEARIZATION)
     kinds = {c.claim: c.kind for c in good}
     assert sum(k == "check" for k in kinds.values()) == 4  # the by-construction ones, per model
-    assert by_text(good, "MLP 100-100: network and linearization rank").measured == pytest.approx(1 / 120)
+    rank = by_text(good, "MLP 100-100: the linearization ranks the 5")
+    assert rank.kind == "paper" and rank.passed and rank.measured < 1e-12  # the same order: partial rho = 1
+    assert "linearization 1.00, RBF-kernel control 0.80" in rank.claim
+    # a linearization that only follows the control's order carries nothing beyond it
+    follows_control = chapter_claims("linearization", linearization_values([1, 0, 3, 2, 4], -0.05, 30.0), LINEARIZATION)
+    assert not by_text(follows_control, "MLP 100-100: the linearization ranks").passed
     assert by_text(good, "MLP 100-100, task 5: the network's kernel-target").passed
     assert not by_text(good, "LeNet, task 5: the network's kernel-target").passed  # it fell
     assert by_text(good, "MLP 100-100, task 5: rank of the growth").measured == 1
     assert by_text(good, "does not always beat").passed
-    beats = by_text(good, "MLP 100-100: the linearization beats the network")
-    assert beats.kind == "paper" and beats.passed and beats.measured == pytest.approx(1 / 32)  # 5 of 5 tasks
-    assert not by_text(chapter_claims("linearization", linearization_values([0.2, 1.2, 2.2, 3.2, 4.2], -0.05, 30.0),
-                                      LINEARIZATION), "MLP 100-100: the linearization beats").passed  # 0 of 5
+    beats = by_text(good, "MLP 100-100: tasks where the linearization labels significantly more")
+    assert beats.kind == "finding" and beats.passed and beats.measured == 5  # 30 against 10 images: p = 0.001
+    even = chapter_claims("linearization", linearization_values([0, 1, 2, 3, 4], -0.05, 30.0, lin_only=16), LINEARIZATION)
+    assert not by_text(even, "MLP 100-100: tasks where the linearization").passed  # 16 against 10: p = 0.16
     split = {**linearization_values([0, 1, 2, 3, 4], -0.05, 30.0)}
     split["rayleigh"]["mlp"] = {**split["rayleigh"]["mlp"], "gain_train": [1.0] * 4 + [40.0], "gain_test": [1.0] * 4 + [20.0]}
     finding_ = by_text(chapter_claims("linearization", split, LINEARIZATION), "MLP 100-100, task 5: growth of A(φ_5) on the")
     assert finding_.kind == "finding" and finding_.measured == pytest.approx(2.0) and finding_.passed
-    # a gap within 2 standard errors (0.032 on 2,000 test images) is no evidence either way
+    # a gap within 2 paired standard errors (0.022 at a disagreement of 0.25 on 2,000 images) is no evidence
     assert not by_text(chapter_claims("linearization", linearization_values([0, 1, 2, 3, 4], -0.02, 30.0),
                                       LINEARIZATION), "does not always beat").passed
     bad = chapter_claims("linearization", linearization_values([4, 3, 2, 1, 0], -0.01, 1.0), LINEARIZATION)
-    assert not by_text(bad, "MLP 100-100: network and linearization rank").passed
+    assert not by_text(bad, "MLP 100-100: the linearization ranks").passed
     assert not by_text(bad, "MLP 100-100, task 5: rank of the growth").passed
     digits = chapter_claims("linearization", {**linearization_values([0, 1, 2, 3, 4], 0.01, 30.0), "real_data": False},
                             LINEARIZATION)
     assert not any(c.expected for c in digits if c.kind == "paper")
 
 
-def test_linearization_kernel_after_training_claim_is_a_paired_test():
+def test_linearization_kernel_after_training_claim_is_the_official_accuracy_comparison():
     values = linearization_values([0, 1, 2, 3, 4], -0.05, 30.0)
-    for model in ("mlp", "lenet"):
-        for k, (after, before) in {5: (0.99, 0.9), 20: (0.97, 0.8)}.items():
-            values["eigen_tasks"] += [{"model": model, "k": k, "kind": "kernel at θ_T", "agreement": after},
-                                      {"model": model, "k": k, "kind": "kernel at θ₀", "agreement": before}]
+    accuracy = {"mlp": {5: (0.80, 0.82, 0.95), 20: (0.70, 0.69, 0.88)},  # network, kernel at θ_T, at θ₀
+                "lenet": {5: (0.80, 0.70, 0.95), 20: (0.70, 0.60, 0.85)}}
+    for model, by_task in accuracy.items():
+        for k, (net, after, before) in by_task.items():
+            for r in values["eigen_tasks"]:
+                if (r["model"], r["k"], r["kind"]) == (model, k, "network"):
+                    r["test_accuracy"] = net
+            values["eigen_tasks"] += [
+                {"model": model, "k": k, "kind": "kernel at θ_T", "test_accuracy": after, "train_accuracy": 1.0,
+                 "agreement": 0.97},
+                {"model": model, "k": k, "kind": "kernel at θ₀", "test_accuracy": before, "train_accuracy": 0.99,
+                 "agreement": 0.85}]
     values["kernel_after_training"] = [{"model": "mlp", "k": 5, "only_after": 50, "only_before": 5},
                                        {"model": "mlp", "k": 20, "only_after": 90, "only_before": 5},
                                        {"model": "lenet", "k": 5, "only_after": 12, "only_before": 10},
                                        {"model": "lenet", "k": 20, "only_after": 3, "only_before": 1}]
     claims = chapter_claims("linearization", values, LINEARIZATION)
-    mlp = by_text(claims, "MLP 100-100, tasks 5, 20: the kernel after training")
-    assert mlp.kind == "paper" and mlp.passed and mlp.measured < 1e-20
-    assert "0.99, 0.97 against 0.90, 0.80" in mlp.claim and "only the first agrees: 140" in mlp.claim
-    lenet = by_text(claims, "LeNet, tasks 5, 20: the kernel after training")
-    assert not lenet.passed and lenet.measured == pytest.approx(mcnemar_p_greater(15, 11))
+    mlp = by_text(claims, "MLP 100-100, tasks 5, 20: the kernel after training is closer")
+    assert mlp.kind == "paper" and mlp.passed and mlp.measured == pytest.approx(0.03 / 0.33)
+    assert "kernel at θ_T 0.820, 0.690, training 1.000, 1.000" in mlp.claim
+    lenet = by_text(claims, "LeNet, tasks 5, 20: the kernel after training is closer")
+    assert not lenet.passed and lenet.measured == pytest.approx(0.2 / 0.30)  # 0.1 + 0.1 against 0.15 + 0.15
+    agree = by_text(claims, "MLP 100-100, tasks 5, 20: the kernel after training predicts the network's own")
+    assert agree.kind == "finding" and agree.passed and agree.measured < 1e-20 and "only the first agrees: 140" in agree.claim
+    assert by_text(claims, "LeNet, tasks 5, 20: the kernel after training predicts").measured == pytest.approx(
+        mcnemar_p_greater(15, 11))
 
 
 def test_real_task_gaps_count_a_setting_beyond_the_repetitions_and_the_test_set():
     from lsa_utils.claims.linearization import gap_by_setting
 
-    def rows(gaps, n=250):
-        return [{"dataset": "CIFAR-10", "model": "mlp", "n": n, "seed": s, "network": 0.7 + g, "linearized": 0.7}
-                for s, g in enumerate(gaps)]
+    def rows(gaps, n=250, test=2000, disagreement=0.25):
+        return [{"dataset": "CIFAR-10", "model": "mlp", "n": n, "seed": s, "network": 0.7 + g, "linearized": 0.7,
+                 "test": test, "disagreement": disagreement} for s, g in enumerate(gaps)]
 
-    test_margin = 2 * (0.5 / 2000) ** 0.5
-    [steady] = gap_by_setting(rows([0.05, 0.06, 0.055]), 2000)
+    def test_margin(gaps, test=2000, disagreement=0.25):  # 2 sqrt((q - gap^2) / n), averaged over repetitions
+        return float(np.mean([2 * ((disagreement - g**2) / test) ** 0.5 for g in gaps]))
+
+    [steady] = gap_by_setting(rows([0.05, 0.06, 0.055]))
     assert steady["seeds"] == 3 and steady["gap"] == pytest.approx(0.055) and steady["sign"] == 1
-    assert steady["margin"] == pytest.approx(4.302653 * 0.005 / 3**0.5 + test_margin, rel=1e-5)
-    [noisy] = gap_by_setting(rows([0.15, -0.05, 0.065]), 2000)  # the same mean, spread over repetitions
+    assert steady["margin"] == pytest.approx(4.302653 * 0.005 / 3**0.5 + test_margin([0.05, 0.06, 0.055]), rel=1e-5)
+    [noisy] = gap_by_setting(rows([0.15, -0.05, 0.065]))  # the same mean, spread over repetitions
     assert noisy["gap"] == pytest.approx(0.055) and noisy["sign"] == 0
-    [small] = gap_by_setting(rows([-0.03]), 2000)  # one repetition: the test set's margin alone
-    assert small["seed_margin"] == 0 and small["margin"] == pytest.approx(test_margin) and small["sign"] == 0
-    both = gap_by_setting(rows([0.05, 0.06, 0.055]) + rows([-0.05, -0.06, -0.055], n=1000), 2000)
+    [small] = gap_by_setting(rows([-0.02]))  # one repetition: the test set's margin alone (0.022)
+    assert small["seed_margin"] == 0 and small["margin"] == pytest.approx(test_margin([-0.02])) and small["sign"] == 0
+    assert gap_by_setting(rows([-0.03]))[0]["sign"] == -1
+    [capped] = gap_by_setting(rows([-0.03], test=300))  # the test images actually used, not the requested ones
+    assert capped["test_margin"] == pytest.approx(test_margin([-0.03], test=300))
+    both = gap_by_setting(rows([0.05, 0.06, 0.055]) + rows([-0.05, -0.06, -0.055], n=1000))
     assert [g["sign"] for g in both] == [1, -1]
     values = {**linearization_values([0, 1, 2, 3, 4], -0.05, 30.0),
               "real_tasks": rows([0.05, 0.06, 0.055]) + rows([0.15, -0.05, 0.065], n=1000)}

@@ -224,6 +224,38 @@ def test_fit_binary_validates_labels_and_schedule():
     with pytest.raises(ValueError, match="epochs"):
         fit_binary(model, x, torch.zeros(10), x, torch.zeros(10), epochs=0)
     assert linear_decay(0.0) == 1.0 and linear_decay(0.75) == pytest.approx(0.25)
+    with pytest.raises(FloatingPointError, match="diverged"):  # a diverged fit is not scored as predicting 0
+        fit_binary(model, x, torch.tensor([0.0, 1.0] * 5), x, torch.zeros(10), epochs=1, lr=1e30)
+
+
+def test_predictions_use_running_statistics_and_restore_the_mode():
+    from lsa_utils.experiments.linearization import predictions
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1), nn.Flatten(0))
+    x = torch.randn(16, 3) * 5 + 2
+    model.train()
+    with torch.no_grad():
+        expected = (model.eval()(x) > 0).float()
+    model.train()
+    assert torch.equal(predictions(model, x, batch_size=3), expected) and model.training  # batches of 3: eval mode
+
+
+def test_rbf_control_is_kernel_ridge_on_the_pixels():
+    from lsa_utils.experiments.linearization import CONTROL, rbf_control_rows
+
+    torch.manual_seed(2)
+    pooled, _ = xor_images(50, 9)
+    spectra = {"mlp": ntk_spectrum(MLP(16, hidden=(8,)), pooled)}
+    rows = rbf_control_rows(spectra, pooled, 30, [1, 4])
+    assert [(r["model"], r["k"], r["kind"]) for r in rows] == [("mlp", 1, CONTROL), ("mlp", 4, CONTROL)]
+    x = pooled.reshape(50, -1).double()
+    d2 = torch.cdist(x, x[:30]) ** 2
+    kernel = torch.exp(-d2 / d2[:30].median())
+    y = 2 * eigenfunction_labels(spectra["mlp"].eigenvectors[:, 3]).double() - 1
+    alpha = torch.linalg.solve(kernel[:30] + 1e-3 * torch.eye(30, dtype=torch.float64), y[:30])
+    expected = float(((kernel[30:] @ alpha > 0).double() * 2 - 1 == y[30:]).double().mean())
+    assert rows[1]["test_accuracy"] == pytest.approx(expected)
+    assert rows[1]["train_accuracy"] == pytest.approx(1.0)  # ridge 1e-3 nearly interpolates 30 distinct images
 
 
 def test_kernel_tracker_starts_at_zero_change():
@@ -249,6 +281,13 @@ def test_eigen_task_sweep_rows_tracks_and_rayleigh_growth():
     assert [r["agreement"] for r in sweep.rows if r["kind"] == "network"] == [1.0, 1.0]
     rows = {r["kind"]: r for r in sweep.rows if r["k"] == 3}
     [after] = sweep.after
+    y_test = eigenfunction_labels(spectra["mlp"].eigenvectors[60:, 0])
+    paired = {r["k"]: r for r in sweep.paired}
+    assert set(paired) == {1, 3}
+    one = [r for r in sweep.rows if r["k"] == 1]  # the paired counts are the two accuracies' difference
+    assert (paired[1]["only_linearized"] - paired[1]["only_network"]) / 30 == pytest.approx(
+        one[1]["test_accuracy"] - one[0]["test_accuracy"], abs=1e-6)
+    assert paired[1]["only_linearized"] + paired[1]["only_network"] <= 30 and y_test.shape == (30,)
     assert after["model"] == "mlp" and after["k"] == 3
     # the paired counts are the difference of the two agreements on the 30 test images
     assert (after["only_after"] - after["only_before"]) / 30 == pytest.approx(
@@ -293,6 +332,7 @@ def test_real_task_sweep_nests_sizes_holds_the_steps_and_repeats_over_seeds():
     for r in rows:
         assert r["dataset"] == "xor"
         assert all(0 <= r[key] <= 1 for key in ("network", "linearized", "network_train", "linearized_train"))
+        assert r["test"] == 40 and abs(r["network"] - r["linearized"]) <= r["disagreement"] + 1e-9
     assert rows[0]["network"] != rows[2]["network"] or rows[0]["network_train"] != rows[2]["network_train"]
     assert rows == real_task_sweep([task], ["mlp", "lenet"], [[64, 256]], steps=4, seeds=2, seed=1)  # seeded
     assert epochs_for_steps(480, 250) == 240 and epochs_for_steps(480, 2000) == 30 and epochs_for_steps(3, 5000) == 1

@@ -2,10 +2,11 @@
 
 Values (``results/linearization/<scale>.json``): ``eigen_tasks`` (records: model, k, kind
 "network"/"linearized", test_accuracy, ...); ``kernel_target_alignment`` ("<model>, <kind>" ->
-centered KTA on the probe images after every epoch); ``rayleigh`` (model -> ``gain``, the growth
+centered KTA on the probe images after every epoch); ``eigen_paired`` (per task, the test
+images only the linearization or only the network labels correctly); ``rayleigh`` (model -> ``gain``, the growth
 A_T(phi_j) / lambda_j of the trained network's NTK along the leading initial eigenvectors, and
 ``init_error``, max |A_0(phi_j) - lambda_j| / lambda_1); ``real_tasks`` (records: dataset, model,
-n, network, linearized); ``real_data`` (False on the digits fallback).
+n, test, disagreement, network, linearized); ``real_data`` (False on the digits fallback).
 """
 
 from __future__ import annotations
@@ -14,46 +15,55 @@ from typing import Any
 
 import numpy as np
 
+from ..experiments.linearization import CONTROL
 from ..run.results import Claim
 from .core import check, finding, paper_claim
-from .stats import mcnemar_p_greater, spearman_p_greater, spearman_rho
+from .stats import mcnemar_p_greater, partial_spearman, partial_spearman_p_greater, spearman_rho
 
 MODEL_NAMES = {"mlp": "MLP 100-100", "lenet": "LeNet"}
 PAPER = "Ortiz-Jiménez et al. 2021"
 ALPHA = 0.05  # one-sided significance level of the rank tests
-# Below 2,000 test images, 2 standard errors of a paired accuracy gap exceed 0.032, more than the
-# gaps of a few points these small runs produce: too little power to count the sign claim.
-# (Set after the smoke run, 500 test images, found no significant gap of either sign.)
+# Two standard errors of a paired accuracy gap on n test images are 2 sqrt((q - gap^2) / n), q the
+# share of images the two label differently: at q = 0.2, 0.04 on 500 images and 0.02 on 2,000,
+# against gaps of a few points in these small runs. Below 2,000 the sign claim has too little power
+# to count. (Set after the smoke run, 500 test images, found no significant gap of either sign.)
 POWERED_TEST_SIZE = 2000
 
 
-def _sign_test_p(successes: int, trials: int) -> float:
-    """One-sided exact sign test: P(Binomial(trials, 1/2) >= successes)."""
-    return mcnemar_p_greater(successes, trials - successes)
+# The partial rank correlation's t-test has n - 3 degrees of freedom: too few below 8 tasks.
+RANKING_MIN_TASKS = 8
 
 
-def gap_by_setting(records: list[dict], test_size: int) -> list[dict]:
+def paired_gap_margin(gap: float, disagreement: float, test_size: int) -> float:
+    """Two standard errors of a paired accuracy difference ``gap`` on ``test_size`` images of
+    which a share ``disagreement`` are labelled differently by the two classifiers: each image
+    contributes +1, -1 or 0 to the difference, of variance ``disagreement - gap^2``."""
+    return 2 * (max(disagreement - gap**2, 0.0) / test_size) ** 0.5
+
+
+def gap_by_setting(records: list[dict]) -> list[dict]:
     """The real tasks' network-minus-linearization gaps, one record per (dataset, model, n).
 
-    ``records``: ``real_task_sweep``'s rows (one per repetition). Each setting gets ``gap`` (the
-    mean over repetitions), ``seeds``, ``seed_margin`` (the half-width of the 95% t-interval of
-    that mean over repetitions; 0 with one repetition), ``test_margin`` (two standard errors of
-    a paired accuracy difference on ``test_size`` images, at most ``2 sqrt(2 * 0.25 / test_size)``:
-    every repetition uses the same test images, so averaging does not shrink it), ``margin``
-    (their sum) and ``sign``: +1 when ``gap > margin``, -1 when ``gap < -margin``, else 0; and
-    the mean test and training accuracies of both.
+    ``records``: ``real_task_sweep``'s rows (one per repetition, each with its ``test`` size and
+    ``disagreement``). Each setting gets ``gap`` (the mean over repetitions), ``seeds``,
+    ``seed_margin`` (the half-width of the 95% t-interval of that mean over repetitions; 0 with
+    one repetition), ``test_margin`` (the mean over repetitions of ``paired_gap_margin``: every
+    repetition uses the same test images, so averaging does not shrink it), ``margin`` (their
+    sum) and ``sign``: +1 when ``gap > margin``, -1 when ``gap < -margin``, else 0; and the mean
+    test and training accuracies of both. The repetitions share the training images (nested
+    subsets of one draw): the interval covers initialisation and data order, not the draw.
     """
     from scipy.stats import t as student_t
 
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         groups.setdefault((r["dataset"], r["model"], r["n"]), []).append(r)
-    test_margin = 2 * (2 * 0.25 / test_size) ** 0.5
     out = []
     for (dataset, model, n), rows in groups.items():
         gaps = np.array([r["network"] - r["linearized"] for r in rows])
         seed_margin = (float(student_t.ppf(0.975, len(gaps) - 1) * gaps.std(ddof=1) / len(gaps) ** 0.5)
                        if len(gaps) > 1 else 0.0)
+        test_margin = float(np.mean([paired_gap_margin(g, r["disagreement"], r["test"]) for g, r in zip(gaps, rows)]))
         gap, margin = float(gaps.mean()), seed_margin + test_margin
         means = {key: float(np.mean([r[key] for r in rows]))
                  for key in ("network", "linearized", "network_train", "linearized_train") if key in rows[0]}
@@ -68,36 +78,63 @@ def accuracies_by_task(records: list[dict], model: str, kind: str) -> list[float
     return [r["test_accuracy"] for r in rows]
 
 
+AFTER, BEFORE = "kernel at θ_T", "kernel at θ₀"
+# "Much more closely" (the paper's point, as issue 19 puts it), read as: at most half the kernel at
+# initialisation's distance to the network's test accuracy. Set in the revision that adopted the
+# official metric, after the default run of the agreement version had been seen.
+AFTER_GAP_RATIO = 0.5
+
+
 def _kernel_after_training_claims(values: dict[str, Any], params: dict[str, Any], real: bool,
                                   on_real: str) -> list[Claim]:
-    """Sec. 5's kernel after training (official ``pretrained_ntk_comparison.py``): pooled over the
-    tasks where both were fitted, the kernel at theta_T predicts the network's test label on more
-    images than the kernel at theta_0 (exact one-sided McNemar test on the paired images)."""
+    """Sec. 5's kernel after training, as the official ``pretrained_ntk_comparison.py`` reports
+    it: the test accuracy of the network, of the kernel at theta_0 and of the kernel at theta_T,
+    on the tasks where both kernels were fitted. The paper claim: summed over those tasks,
+    |acc(theta_T kernel) - acc(network)| is at most half of |acc(theta_0 kernel) - acc(network)|.
+    A finding: the same kernels' agreement with the network's labels (exact one-sided McNemar
+    test on the paired test images, pooled over the tasks)."""
     out = []
     for model in params["models"]:
         pairs = [a for a in values.get("kernel_after_training", []) if a["model"] == model]
         if not pairs:
             continue
-        agreement = {(r["k"], r["kind"]): r["agreement"] for r in values["eigen_tasks"]
-                     if r["model"] == model and r["kind"] in ("kernel at θ_T", "kernel at θ₀")}
         tasks = [a["k"] for a in pairs]
-        only_after, only_before = sum(a["only_after"] for a in pairs), sum(a["only_before"] for a in pairs)
+        rows = {(r["k"], r["kind"]): r for r in values["eigen_tasks"] if r["model"] == model and r["k"] in tasks}
 
-        def share(kind):
-            return ", ".join(f"{agreement[k, kind]:.2f}" for k in tasks)
+        def listed(kind, key="test_accuracy"):
+            return ", ".join(f"{rows[k, kind][key]:.3f}" for k in tasks)
 
-        name = MODEL_NAMES.get(model, model)
+        def distance(kind):
+            return sum(abs(rows[k, kind]["test_accuracy"] - rows[k, "network"]["test_accuracy"]) for k in tasks)
+
+        after_gap, before_gap = distance(AFTER), distance(BEFORE)
+        name, where = MODEL_NAMES.get(model, model), f"tasks {', '.join(map(str, tasks))}"
         out.append(paper_claim(
-            f"{name}, tasks {', '.join(map(str, tasks))}: the kernel after training predicts the network's test "
-            f"labels more often than the kernel at initialisation (agreement {share('kernel at θ_T')} against "
-            f"{share('kernel at θ₀')}; test images where only the first agrees: {only_after}, only the second: "
-            f"{only_before}; one-sided p-value)", mcnemar_p_greater(only_after, only_before), "<=", ALPHA,
-            source=f"{PAPER}, Sec. 5 and the official pretrained_ntk_comparison.py (linear approximations at the end "
-                   "of training explain the network's dynamics better)",
-            paper_value="the kernel after training explains the network better",
-            reason=f"significant at {ALPHA:.0%}: exact McNemar test on the paired test images, pooled over the "
-                   "tasks (set after the smoke run, where a per-task margin of 2 standard errors failed on an "
-                   "easy task that the kernel at initialisation already agreed on 96% of images)",
+            f"{name}, {where}: the kernel after training is closer to the network's test accuracy than the kernel at "
+            f"initialisation (test accuracy: network {listed('network')}; kernel at θ_T {listed(AFTER)}, training "
+            f"{listed(AFTER, 'train_accuracy')}; kernel at θ₀ {listed(BEFORE)}, training "
+            f"{listed(BEFORE, 'train_accuracy')}; summed distances {after_gap:.3f} and {before_gap:.3f}; their ratio)",
+            after_gap / before_gap if before_gap > 0 else float("nan"), "<=", AFTER_GAP_RATIO,
+            source=f"{PAPER}, Sec. 5 and the official pretrained_ntk_comparison.py, which prints these three test "
+                   "accuracies (linear approximations at the end of training explain the network better)",
+            paper_value="the kernel after training close to the network; no number retrieved",
+            reason=f"'much more closely' read as at most {AFTER_GAP_RATIO} of the kernel at initialisation's distance, "
+                   "set after the default run of an earlier version of this claim (agreement) had been seen; one "
+                   "network per task, no interval over seeds. Expected by construction in part: J(θ_T) contains the "
+                   "trained network's last-layer features, so the kernel after training can represent the network's "
+                   "function, which is the paper's point",
+            expected=real, expected_when=on_real))
+        only_after, only_before = sum(a["only_after"] for a in pairs), sum(a["only_before"] for a in pairs)
+        out.append(finding(
+            f"{name}, {where}: the kernel after training predicts the network's own test labels more often than the "
+            f"kernel at initialisation (agreement {listed(AFTER, 'agreement')} against {listed(BEFORE, 'agreement')}; "
+            f"test images where only the first agrees: {only_after}, only the second: {only_before}; one-sided "
+            "p-value)", mcnemar_p_greater(only_after, only_before), "<=", ALPHA,
+            source=f"{PAPER}, Sec. 5 (the official code compares test accuracy, not agreement)",
+            paper_value="not measured in the paper",
+            reason=f"exact McNemar test at {ALPHA:.0%} on the paired test images, pooled over the tasks, conditional "
+                   "on one trained network per task; chosen after the smoke run (a per-task margin failed on an easy "
+                   "task), so shown as a finding, not counted",
             expected=real, expected_when=on_real))
     return out
 
@@ -111,14 +148,24 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
         name = MODEL_NAMES.get(model, model)
         net = accuracies_by_task(values["eigen_tasks"], model, "network")
         lin = accuracies_by_task(values["eigen_tasks"], model, "linearized")
-        rho, p_rank = spearman_rho(net, lin), spearman_p_greater(net, lin)
+        control = accuracies_by_task(values["eigen_tasks"], model, CONTROL)
+        rho, rho_control = spearman_rho(net, lin), spearman_rho(net, control)
+        partial = partial_spearman(net, lin, control)
         out.append(paper_claim(
-            f"{name}: network and linearization rank the {len(net)} eigenfunction tasks alike "
-            f"(Spearman rho = {rho:.2f}; one-sided p-value)", p_rank, "<=", ALPHA,
+            f"{name}: the linearization ranks the {len(net)} eigenfunction tasks as the network does, beyond what a "
+            f"control learner explains (Spearman rho with the network: linearization {rho:.2f}, RBF-kernel control "
+            f"{rho_control:.2f}; partial rho of network and linearization given the control {partial:.2f}; "
+            "one-sided p-value)", partial_spearman_p_greater(net, lin, control), "<=", ALPHA,
             source=f"{PAPER}, abstract (linear approximations can rank the learning complexity of tasks)",
             paper_value="same ranking; no coefficient given",
-            reason=f"significant at {ALPHA:.0%} (exact permutation test over the orderings of the tasks)",
-            expected=real and len(net) >= 5, expected_when=f"{on_real} with at least 5 tasks"))
+            reason=f"significant at {ALPHA:.0%}: Student's t on the partial rank correlation, n - 3 degrees of "
+                   "freedom. Any learner whose accuracy falls with k ranks the tasks alike; partialling out a "
+                   "Gaussian-kernel ridge classifier on the pixels (which shares nothing with the networks) asks that "
+                   "the linearization carry the network's ranking beyond that trend. Counted from "
+                   f"{RANKING_MIN_TASKS} tasks: at 5% one-sided the partial rho must reach 0.67 with 8 tasks, 0.90 with "
+                   "5 (set before the first run with the control)",
+            expected=real and len(net) >= RANKING_MIN_TASKS,
+            expected_when=f"{on_real} with at least {RANKING_MIN_TASKS} tasks"))
         kta = values["kernel_target_alignment"][f"{model}, network"]
         out.append(paper_claim(
             f"{name}, task {k}: the network's kernel-target alignment after / before training",
@@ -142,15 +189,20 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
             reason=f"top {ALPHA:.0%}: p <= {ALPHA} if all directions grew alike (heuristic: the directions are "
                    "not exactly exchangeable, the growth is divided by different λ_j)",
             expected=real, expected_when=on_real))
-        wins = sum(b > a for a, b in zip(net, lin))
-        out.append(paper_claim(
-            f"{name}: the linearization beats the network on the eigenfunction tasks ({wins} of {len(net)} tasks; "
-            "one-sided sign-test p-value)", _sign_test_p(wins, len(net)), "<=", ALPHA,
+        paired = sorted((r for r in values["eigen_paired"] if r["model"] == model), key=lambda r: r["k"])
+        wins = [r["k"] for r in paired if mcnemar_p_greater(r["only_linearized"], r["only_network"]) <= ALPHA]
+        losses = [r["k"] for r in paired if mcnemar_p_greater(r["only_network"], r["only_linearized"]) <= ALPHA]
+        out.append(finding(
+            f"{name}: tasks where the linearization labels significantly more test images correctly than the "
+            f"network, minus tasks where the network does ({len(wins)} of {len(paired)}: k = "
+            f"{', '.join(map(str, wins)) or 'none'}; against {len(losses)}: k = {', '.join(map(str, losses)) or 'none'})",
+            len(wins) - len(losses), ">", 0,
             source=f"{PAPER}, abstract (networks do not always perform better than their kernel approximations); "
                    "the paper's threshold index k0 could not be retrieved, so every task counts",
             paper_value="the linearization better on NTK eigenfunction tasks",
-            reason=f"significant at {ALPHA:.0%}: exact sign test over the tasks (ties count against); added after "
-                   "earlier default runs had shown the linearization ahead on most tasks",
+            reason=f"per task, an exact McNemar test at {ALPHA:.0%} on the paired test images. Noticed in earlier "
+                   "default runs before it was written down, and the tasks share one initialisation and one image set: "
+                   "shown as a finding, not counted",
             expected=real and len(net) >= 5, expected_when=f"{on_real} with at least 5 tasks"))
         growth = values["rayleigh"][model]
         if "gain_train" in growth:
@@ -168,7 +220,7 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
             reason="a Rayleigh quotient along an eigenvector is its eigenvalue; 1e-10 is far above float64 "
                    "eigensolver error N·ε·λ_1"))
     out.extend(_kernel_after_training_claims(values, params, real, on_real))
-    settings = gap_by_setting(values["real_tasks"], params["real_test"])
+    settings = gap_by_setting(values["real_tasks"])
     wins, losses = sum(g["sign"] > 0 for g in settings), sum(g["sign"] < 0 for g in settings)
     out.append(paper_claim(
         f"real tasks: the network does not always beat its linearization (settings with a significant gap: {wins} "
@@ -178,9 +230,11 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                "gap depends on architecture, data set size and task)",
         paper_value="the gap takes both signs",
         reason=f"a significant gap of each sign: the mean over {settings[0]['seeds'] if settings else 0} "
-               "repetitions (own initialisation and data order, the same number of SGD steps at every n) beyond "
-               "its 95% t-interval over repetitions plus 2 standard errors of the shared test set "
-               f"({settings[0]['test_margin'] if settings else float('nan'):.3f} on {params['real_test']:,} images); "
+               "repetitions (own initialisation and data order, the same training images, the same number of SGD "
+               "steps at every n to within half an epoch) beyond its 95% t-interval over repetitions plus 2 paired "
+               "standard errors of the shared test set "
+               f"({min((g['test_margin'] for g in settings), default=float('nan')):.3f} to "
+               f"{max((g['test_margin'] for g in settings), default=float('nan')):.3f}); "
                f"counted from {POWERED_TEST_SIZE:,} test images, a condition set after the smoke run (500) found no "
                "significant gap",
         expected=real and params["real_test"] >= POWERED_TEST_SIZE,

@@ -101,3 +101,27 @@ def mcnemar_p_greater(only_first: int, only_second: int) -> float:
 
     trials = only_first + only_second
     return float(binom.sf(only_first - 1, trials, 0.5)) if trials else 1.0
+
+
+def partial_spearman(x, y, z) -> float:
+    """Spearman's correlation of ``x`` and ``y`` with ``z`` partialled out: the partial
+    correlation of the ranks, ``(r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2))``. NaN
+    when ``z``'s ranks determine those of ``x`` or ``y`` (nothing is left to correlate) or an
+    input is constant."""
+    r_xy, r_xz, r_yz = spearman_rho(x, y), spearman_rho(x, z), spearman_rho(y, z)
+    denom = (1 - r_xz**2) * (1 - r_yz**2)
+    return float((r_xy - r_xz * r_yz) / math.sqrt(denom)) if denom > 1e-12 else float("nan")
+
+
+def partial_spearman_p_greater(x, y, z) -> float:
+    """One-sided p-value that the partial Spearman correlation of ``x`` and ``y`` given ``z`` is
+    positive: Student's t with n - 3 degrees of freedom, ``t = r sqrt((n - 3) / (1 - r^2))`` (an
+    approximation for small n). NaN for fewer than 4 points or an undefined correlation."""
+    from scipy.stats import t as student_t
+
+    n, r = len(x), partial_spearman(x, y, z)
+    if n < 4 or math.isnan(r):
+        return float("nan")
+    if r >= 1:
+        return 0.0
+    return float(student_t.sf(r * math.sqrt((n - 3) / (1 - r**2)), n - 3))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,9 +41,23 @@ BATCH_SIZE = 128
 GRAM_MEMORY_BUDGET = 8 * 1024**3
 
 
+@contextmanager
+def evaluating(model: nn.Module):
+    """``model`` in eval mode inside the block (BatchNorm on its running statistics, as the
+    official ``get_apply_fn(train=False)``), its own mode restored after."""
+    mode = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(mode)
+
+
 def ntk_gram(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Empirical NTK Gram matrix (N, N) of ``model`` on ``images`` (N, ...), in float64."""
-    return empirical_ntk(model, images, memory_budget=GRAM_MEMORY_BUDGET).double()
+    """Empirical NTK Gram matrix (N, N) of ``model`` on ``images`` (N, ...), in float64, the
+    model in eval mode (``evaluating``; the official ``get_ntk_fn``)."""
+    with evaluating(model):
+        return empirical_ntk(model, images, memory_budget=GRAM_MEMORY_BUDGET).double()
 
 
 @dataclass
@@ -124,9 +139,16 @@ class FitResult:
 
 
 def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Predicted labels (n,) in {0, 1} of ``x`` (n, ...): 1 where the logit is positive."""
-    with torch.no_grad():
+    """Predicted labels (n,) in {0, 1} of ``x`` (n, ...): 1 where the logit is positive, the
+    model in eval mode (BatchNorm on its running statistics; its mode is restored after).
+
+    Raises ``FloatingPointError`` when a logit is not finite (a fit that diverged would otherwise
+    predict 0 everywhere and be scored as a learner)."""
+    with evaluating(model), torch.no_grad():
         logits = torch.cat([model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    if not bool(torch.isfinite(logits).all()):
+        raise FloatingPointError(f"{int((~torch.isfinite(logits)).sum())} of {len(logits)} logits are not finite: "
+                                 "the fit diverged (try a smaller lr)")
     return (logits > 0).float()
 
 
@@ -229,12 +251,15 @@ class EigenTaskSweep:
     ``test_accuracy``, ``train_accuracy``, ``agreement`` (share of test images on which the fit
     predicts the trained network's label), ``distance`` and ``seconds``; ``tracks``: the kernel
     track of the tracked task, keyed ``(model name, kind)``; ``trained``: the network trained
-    on the tracked task, per model name; ``after``: one dict per task of ``after_indices`` with
+    on the tracked task, per model name; ``paired``: one dict per task with ``model``, ``k`` and
+    the counts of test images that only the linearization (``only_linearized``) or only the
+    network (``only_network``) labels correctly; ``after``: one dict per task of ``after_indices`` with
     ``model``, ``k`` and the paired counts of test images on which only the kernel after
     training (``only_after``) or only the kernel at theta_0 (``only_before``) predicts the
     network's label."""
 
     rows: list[dict] = field(default_factory=list)
+    paired: list[dict] = field(default_factory=list)
     after: list[dict] = field(default_factory=list)
     tracks: dict[tuple[str, str], KernelTrack] = field(default_factory=dict)
     trained: dict[str, nn.Module] = field(default_factory=dict)
@@ -285,6 +310,9 @@ def eigen_task_sweep(initial: dict[str, nn.Module], spectra: dict[str, NTKSpectr
                 fits.update(fit_kernels_before_and_after(model, fits["network"].model, *split, epochs=epochs,
                                                          seed=seed))
             network_labels = fits["network"].test_predictions
+            net_right, lin_right = network_labels == split[3], fits["linearized"].test_predictions == split[3]
+            sweep.paired.append(dict(model=name, k=k, only_linearized=int((lin_right & ~net_right).sum()),
+                                     only_network=int((net_right & ~lin_right).sum())))
             if k in after_indices:
                 before_agrees = fits[KINDS[2]].test_predictions == network_labels
                 after_agrees = fits[KINDS[3]].test_predictions == network_labels
@@ -303,6 +331,43 @@ def eigen_task_sweep(initial: dict[str, nn.Module], spectra: dict[str, NTKSpectr
                 report(f"{name}, task {k}: test accuracy " + ", ".join(
                     f"{kind} {fit.test_accuracy:.3f}" for kind, fit in fits.items()))
     return sweep
+
+
+# The control learner of the ranking claim: a kernel method that knows nothing of the networks.
+CONTROL = "RBF kernel (control)"
+CONTROL_RIDGE = 1e-3
+
+
+def rbf_control_rows(spectra: dict[str, NTKSpectrum], pooled: torch.Tensor, n_train: int,
+                     eigen_indices: list[int], ridge: float = CONTROL_RIDGE) -> list[dict]:
+    """Test accuracy of a Gaussian-kernel ridge classifier on raw pixels on every eigen-task.
+
+    ``k(x, x') = exp(-||x - x'||^2 / h)``, ``h`` the median squared distance between training
+    images; ``alpha = (K_tr + ridge I)^-1 y_tr`` on labels +-1 (``K``'s diagonal is 1, so
+    ``ridge`` is relative to it), a test image labelled 1 where ``K_te,tr alpha > 0``. Its
+    difficulty may well rise with k (the NTK's leading eigenfunctions are smooth functions of the
+    pixels too), but it shares nothing with a network's kernel: the ranking claim asks that the
+    linearization track the network beyond what this learner explains.
+
+    ``pooled`` (N, ...): the first ``n_train`` train, the rest test. Returns one row per (model,
+    k) with ``model``, ``k``, ``kind`` = ``CONTROL``, ``test_accuracy`` and ``train_accuracy``.
+    """
+    check_positive_float("ridge", ridge)
+    x = pooled.reshape(len(pooled), -1).double().cpu()
+    squared = torch.cdist(x, x[:n_train]).pow(2)
+    bandwidth = float(squared[:n_train].median())
+    kernel = torch.exp(-squared / bandwidth)
+    factor = torch.linalg.cholesky(kernel[:n_train] + ridge * torch.eye(n_train, dtype=kernel.dtype))
+    rows = []
+    for name, spectrum in spectra.items():
+        labels = torch.stack([eigenfunction_labels(spectrum.eigenvectors[:, k - 1]) for k in eigen_indices], 1).cpu()
+        alpha = torch.cholesky_solve(2 * labels[:n_train].double() - 1, factor)
+        predicted = (kernel @ alpha > 0).float()
+        correct = (predicted == labels).float()
+        for j, k in enumerate(eigen_indices):
+            rows.append(dict(model=name, k=k, kind=CONTROL, test_accuracy=float(correct[n_train:, j].mean()),
+                             train_accuracy=float(correct[:n_train, j].mean())))
+    return rows
 
 
 def rayleigh_growth(spectrum: NTKSpectrum, trained: nn.Module, pooled: torch.Tensor, count: int,
@@ -359,8 +424,10 @@ def real_task_sweep(tasks: list, models: list[str], sizes: list[list[int]], step
     ``tasks[i]``; ``seeds`` repetitions, each with its own initialisation (seeded from ``seed``,
     the repetition, the data set's position and the model's), shared by the network and its
     linearization, and its own data order. Returns one record per (data set, model, n,
-    repetition): ``dataset``, ``model``, ``n``, ``seed``, ``epochs``, ``steps`` (as made),
-    ``network`` and ``linearized`` test accuracy, ``network_train`` and ``linearized_train``
+    repetition): ``dataset``, ``model``, ``n``, ``seed``, ``epochs``, ``steps`` (as made; an
+    epoch is rounded whole, so within half an epoch of ``steps``), ``test`` (test images),
+    ``disagreement`` (share of them the two label differently), ``network`` and ``linearized``
+    test accuracy, ``network_train`` and ``linearized_train``
     training accuracy. ``report`` gets one line per record (``None``: silent).
     """
     check_positive_int("seeds", seeds)
@@ -376,8 +443,10 @@ def real_task_sweep(tasks: list, models: list[str], sizes: list[list[int]], step
                     epochs = epochs_for_steps(steps, n)
                     fits = fit_network_and_linearization(model, x_train[:n], y_train[:n], *test, epochs=epochs,
                                                          seed=seed + 1000 * s)
+                    disagree = fits["network"].test_predictions != fits["linearized"].test_predictions
                     rows.append(dict(dataset=task.name, model=name, n=n, seed=s, epochs=epochs,
-                                     steps=epochs * -(-n // BATCH_SIZE),
+                                     steps=epochs * -(-n // BATCH_SIZE), test=len(test[1]),
+                                     disagreement=float(disagree.float().mean()),
                                      network=fits["network"].test_accuracy, linearized=fits["linearized"].test_accuracy,
                                      network_train=fits["network"].train_accuracy,
                                      linearized_train=fits["linearized"].train_accuracy))
