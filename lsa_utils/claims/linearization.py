@@ -20,7 +20,7 @@ from ..run.results import Claim
 from .core import check, finding, paper_claim
 from .stats import mcnemar_p_greater, partial_spearman, partial_spearman_p_greater, spearman_rho
 
-MODEL_NAMES = {"mlp": "MLP 100-100", "lenet": "LeNet"}
+MODEL_NAMES = {"mlp": "MLP 100-100", "lenet": "LeNet", "resnet18": "ResNet18"}
 PAPER = "Ortiz-Jiménez et al. 2021"
 ALPHA = 0.05  # one-sided significance level of the rank tests
 # Two standard errors of a paired accuracy gap on n test images are 2 sqrt((q - gap^2) / n), q the
@@ -79,10 +79,35 @@ def accuracies_by_task(records: list[dict], model: str, kind: str) -> list[float
 
 
 AFTER, BEFORE = "kernel at θ_T", "kernel at θ₀"
-# "Much more closely" (the paper's point, as issue 19 puts it), read as: at most half the kernel at
-# initialisation's distance to the network's test accuracy. Set in the revision that adopted the
-# official metric, after the default run of the agreement version had been seen.
-AFTER_GAP_RATIO = 0.5
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def after_training_distance_ratio(pairs: list[dict], resamples: int = BOOTSTRAP_RESAMPLES,
+                                  seed: int = 0) -> tuple[float, float]:
+    """The ratio of summed distances to the network's test accuracy, kernel after training over
+    kernel at initialisation, ``sum_t |acc_T - acc_net| / sum_t |acc_0 - acc_net|``, and its
+    one-sided 95% bootstrap upper bound (the test images resampled within each task, the three
+    classifiers' outcomes on an image kept together; ``resamples`` draws, seeded).
+
+    ``pairs``: ``sweep.after`` records, each with ``correct`` (per classifier, "0"/"1" per test
+    image). Returns ``(ratio, upper)``; NaN where the kernel at initialisation is exactly as
+    accurate as the network on every task."""
+    rng = np.random.default_rng(seed)
+    after = before = 0.0
+    after_draws, before_draws = np.zeros(resamples), np.zeros(resamples)
+    for pair in pairs:
+        outcome = {kind: np.frombuffer(pair["correct"][kind].encode(), dtype=np.uint8) - ord("0")
+                   for kind in ("network", AFTER, BEFORE)}
+        net, post, pre = (outcome[kind].astype(float) for kind in ("network", AFTER, BEFORE))
+        after, before = after + abs(post.mean() - net.mean()), before + abs(pre.mean() - net.mean())
+        idx = rng.integers(0, len(net), size=(resamples, len(net)))
+        after_draws += np.abs(post[idx].mean(1) - net[idx].mean(1))
+        before_draws += np.abs(pre[idx].mean(1) - net[idx].mean(1))
+    if before == 0:
+        return float("nan"), float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(before_draws > 0, after_draws / before_draws, np.inf)
+    return after / before, float(np.quantile(ratios, 0.95))
 
 
 def _kernel_after_training_claims(values: dict[str, Any], params: dict[str, Any], real: bool,
@@ -90,7 +115,8 @@ def _kernel_after_training_claims(values: dict[str, Any], params: dict[str, Any]
     """Sec. 5's kernel after training, as the official ``pretrained_ntk_comparison.py`` reports
     it: the test accuracy of the network, of the kernel at theta_0 and of the kernel at theta_T,
     on the tasks where both kernels were fitted. The paper claim: summed over those tasks,
-    |acc(theta_T kernel) - acc(network)| is at most half of |acc(theta_0 kernel) - acc(network)|.
+    |acc(theta_T kernel) - acc(network)| is significantly below |acc(theta_0 kernel) - acc(network)|
+    (``after_training_distance_ratio``'s upper bound below 1).
     A finding: the same kernels' agreement with the network's labels (exact one-sided McNemar
     test on the paired test images, pooled over the tasks)."""
     out = []
@@ -108,21 +134,23 @@ def _kernel_after_training_claims(values: dict[str, Any], params: dict[str, Any]
             return sum(abs(rows[k, kind]["test_accuracy"] - rows[k, "network"]["test_accuracy"]) for k in tasks)
 
         after_gap, before_gap = distance(AFTER), distance(BEFORE)
+        ratio, upper = after_training_distance_ratio(pairs)
         name, where = MODEL_NAMES.get(model, model), f"tasks {', '.join(map(str, tasks))}"
         out.append(paper_claim(
             f"{name}, {where}: the kernel after training is closer to the network's test accuracy than the kernel at "
             f"initialisation (test accuracy: network {listed('network')}; kernel at θ_T {listed(AFTER)}, training "
             f"{listed(AFTER, 'train_accuracy')}; kernel at θ₀ {listed(BEFORE)}, training "
-            f"{listed(BEFORE, 'train_accuracy')}; summed distances {after_gap:.3f} and {before_gap:.3f}; their ratio)",
-            after_gap / before_gap if before_gap > 0 else float("nan"), "<=", AFTER_GAP_RATIO,
+            f"{listed(BEFORE, 'train_accuracy')}; summed distances {after_gap:.3f} and {before_gap:.3f}, ratio "
+            f"{ratio:.2f}; its 95% upper bound)", upper, "<", 1.0,
             source=f"{PAPER}, Sec. 5 and the official pretrained_ntk_comparison.py, which prints these three test "
                    "accuracies (linear approximations at the end of training explain the network better)",
             paper_value="the kernel after training close to the network; no number retrieved",
-            reason=f"'much more closely' read as at most {AFTER_GAP_RATIO} of the kernel at initialisation's distance, "
-                   "set after the default run of an earlier version of this claim (agreement) had been seen; one "
-                   "network per task, no interval over seeds. Expected by construction in part: J(θ_T) contains the "
-                   "trained network's last-layer features, so the kernel after training can represent the network's "
-                   "function, which is the paper's point",
+            reason=f"the ratio significantly below 1: one-sided 95% bootstrap upper bound ({BOOTSTRAP_RESAMPLES:,} "
+                   "resamples of the test images within each task), one network per task, no interval over seeds. "
+                   "How much closer ('much more closely') is shown by the ratio, not tested. Written after a referee "
+                   "read, replacing a point threshold set after the default run had been seen. Expected in part by "
+                   "construction: J(θ_T) contains the trained network's last-layer features, so the kernel after "
+                   "training can represent the network's function, which is the paper's point",
             expected=real, expected_when=on_real))
         only_after, only_before = sum(a["only_after"] for a in pairs), sum(a["only_before"] for a in pairs)
         out.append(finding(

@@ -106,8 +106,10 @@ def mcnemar_p_greater(only_first: int, only_second: int) -> float:
 def partial_spearman(x, y, z) -> float:
     """Spearman's correlation of ``x`` and ``y`` with ``z`` partialled out: the partial
     correlation of the ranks, ``(r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2))``. NaN
-    when ``z``'s ranks determine those of ``x`` or ``y`` (nothing is left to correlate) or an
-    input is constant."""
+    when ``z``'s ranks determine those of ``x`` or ``y`` (nothing is left to correlate) or ``x``
+    or ``y`` is constant; Spearman's rho of ``x`` and ``y`` when ``z`` is constant."""
+    if np.ptp(_ranks(z)) == 0:  # a constant control explains nothing
+        return spearman_rho(x, y)
     r_xy, r_xz, r_yz = spearman_rho(x, y), spearman_rho(x, z), spearman_rho(y, z)
     denom = (1 - r_xz**2) * (1 - r_yz**2)
     return float((r_xy - r_xz * r_yz) / math.sqrt(denom)) if denom > 1e-12 else float("nan")

@@ -157,19 +157,55 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return float((predictions(model, x, batch_size) == y).float().mean())
 
 
-def at_trained_parameters(initial: nn.Module, trained: nn.Module) -> nn.Module:
-    """A copy of ``initial`` holding ``trained``'s parameters and ``initial``'s buffers.
+def with_batch_statistics(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> nn.Module:
+    """A copy of ``model`` whose BatchNorm running statistics are the average, over ``images``
+    (n, ...) in batches of ``batch_size``, of the batch statistics at its current parameters.
 
-    The expansion point theta_T of the kernel after training: the official
-    ``pretrained_ntk_comparison.py`` keeps the parameters of the trained network and puts back the
-    batch statistics of the initialisation ("we reinitialize batch norm to not introduce an unfair
-    advantage"); networks without buffers are simply copied.
+    The official code (Flax 0.3.5) applies its ResNet with ``train`` left at its default,
+    True, in every forward pass: BatchNorm always normalises with the statistics of the batch
+    at hand, never with running averages. A per-image function is needed for an empirical NTK
+    and a linearization, so we evaluate BatchNorm in eval mode with these statistics: the
+    population version of what the official forward pass computes. (In eval mode with the
+    statistics of initialisation, mean 0 and variance 1, BatchNorm would not normalise at all
+    and the ResNet would be another function.) Torch keeps the unbiased variance, Flax the biased
+    one: a factor n / (n - 1) over n = batch x height x width values. Models without BatchNorm
+    are returned as an unchanged copy.
+    """
+    model = copy.deepcopy(model)
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches
+    mode = model.training
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            model(images[i:i + batch_size])
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.train(mode)
+    return model
+
+
+def at_trained_parameters(initial: nn.Module, trained: nn.Module, images: torch.Tensor | None = None) -> nn.Module:
+    """The expansion point theta_T of the kernel after training: a copy of ``initial`` holding
+    ``trained``'s parameters.
+
+    Its BatchNorm statistics: with ``images`` (the training images), those of ``trained``'s
+    parameters on them (``with_batch_statistics``), the statistics the official code's forward
+    pass would use at theta_T (it always normalises with the batch's); without, ``initial``'s
+    (the official ``pretrained_ntk_comparison.py`` puts back the initial batch statistics "to
+    not introduce an unfair advantage", which changes nothing in its own forward pass since it
+    never reads them). Networks without BatchNorm are the same either way.
     """
     model = copy.deepcopy(initial)
     with torch.no_grad():
         for p, q in zip(model.parameters(), trained.parameters(), strict=True):
             p.copy_(q)
-    return model
+    return model if images is None else with_batch_statistics(model, images)
 
 
 def _distance(model: nn.Module, initial: list[torch.Tensor]) -> float:
@@ -256,7 +292,8 @@ class EigenTaskSweep:
     network (``only_network``) labels correctly; ``after``: one dict per task of ``after_indices`` with
     ``model``, ``k`` and the paired counts of test images on which only the kernel after
     training (``only_after``) or only the kernel at theta_0 (``only_before``) predicts the
-    network's label."""
+    network's label, and ``correct``: for the network and both kernels, a string with one
+    character per test image, "1" where it is labelled correctly."""
 
     rows: list[dict] = field(default_factory=list)
     paired: list[dict] = field(default_factory=list)
@@ -270,11 +307,12 @@ def fit_kernels_before_and_after(initial: nn.Module, trained: nn.Module, *data: 
     """The official comparison of the kernel at initialisation with the kernel after training.
 
     Both are ``LinearizedModel(..., offset=False)``, ``J(x; theta') (theta - theta')``, trained
-    by ``fit_binary`` with the network's recipe and data order: at theta' = theta_0 (``initial``)
-    and at theta' = theta_T (``trained``'s parameters, ``initial``'s buffers:
-    ``at_trained_parameters``). Returns ``{"kernel at θ₀": ..., "kernel at θ_T": ...}``.
+    by ``fit_binary`` with the network's recipe and data order: at theta' = theta_0 (``initial``,
+    with its BatchNorm statistics as they are) and at theta' = theta_T (``trained``'s parameters
+    with BatchNorm statistics recomputed on the training images: ``at_trained_parameters``).
+    Returns ``{"kernel at θ₀": ..., "kernel at θ_T": ...}``.
     """
-    points = {KINDS[2]: initial, KINDS[3]: at_trained_parameters(initial, trained)}
+    points = {KINDS[2]: initial, KINDS[3]: at_trained_parameters(initial, trained, data[0])}
     return {kind: fit_binary(LinearizedModel(point, offset=False), *data, epochs=epochs, seed=seed, desc=kind)
             for kind, point in points.items()}
 
@@ -316,8 +354,10 @@ def eigen_task_sweep(initial: dict[str, nn.Module], spectra: dict[str, NTKSpectr
             if k in after_indices:
                 before_agrees = fits[KINDS[2]].test_predictions == network_labels
                 after_agrees = fits[KINDS[3]].test_predictions == network_labels
+                correct = {kind: "".join("1" if c else "0" for c in (fits[kind].test_predictions == split[3]).tolist())
+                           for kind in ("network", KINDS[2], KINDS[3])}
                 sweep.after.append(dict(model=name, k=k, only_after=int((after_agrees & ~before_agrees).sum()),
-                                        only_before=int((before_agrees & ~after_agrees).sum())))
+                                        only_before=int((before_agrees & ~after_agrees).sum()), correct=correct))
             for kind, fit in fits.items():
                 agreement = float((fit.test_predictions == network_labels).float().mean())
                 sweep.rows.append(dict(model=name, k=k, kind=kind, test_accuracy=fit.test_accuracy,
@@ -416,7 +456,7 @@ def epochs_for_steps(steps: int, n: int, batch_size: int = BATCH_SIZE) -> int:
 
 
 def real_task_sweep(tasks: list, models: list[str], sizes: list[list[int]], steps: int, seeds: int = 1,
-                    seed: int = 0, device: torch.device | str = "cpu", report=None) -> list[dict]:
+                    seed: int = 0, device: torch.device | str = "cpu", report=None, resnet_width: int = 64) -> list[dict]:
     """The network against its linearization on real binary tasks, at nested training sizes and
     the same number of SGD steps at every size (``epochs_for_steps``).
 
@@ -428,7 +468,8 @@ def real_task_sweep(tasks: list, models: list[str], sizes: list[list[int]], step
     epoch is rounded whole, so within half an epoch of ``steps``), ``test`` (test images),
     ``disagreement`` (share of them the two label differently), ``network`` and ``linearized``
     test accuracy, ``network_train`` and ``linearized_train``
-    training accuracy. ``report`` gets one line per record (``None``: silent).
+    training accuracy. ``report`` gets one line per record (``None``: silent); ``resnet_width``:
+    the ResNet18's base width when ``models`` has it.
     """
     check_positive_int("seeds", seeds)
     rows = []
@@ -438,10 +479,11 @@ def real_task_sweep(tasks: list, models: list[str], sizes: list[list[int]], step
         for i, name in enumerate(models):
             for s in range(seeds):
                 generator = torch.Generator().manual_seed(seed + 1000 * s + 100 + 10 * d + i)
-                model = make_binary_classifier(name, task.image_shape, generator).to(device)
+                model = make_binary_classifier(name, task.image_shape, generator, resnet_width).to(device)
                 for n in task_sizes:
                     epochs = epochs_for_steps(steps, n)
-                    fits = fit_network_and_linearization(model, x_train[:n], y_train[:n], *test, epochs=epochs,
+                    start = with_batch_statistics(model, x_train[:n])  # theta_0 as the linearization sees it
+                    fits = fit_network_and_linearization(start, x_train[:n], y_train[:n], *test, epochs=epochs,
                                                          seed=seed + 1000 * s)
                     disagree = fits["network"].test_predictions != fits["linearized"].test_predictions
                     rows.append(dict(dataset=task.name, model=name, n=n, seed=s, epochs=epochs,

@@ -77,9 +77,14 @@ class LeNet(_OneLogit):
         _init(self, generator)
 
 
+BINARY_CLASSIFIERS = ("mlp", "lenet", "resnet18")
+
+
 def make_binary_classifier(name: str, image_shape: tuple[int, int, int],
-                           generator: torch.Generator | None = None) -> nn.Module:
-    """``"mlp"`` or ``"lenet"`` for images of shape ``(C, H, W)`` (square for the LeNet)."""
+                           generator: torch.Generator | None = None, resnet_width: int = 64) -> nn.Module:
+    """``"mlp"``, ``"lenet"`` or ``"resnet18"`` (``lsa_utils.models.resnet.ResNet18`` with base
+    width ``resnet_width`` and ReLU) for images of shape ``(C, H, W)`` (square for the LeNet),
+    one output logit."""
     c, h, w = image_shape
     if name == "mlp":
         return MLP(c * h * w, generator=generator)
@@ -87,4 +92,8 @@ def make_binary_classifier(name: str, image_shape: tuple[int, int, int],
         if h != w:
             raise ValueError(f"LeNet needs square images; got {h}x{w}")
         return LeNet(c, h, generator=generator)
-    raise ValueError(f"model must be 'mlp' or 'lenet'; got {name!r}")
+    if name == "resnet18":
+        from .resnet import ResNet18
+
+        return ResNet18(c, width=resnet_width, generator=generator)
+    raise ValueError(f"model must be one of {', '.join(map(repr, BINARY_CLASSIFIERS))}; got {name!r}")

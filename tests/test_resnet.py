@@ -1,0 +1,155 @@
+"""Chapter 4's ResNet18 (the official Flax ResNet V1, CIFAR variant) and its linearization."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lsa_utils.experiments.linearization import (
+    at_trained_parameters, eigen_task_sweep, fit_binary, ntk_gram, ntk_spectrum, predictions, with_batch_statistics,
+)
+from lsa_utils.kernels import empirical_ntk
+from lsa_utils.kernels.empirical import LinearizedModel
+from lsa_utils.models.resnet import BasicBlock, ResNet18, SameConv2d
+from lsa_utils.models.small_nets import make_binary_classifier
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_parameter_counts_are_resnet18s():
+    # the CIFAR ResNet18 with 10 classes has 11,173,962 parameters; one logit drops 9 x 513
+    assert n_params(ResNet18(3, outputs=10)) == 11_173_962
+    assert n_params(ResNet18(3)) == 11_169_345
+    narrow = make_binary_classifier("resnet18", (3, 32, 32), resnet_width=8)
+    assert isinstance(narrow, ResNet18) and n_params(narrow) == 175_817
+    assert narrow(torch.randn(2, 3, 32, 32)).shape == (2,)
+    assert ResNet18(1, width=2, outputs=3)(torch.randn(4, 1, 28, 28)).shape == (4, 3)
+    with pytest.raises(ValueError, match="activation='tanh' is not allowed"):
+        ResNet18(3, activation="tanh")
+    with pytest.raises(ValueError, match="width"):
+        ResNet18(3, width=0)
+
+
+@pytest.mark.parametrize("size, stride, pads", [(32, 2, (0, 1)), (32, 1, (1, 1)), (7, 2, (1, 1)), (8, 2, (0, 1))])
+def test_same_convolution_pads_as_flax(size, stride, pads):
+    conv = SameConv2d(2, 3, 3, stride)
+    x = torch.randn(1, 2, size, size)
+    expected = F.conv2d(F.pad(x, (*pads, *pads)), conv.weight, stride=stride)
+    assert conv(x).shape[-1] == -(-size // stride)
+    torch.testing.assert_close(conv(x), expected)
+    one_by_one = SameConv2d(2, 3, 1, 2)  # the projection: no padding
+    torch.testing.assert_close(one_by_one(x), F.conv2d(x, one_by_one.weight, stride=2))
+
+
+def test_initialisation_zeroes_the_residual_branches_and_lecun_scales_the_weights():
+    model = ResNet18(3, width=16, generator=torch.Generator().manual_seed(0))
+    assert all(float(block.norm2.weight.detach().abs().max()) == 0 for block in model.blocks)
+    assert all(m.bias is None for m in model.modules() if isinstance(m, nn.Conv2d))
+    conv = model.blocks[2].conv1  # 16 -> 32 channels, fan-in 16 * 9
+    weight = conv.weight.detach()
+    assert float(weight.var()) == pytest.approx(1 / 144, rel=0.05) and float(weight.abs().max()) <= 2 / 12 / 0.8796 + 1e-6
+    assert float(model.head.bias.abs().max()) == 0
+    block, x = model.blocks[2].eval(), torch.randn(2, 16, 8, 8)
+    torch.testing.assert_close(block(x), torch.relu(block.project(x)))  # the branch adds 0 at initialisation
+
+
+def test_batch_norm_keeps_nine_tenths_of_its_running_average():
+    block = BasicBlock(2, 2, 1, "gelu")
+    x = torch.randn(16, 2, 4, 4) + 3.0
+    block.train()(x)
+    batch_mean = block.conv1(x).mean(dim=(0, 2, 3))
+    torch.testing.assert_close(block.norm1.running_mean, 0.1 * batch_mean.detach())
+    assert isinstance(block.act, nn.GELU) and block.act.approximate == "tanh"  # Flax's nn.gelu
+
+
+def test_linearization_is_the_eval_mode_network_at_theta0_and_never_moves_the_statistics():
+    model = ResNet18(3, width=4, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(6, 3, 8, 8)
+    model.train()(x * 2 + 1)  # running statistics that differ from the initial ones
+    lin = LinearizedModel(model)
+    expected = model.eval()(x)
+    torch.testing.assert_close(lin(x), expected)
+    buffers = {name: b.clone() for name, b in lin.base.named_buffers() if "running" in name}
+    lin.train()(x)
+    assert all(torch.equal(b, lin.base.get_buffer(name)) for name, b in buffers.items())
+    # its NTK is the eval-mode network's empirical NTK
+    torch.testing.assert_close(empirical_ntk(lin, x), empirical_ntk(model.eval(), x), rtol=1e-4, atol=1e-6)
+
+
+def test_batch_statistics_make_the_eval_mode_network_the_train_mode_one():
+    model = ResNet18(3, width=4, generator=torch.Generator().manual_seed(5))
+    x = torch.randn(64, 3, 8, 8) * 3 + 1
+    with torch.no_grad():
+        batch_mode = model.train()(x)
+        initial_statistics = model.eval()(x)  # mean 0, variance 1: BatchNorm does not normalise
+        recomputed = with_batch_statistics(model, x, batch_size=64)
+        evaluated = recomputed.eval()(x)
+    # the same function up to torch's unbiased running variance (n / (n - 1) over 64 x 8 x 8 values
+    # in the stem, fewer deeper down)
+    torch.testing.assert_close(evaluated, batch_mode, rtol=0.05, atol=0.02 * float(batch_mode.std()))
+    assert float((initial_statistics - batch_mode).abs().max()) > 0.2 * float(batch_mode.std())
+    assert model.blocks[0].norm1.momentum == 0.1 and recomputed.blocks[0].norm1.momentum == 0.1
+    in_batches = with_batch_statistics(model, x, batch_size=16)  # the mean of four batches' means
+    torch.testing.assert_close(in_batches.stem[1].running_mean, recomputed.stem[1].running_mean)
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(192, 1))
+    assert torch.equal(with_batch_statistics(mlp, x)[1].weight, mlp[1].weight)  # nothing to do
+
+
+def test_kernel_after_training_takes_its_batch_statistics_and_the_gram_is_in_eval_mode():
+    generator = torch.Generator().manual_seed(2)
+    model = ResNet18(1, width=2, generator=generator)
+    x = torch.randn(40, 1, 8, 8)
+    y = (x.mean(dim=(1, 2, 3)) > 0).float()
+    fit = fit_binary(model, x[:30], y[:30], x[30:], y[30:], epochs=2, lr=0.01)
+    assert not torch.equal(fit.model.blocks[0].norm1.running_var, model.blocks[0].norm1.running_var)
+    point = at_trained_parameters(model, fit.model)
+    assert torch.equal(point.blocks[0].norm1.running_var, model.blocks[0].norm1.running_var)
+    assert torch.equal(point.head.weight, fit.model.head.weight)
+    recomputed = at_trained_parameters(model, fit.model, x[:30])  # theta_T's statistics on the training images
+    expected = with_batch_statistics(point, x[:30])
+    torch.testing.assert_close(recomputed.blocks[0].norm1.running_var, expected.blocks[0].norm1.running_var)
+    assert not torch.equal(recomputed.blocks[0].norm1.running_var, model.blocks[0].norm1.running_var)
+    trained = fit.model.train()
+    gram = ntk_gram(trained, x[:5])
+    assert trained.training  # the mode is restored
+    torch.testing.assert_close(gram, empirical_ntk(trained.eval(), x[:5]).double())
+    assert torch.equal(predictions(trained.train(), x[30:]), fit.test_predictions)
+
+
+def test_eigen_task_sweep_runs_the_resnet_and_both_kernels():
+    generator = torch.Generator().manual_seed(3)
+    pooled = torch.randn(48, 3, 8, 8, generator=generator)
+    initial = {"resnet18": make_binary_classifier("resnet18", (3, 8, 8), generator, resnet_width=2)}
+    spectra = {"resnet18": ntk_spectrum(initial["resnet18"], pooled)}
+    sweep = eigen_task_sweep(initial, spectra, pooled, 32, [1, 2], tracked_index=2, probe_size=8, epochs=2,
+                             after_indices=[2], report=None)
+    kinds = [(r["k"], r["kind"]) for r in sweep.rows]
+    assert kinds == [(1, "network"), (1, "linearized"), (2, "network"), (2, "linearized"), (2, "kernel at θ₀"),
+                     (2, "kernel at θ_T")]
+    assert all(0 <= r["test_accuracy"] <= 1 for r in sweep.rows)
+    assert sweep.tracks["resnet18", "linearized"].change[-1] < 1e-5  # its kernel cannot move
+
+
+def test_chapter_runs_with_the_resnet_side_by_side(tmp_path, monkeypatch):
+    """The notebook's ResNet18 path end to end (figures with three models, claims, prose), at tiny
+    sizes on the digits fallback: what the `paper` scale runs, on CPU, in seconds."""
+    import json
+
+    from lsa_utils.run.executor import run_chapter
+    from conftest import make_project_copy
+
+    root = make_project_copy(tmp_path)
+    monkeypatch.setenv("LSA_ROOT", str(root))
+    monkeypatch.delenv("LSA_DATA_DIR", raising=False)
+    outcome = run_chapter("linearization", "smoke", overrides=dict(
+        models=["mlp", "lenet", "resnet18"], resnet_width=2, n_train=120, n_test=60, epochs=2, probe_size=32,
+        rayleigh_count=40, real_sizes=[64, 128], real_test=100, real_steps=4, real_seeds=2), progress=False)
+    assert outcome.status == "executed"
+    data = json.loads(outcome.results.read_text())
+    assert {r["model"] for r in data["values"]["eigen_tasks"]} == {"mlp", "lenet", "resnet18"}
+    assert {r["model"] for r in data["values"]["real_tasks"]} == {"mlp", "lenet", "resnet18"}
+    assert any(c["claim"].startswith("ResNet18, task 4: rank of the growth") for c in data["claims"])
+    glued = data["glued"]
+    assert all(glued[key] != "n/a (not run)" for key in ("after_resnet18", "growth_summary_resnet18", "kta_resnet18"))
