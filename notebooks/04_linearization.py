@@ -113,7 +113,7 @@ plan = plan_data(run.parameters).check()  # the sizes capped to the data at hand
 plan.show()
 p = plan.p
 colors = {"network": ROLE_COLORS["network"], "linearized": ROLE_COLORS["linearized"],
-          KINDS[2]: ROLE_COLORS["kernel"], KINDS[3]: ROLE_COLORS["mean_field"], CONTROL: ROLE_COLORS["reference"]}
+          KINDS[2]: ROLE_COLORS["kernel"], KINDS[3]: ROLE_COLORS["random_features"], CONTROL: ROLE_COLORS["reference"]}
 
 # %% [markdown]
 # ## The NTK at initialisation and its eigenfunctions
