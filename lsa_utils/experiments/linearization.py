@@ -159,17 +159,16 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def with_batch_statistics(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> nn.Module:
     """A copy of ``model`` whose BatchNorm running statistics are the average, over ``images``
-    (n, ...) in batches of ``batch_size``, of the batch statistics at its current parameters.
+    (n, ...) in near-equal batches of at most ``batch_size``, of the batch statistics at its
+    current parameters.
 
-    The official code (Flax 0.3.5) applies its ResNet with ``train`` left at its default,
-    True, in every forward pass: BatchNorm always normalises with the statistics of the batch
-    at hand, never with running averages. A per-image function is needed for an empirical NTK
-    and a linearization, so we evaluate BatchNorm in eval mode with these statistics: the
-    population version of what the official forward pass computes. (In eval mode with the
-    statistics of initialisation, mean 0 and variance 1, BatchNorm would not normalise at all
-    and the ResNet would be another function.) Torch keeps the unbiased variance, Flax the biased
-    one: a factor n / (n - 1) over n = batch x height x width values. Models without BatchNorm
-    are returned as an unchanged copy.
+    Our choice for the ResNet, not the official code's: an empirical NTK and a linearization need
+    a function of one image, so BatchNorm is evaluated in eval mode, with these statistics. (The
+    official code asks for ``train=False`` and keeps the initial statistics, mean 0 and variance
+    1, with which BatchNorm would not normalise at all; as published with its pinned Flax 0.3.5,
+    its ResNet forward pass with ``mutable=False`` raises an error, so what it ran cannot be
+    read from it.) Torch keeps the unbiased variance, Flax the biased one. Models without
+    BatchNorm are returned as an unchanged copy.
     """
     model = copy.deepcopy(model)
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -178,34 +177,32 @@ def with_batch_statistics(model: nn.Module, images: torch.Tensor, batch_size: in
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
-        m.momentum = None  # a cumulative average over the batches
+        m.momentum = None  # a cumulative average over the batches, which are near-equal in size
     mode = model.training
     model.train()
     with torch.no_grad():
-        for i in range(0, len(images), batch_size):
-            model(images[i:i + batch_size])
+        for batch in torch.tensor_split(images, -(-len(images) // batch_size)):
+            model(batch)
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     model.train(mode)
     return model
 
 
-def at_trained_parameters(initial: nn.Module, trained: nn.Module, images: torch.Tensor | None = None) -> nn.Module:
+def at_trained_parameters(initial: nn.Module, trained: nn.Module) -> nn.Module:
     """The expansion point theta_T of the kernel after training: a copy of ``initial`` holding
-    ``trained``'s parameters.
+    ``trained``'s parameters and ``initial``'s buffers.
 
-    Its BatchNorm statistics: with ``images`` (the training images), those of ``trained``'s
-    parameters on them (``with_batch_statistics``), the statistics the official code's forward
-    pass would use at theta_T (it always normalises with the batch's); without, ``initial``'s
-    (the official ``pretrained_ntk_comparison.py`` puts back the initial batch statistics "to
-    not introduce an unfair advantage", which changes nothing in its own forward pass since it
-    never reads them). Networks without BatchNorm are the same either way.
+    As the official ``pretrained_ntk_comparison.py``, which keeps the parameters of the trained
+    network and puts back the batch statistics of the initialisation ("we reinitialize batch
+    norm to not introduce an unfair advantage"); here those of ``with_batch_statistics`` at
+    theta_0. Networks without buffers are simply copied.
     """
     model = copy.deepcopy(initial)
     with torch.no_grad():
         for p, q in zip(model.parameters(), trained.parameters(), strict=True):
             p.copy_(q)
-    return model if images is None else with_batch_statistics(model, images)
+    return model
 
 
 def _distance(model: nn.Module, initial: list[torch.Tensor]) -> float:
@@ -307,12 +304,11 @@ def fit_kernels_before_and_after(initial: nn.Module, trained: nn.Module, *data: 
     """The official comparison of the kernel at initialisation with the kernel after training.
 
     Both are ``LinearizedModel(..., offset=False)``, ``J(x; theta') (theta - theta')``, trained
-    by ``fit_binary`` with the network's recipe and data order: at theta' = theta_0 (``initial``,
-    with its BatchNorm statistics as they are) and at theta' = theta_T (``trained``'s parameters
-    with BatchNorm statistics recomputed on the training images: ``at_trained_parameters``).
-    Returns ``{"kernel at θ₀": ..., "kernel at θ_T": ...}``.
+    by ``fit_binary`` with the network's recipe and data order: at theta' = theta_0 (``initial``)
+    and at theta' = theta_T (``trained``'s parameters, ``initial``'s BatchNorm statistics:
+    ``at_trained_parameters``). Returns ``{"kernel at θ₀": ..., "kernel at θ_T": ...}``.
     """
-    points = {KINDS[2]: initial, KINDS[3]: at_trained_parameters(initial, trained, data[0])}
+    points = {KINDS[2]: initial, KINDS[3]: at_trained_parameters(initial, trained)}
     return {kind: fit_binary(LinearizedModel(point, offset=False), *data, epochs=epochs, seed=seed, desc=kind)
             for kind, point in points.items()}
 

@@ -155,8 +155,8 @@ class LinearizedModel(nn.Module):
     network is copied and left untouched. The copy is always evaluated in eval mode: BatchNorm
     uses its running statistics at theta_0 and never updates them, as the official linearization
     of Karp et al.'s WideResNet (``get_apply_fn(train=False)``); without such layers the mode
-    changes nothing. (For a network whose official code normalises with batch statistics, set
-    its running statistics first: ``lsa_utils.experiments.linearization.with_batch_statistics``.)
+    changes nothing. (Chapter 4 sets the ResNet's running statistics first:
+    ``lsa_utils.experiments.linearization.with_batch_statistics``.)
     """
 
     def __init__(self, model: nn.Module, offset: bool = True) -> None:

@@ -17,10 +17,9 @@ and ``compute_ntk`` configurations) or ``"gelu"`` (Flax's default tanh approxima
 official ``train_ntk`` and ``pretrained_ntk_comparison`` configurations, which train a GeLU
 network on the eigenfunctions of the ReLU one's NTK; chapter 4 uses ReLU throughout).
 
-BatchNorm: the official code always normalises with the batch's statistics; for a per-image
-function (an NTK, a linearization) use eval mode after
-``lsa_utils.experiments.linearization.with_batch_statistics``. Torch's running variance is the
-unbiased one, Flax's the biased one.
+BatchNorm: for a per-image function (an NTK, a linearization) chapter 4 uses eval mode after
+``lsa_utils.experiments.linearization.with_batch_statistics`` (its docstring says why). Torch's
+running variance is the unbiased one, Flax's the biased one.
 """
 
 from __future__ import annotations
