@@ -41,8 +41,8 @@
 #
 # Models, as in the official code: an MLP with two hidden layers of 100 and a LeNet (two
 # $5\times5$ convolutions with 6 and 16 channels, average pooling, dense layers of 120 and 84),
-# one output logit, LeCun-normal weights and zero biases; and, on request (`models`), the
-# official ResNet18 (Flax's ResNet V1 without max-pooling: four stages of two basic blocks,
+# one output logit, LeCun-normal weights and zero biases; and, at the `paper` scale or on
+# request (`models`), the official ResNet18 (Flax's ResNet V1 without max-pooling: four stages of two basic blocks,
 # base width 64, BatchNorm whose last scale in each block starts at 0, global average pooling;
 # 11.2 million parameters; `resnet_width` narrows it). An empirical NTK and a linearization
 # need a function of one image, so ours evaluate BatchNorm in eval mode with the batch
@@ -55,9 +55,10 @@
 # trains a GeLU ResNet on the eigenfunctions of the ReLU one. On CPU a
 # ResNet18 of width 8 takes about 0.16 s per SGD step of 128 images, its linearization about
 # the same: the `default` scale leaves it out (one task costs about 2.6 minutes, the real tasks
-# 45); add it with `-p 'models=["mlp", "lenet", "resnet18"]' -p resnet_width=8`. The `paper`
-# scale leaves out the full one too, for now: its NTK on 10,000 images does not fit in memory as
-# Jacobians (11.2 million parameters each) and costs $N^2$ image passes as NTK-vector products. Every model and its
+# 45); add it with `-p 'models=["mlp", "lenet", "resnet18"]' -p resnet_width=8`. At the
+# `paper` scale the full one's Jacobians (45 MB per image) do not fit in memory for 10,000
+# images: its Gram matrices are contracted from blocks of Jacobians that do, recomputed as
+# needed (`empirical_ntk`'s `"jacobian_blocks"`). Every model and its
 # linearization are trained by SGD with momentum 0.9, learning rate 0.05 decayed linearly to
 # 0, batches of 128, on the sigmoid binary cross-entropy.
 

@@ -46,7 +46,7 @@ def stax_cnn_and_torch_twin(key=1, hw=5, c=2, k=2):
     return apply_fn, params, model
 
 
-@pytest.mark.parametrize("method", ["jacobian", "ntk_vp", "auto"])
+@pytest.mark.parametrize("method", ["jacobian", "jacobian_blocks", "ntk_vp", "auto"])
 def test_empirical_ntk_matches_neural_tangents_mlp(method):
     nt, _, _, jnp = reference()
     apply_fn, params, model = stax_mlp_and_torch_twin()
@@ -59,6 +59,31 @@ def test_empirical_ntk_matches_neural_tangents_mlp(method):
     full = empirical_ntk(model, torch.from_numpy(x1), method=method, trace_outputs=False, batch_size=4)
     assert full.shape == (6, 6, 3, 3)
     assert np.max(np.abs(full.detach().numpy() - full_ref)) / np.max(np.abs(full_ref)) < 1e-5
+
+
+def test_blocked_jacobians_give_the_same_gram_and_auto_takes_them_when_blocks_fit(monkeypatch):
+    import lsa_utils.kernels.empirical as empirical
+
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2)).double()
+    x1, x2 = torch.randn(9, 2, 6, 6, dtype=torch.float64), torch.randn(5, 2, 6, 6, dtype=torch.float64)
+    per_input = 2 * sum(p.numel() for p in model.parameters()) * 8  # two outputs, float64
+    for args in [(x1,), (x1, x2)]:
+        for trace in (True, False):
+            expected = empirical_ntk(model, *args, method="jacobian", trace_outputs=trace)
+            blocked = empirical_ntk(model, *args, method="jacobian_blocks", trace_outputs=trace, batch_size=2,
+                                    memory_budget=2 * 2 * per_input)  # blocks of 2 inputs: 5 x 5 blocks, 9 odd
+            torch.testing.assert_close(blocked, expected, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(empirical, "_ntk_vp_block", lambda *a: pytest.fail("auto took NTK-vector products"))
+    budget = 2 * empirical.MIN_BLOCK * per_input  # the whole Jacobian does not fit, blocks of MIN_BLOCK do
+    x = torch.randn(3 * empirical.MIN_BLOCK, 2, 6, 6, dtype=torch.float64)
+    torch.testing.assert_close(empirical_ntk(model, x, memory_budget=budget), empirical_ntk(model, x, method="jacobian"))
+    monkeypatch.undo()
+    calls = []
+    monkeypatch.setattr(empirical, "_ntk_vp_block", lambda *a: calls.append(1) or torch.zeros(
+        a[2].shape[0], a[3].shape[0], 2, 2, dtype=torch.float64))
+    empirical_ntk(model, x[:4], memory_budget=per_input)  # blocks of 1 < MIN_BLOCK: NTK-vector products
+    assert calls
 
 
 def test_empirical_ntk_matches_neural_tangents_cnn():

@@ -9,12 +9,19 @@ neural tangent kernel"):
 
 - ``"jacobian"`` (Jacobian contraction): materialise J for every input with ``vmap(jacrev)``,
   then contract. Time O((n1 + n2) k [backward pass] + n1 n2 k^2 P), memory O((n1 + n2) k P).
+- ``"jacobian_blocks"``: the same contraction with the Jacobians of two blocks of B inputs in
+  memory at a time, B as large as the memory budget allows; a block's Jacobians are recomputed
+  for every block it meets. Time O(n1 n2 / (2B) [per-input backward passes] + n1 n2 k^2 P),
+  memory O(2 B k P). For networks whose Jacobians do not fit (chapter 4's ResNet18: 11.2
+  million parameters, 45 MB per image in float32).
 - ``"ntk_vp"`` (NTK-vector products): for each output of x2 form J(x2)^T e with ``vjp``, then push
   it through ``jvp`` at x1, ``VP_CHUNK`` outputs at a time. Time O(n2 k [vjp + batched jvp over
   n1]), memory O(VP_CHUNK P + n1 k) on top of the network's activations.
 
-``"auto"`` takes the Jacobian contraction when the Jacobians of both batches fit the memory
-budget, else NTK-vector products.
+``"auto"`` takes the Jacobian contraction when the Jacobians of both inputs fit the memory
+budget, else the blocked contraction when blocks of at least ``MIN_BLOCK`` inputs fit (n1 n2
+jvp passes of NTK-vector products cost more than n1 n2 / (2B) backward passes and the
+contraction), else NTK-vector products.
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ from torch.func import functional_call, jacrev, jvp, vjp, vmap
 from ..devices import memory_budget as device_memory_budget
 from ..validation import check_choice, check_positive_int
 
-METHODS = ("auto", "jacobian", "ntk_vp")
+METHODS = ("auto", "jacobian", "jacobian_blocks", "ntk_vp")
 VP_CHUNK = 16  # NTK-vector products evaluated together (memory O(VP_CHUNK * P))
+MIN_BLOCK = 16  # "auto" takes blocked Jacobians only when blocks of this many inputs fit
 
 
 def _parameters(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -85,11 +93,13 @@ def empirical_ntk(
         model: any module mapping ``(n, ...)`` to ``(n,)`` or ``(n, k)``.
         x1: shape ``(n1, ...)``. x2: shape ``(n2, ...)``, or ``None`` for ``x1`` (then only the
             upper-triangle blocks are computed).
-        method: ``"auto"``, ``"jacobian"`` or ``"ntk_vp"`` (see the module docstring).
+        method: ``"auto"``, ``"jacobian"``, ``"jacobian_blocks"`` or ``"ntk_vp"`` (see the module
+            docstring).
         trace_outputs: average over the k outputs, as neural-tangents' default
             ``trace_axes=(-1,)`` does, giving ``(n1, n2)``; else ``(n1, n2, k, k)``.
         batch_size: inputs per block.
-        memory_budget: bytes the Jacobians may take (``"auto"`` chooses by it); ``None``: 2 GiB on CPU,
+        memory_budget: bytes the Jacobians may take (``"auto"`` chooses by it, ``"jacobian_blocks"``
+            sizes its blocks by it); ``None``: 2 GiB on CPU,
             on a GPU a third of ``lsa_utils.devices.memory_budget`` (half its free memory), since
             the Jacobians are briefly held twice there.
 
@@ -107,38 +117,59 @@ def empirical_ntk(
     k = f(params, x1[:1]).shape[1]
     n_params = sum(p.numel() for p in params.values())
     itemsize = next(iter(params.values())).element_size()
+    # on a GPU the Jacobians are briefly held twice (per-batch pieces and their concatenation),
+    # and vmap's intermediates come on top: a third of its free-memory budget
+    budget = memory_budget if memory_budget is not None else \
+        device_memory_budget(x1.device) / (3 if x1.device.type == "cuda" else 1)
+    per_input = k * n_params * itemsize  # bytes of one input's Jacobian
+    block = max(1, int(budget // (2 * per_input)))  # inputs per block: two blocks in memory
     if method == "auto":
         jacobian_rows = x1.shape[0] + (0 if symmetric else x2.shape[0])
-        # on a GPU the Jacobians are briefly held twice (per-batch pieces and their concatenation),
-        # and vmap's intermediates come on top: a third of its free-memory budget
-        budget = memory_budget if memory_budget is not None else \
-            device_memory_budget(x1.device) / (3 if x1.device.type == "cuda" else 1)
-        method = "jacobian" if jacobian_rows * k * n_params * itemsize <= budget else "ntk_vp"
+        method = ("jacobian" if jacobian_rows * per_input <= budget
+                  else "jacobian_blocks" if block >= MIN_BLOCK else "ntk_vp")
 
     n1, n2 = x1.shape[0], x2.shape[0]
     shape = (n1, n2) if trace_outputs else (n1, n2, k, k)
     out = torch.empty(shape, dtype=next(iter(params.values())).dtype, device=x1.device)
-    jac2 = None
+
+    def jacobians(x):
+        return torch.cat([_jacobian(f, params, x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+
+    if method == "jacobian_blocks":
+        for i in range(0, n1, block):
+            i1 = min(i + block, n1)
+            jac1 = jacobians(x1[i:i1])
+            for j in range(i if symmetric else 0, n2, block):
+                j1 = min(j + block, n2)
+                jac2 = jac1 if symmetric and j == i else jacobians(x2[j:j1])
+                _store(out, torch.einsum("akp,blp->abkl", jac1, jac2), i, j, symmetric, trace_outputs)
+                del jac2
+        return out
     if method == "jacobian":
-        jac1 = torch.cat([_jacobian(f, params, x1[i:i + batch_size]) for i in range(0, n1, batch_size)])
-        jac2 = jac1 if symmetric else torch.cat(
-            [_jacobian(f, params, x2[i:i + batch_size]) for i in range(0, n2, batch_size)]
-        )
+        jac1 = jacobians(x1)
+        jac2 = jac1 if symmetric else jacobians(x2)
     for i in range(0, n1, batch_size):
         for j in range(i if symmetric else 0, n2, batch_size):
             i1, j1 = min(i + batch_size, n1), min(j + batch_size, n2)
             if method == "jacobian":
-                block = torch.einsum("akp,blp->abkl", jac1[i:i1], jac2[j:j1])
+                piece = torch.einsum("akp,blp->abkl", jac1[i:i1], jac2[j:j1])
             else:
-                block = _ntk_vp_block(f, params, x1[i:i1], x2[j:j1])
-            if trace_outputs:
-                block = torch.diagonal(block, dim1=2, dim2=3).mean(-1)
-                if symmetric and j == i:
-                    block = (block + block.T) / 2  # exact symmetry despite rounding
-            out[i:i1, j:j1] = block
-            if symmetric and j != i:
-                out[j:j1, i:i1] = block.transpose(0, 1) if trace_outputs else block.permute(1, 0, 3, 2)
+                piece = _ntk_vp_block(f, params, x1[i:i1], x2[j:j1])
+            _store(out, piece, i, j, symmetric, trace_outputs)
     return out
+
+
+def _store(out: torch.Tensor, block: torch.Tensor, i: int, j: int, symmetric: bool, trace_outputs: bool) -> None:
+    """Write the Gram block (a, b, k, k) of rows ``i:`` and columns ``j:`` into ``out`` (traced over
+    the outputs where asked), and its transpose where ``out`` is symmetric."""
+    a, b = block.shape[:2]
+    if trace_outputs:
+        block = torch.diagonal(block, dim1=2, dim2=3).mean(-1)
+        if symmetric and j == i:
+            block = (block + block.T) / 2  # exact symmetry despite rounding
+    out[i:i + a, j:j + b] = block
+    if symmetric and j != i:
+        out[j:j + b, i:i + a] = block.transpose(0, 1) if trace_outputs else block.permute(1, 0, 3, 2)
 
 
 class LinearizedModel(nn.Module):
