@@ -153,14 +153,11 @@ def _kernel_after_training_claims(values: dict[str, Any], params: dict[str, Any]
             source=f"{PAPER}, Sec. 5 and the official pretrained_ntk_comparison.py, which prints these three test "
                    "accuracies (linear approximations at the end of training explain the network better)",
             paper_value="the kernel after training close to the network; no number retrieved",
-            reason=f"significantly closer: the one-sided 95% bootstrap lower bound ({BOOTSTRAP_RESAMPLES:,} resamples "
-                   "of the test images within each task, each distance's sign fixed from the full sample) of the "
-                   "difference of the summed distances above 0; one network per task, no interval over seeds. How "
-                   "much closer ('much more closely') is shown by the ratio, not tested. Written after two referee "
-                   "reads, replacing a point threshold set after the default run had been seen. Expected in part "
-                   "by construction: J(θ_T) contains the trained network's last-layer features, so the kernel after "
-                   "training can represent the network's function, which is the paper's point. Counted from "
-                   f"{AFTER_POWERED_TEST_SIZE} test images (too little power below)",
+            reason=f"significantly closer: one-sided 95% bootstrap lower bound of the difference of the summed "
+                   "distances above 0 (test images resampled within each task, signs fixed from the full sample); "
+                   "one network per task; 'much' is shown by the ratio, not tested. Replaces a point threshold set "
+                   "after a default run. Partly by construction: J(θ_T) holds the trained network's last-layer "
+                   f"features. Counted from {AFTER_POWERED_TEST_SIZE} test images (set after a smoke run failed)",
             expected=real and params["n_test"] >= AFTER_POWERED_TEST_SIZE,
             expected_when=f"{on_real} with n_test >= {AFTER_POWERED_TEST_SIZE}"))
         only_after, only_before = sum(a["only_after"] for a in pairs), sum(a["only_before"] for a in pairs)
@@ -197,12 +194,10 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
             "one-sided p-value)", partial_spearman_p_greater(net, lin, control), "<=", ALPHA,
             source=f"{PAPER}, abstract (linear approximations can rank the learning complexity of tasks)",
             paper_value="same ranking; no coefficient given",
-            reason=f"significant at {ALPHA:.0%}: Student's t on the partial rank correlation, n - 3 degrees of "
-                   "freedom. Any learner whose accuracy falls with k ranks the tasks alike; partialling out a "
-                   "Gaussian-kernel ridge classifier on the pixels (which shares nothing with the networks) asks that "
-                   "the linearization carry the network's ranking beyond that trend. Counted from "
-                   f"{RANKING_MIN_TASKS} tasks: at 5% one-sided the partial rho must reach 0.67 with 8 tasks, 0.90 with "
-                   "5 (set before the first run with the control)",
+            reason=f"significant at {ALPHA:.0%} (t, n - 3 df): any learner that finds larger k harder ranks the "
+                   "tasks alike, so a Gaussian-kernel ridge on the pixels is partialled out. Counted from "
+                   f"{RANKING_MIN_TASKS} tasks (critical partial rho 0.67; 0.90 at 5), set after the first smoke run "
+                   "with the control (5 tasks) failed, before any default run",
             expected=real and len(net) >= RANKING_MIN_TASKS,
             expected_when=f"{on_real} with at least {RANKING_MIN_TASKS} tasks"))
         kta = values["kernel_target_alignment"][f"{model}, network"]

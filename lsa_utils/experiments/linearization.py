@@ -27,6 +27,7 @@ from torch import nn
 
 from ..data.inventory import ImageInventory, image_inventory
 from ..kernels.alignment import kernel_target_alignment, rayleigh_quotients
+from ..kernels.solve import kernel_ridge_predict
 from ..models.small_nets import make_binary_classifier
 from ..kernels.empirical import LinearizedModel, empirical_ntk
 from ..run.data_plan import DataPlan, cap_note, capped_sweep
@@ -43,8 +44,8 @@ GRAM_MEMORY_BUDGET = 8 * 1024**3
 
 @contextmanager
 def evaluating(model: nn.Module):
-    """``model`` in eval mode inside the block (BatchNorm on its running statistics, as the
-    official ``get_apply_fn(train=False)``), its own mode restored after."""
+    """``model`` in eval mode inside the block (BatchNorm on its running statistics: see
+    ``with_batch_statistics``), its own mode restored after."""
     mode = model.training
     model.eval()
     try:
@@ -55,7 +56,7 @@ def evaluating(model: nn.Module):
 
 def ntk_gram(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Empirical NTK Gram matrix (N, N) of ``model`` on ``images`` (N, ...), in float64, the
-    model in eval mode (``evaluating``; the official ``get_ntk_fn``)."""
+    model in eval mode (``evaluating``)."""
     with evaluating(model):
         return empirical_ntk(model, images, memory_budget=GRAM_MEMORY_BUDGET).double()
 
@@ -393,12 +394,10 @@ def rbf_control_rows(spectra: dict[str, NTKSpectrum], pooled: torch.Tensor, n_tr
     squared = torch.cdist(x, x[:n_train]).pow(2)
     bandwidth = float(squared[:n_train].median())
     kernel = torch.exp(-squared / bandwidth)
-    factor = torch.linalg.cholesky(kernel[:n_train] + ridge * torch.eye(n_train, dtype=kernel.dtype))
     rows = []
     for name, spectrum in spectra.items():
         labels = torch.stack([eigenfunction_labels(spectrum.eigenvectors[:, k - 1]) for k in eigen_indices], 1).cpu()
-        alpha = torch.cholesky_solve(2 * labels[:n_train].double() - 1, factor)
-        predicted = (kernel @ alpha > 0).float()
+        predicted = (kernel_ridge_predict(kernel[:n_train], kernel, 2 * labels[:n_train].double() - 1, ridge) > 0).float()
         correct = (predicted == labels).float()
         for j, k in enumerate(eigen_indices):
             rows.append(dict(model=name, k=k, kind=CONTROL, test_accuracy=float(correct[n_train:, j].mean()),

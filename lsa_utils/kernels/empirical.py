@@ -135,41 +135,38 @@ def empirical_ntk(
     def jacobians(x):
         return torch.cat([_jacobian(f, params, x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
 
-    if method == "jacobian_blocks":
-        for i in range(0, n1, block):
-            i1 = min(i + block, n1)
-            jac1 = jacobians(x1[i:i1])
-            for j in range(i if symmetric else 0, n2, block):
-                j1 = min(j + block, n2)
-                jac2 = jac1 if symmetric and j == i else jacobians(x2[j:j1])
-                _store(out, torch.einsum("akp,blp->abkl", jac1, jac2), i, j, symmetric, trace_outputs)
-                del jac2
+    if method in ("jacobian", "jacobian_blocks"):  # "jacobian": one block holding every input
+        rows = max(n1, n2) if method == "jacobian" else block
+        for i in range(0, n1, rows):
+            jac1 = jacobians(x1[i:i + rows])
+            for j in range(i if symmetric else 0, n2, rows):
+                diagonal = symmetric and j == i
+                jac2 = jac1 if diagonal else jacobians(x2[j:j + rows])
+                for a in range(0, len(jac1), batch_size):  # contracted in pieces: half of them on the diagonal
+                    for b in range(a if diagonal else 0, len(jac2), batch_size):
+                        p1, p2 = jac1[a:a + batch_size], jac2[b:b + batch_size]
+                        piece = (torch.einsum("akp,bkp->ab", p1, p2) / k if trace_outputs
+                                 else torch.einsum("akp,blp->abkl", p1, p2))
+                        _store(out, piece, i + a, j + b, symmetric)
         return out
-    if method == "jacobian":
-        jac1 = jacobians(x1)
-        jac2 = jac1 if symmetric else jacobians(x2)
     for i in range(0, n1, batch_size):
         for j in range(i if symmetric else 0, n2, batch_size):
             i1, j1 = min(i + batch_size, n1), min(j + batch_size, n2)
-            if method == "jacobian":
-                piece = torch.einsum("akp,blp->abkl", jac1[i:i1], jac2[j:j1])
-            else:
-                piece = _ntk_vp_block(f, params, x1[i:i1], x2[j:j1])
-            _store(out, piece, i, j, symmetric, trace_outputs)
+            piece = _ntk_vp_block(f, params, x1[i:i1], x2[j:j1])
+            _store(out, torch.diagonal(piece, dim1=2, dim2=3).mean(-1) if trace_outputs else piece, i, j, symmetric)
     return out
 
 
-def _store(out: torch.Tensor, block: torch.Tensor, i: int, j: int, symmetric: bool, trace_outputs: bool) -> None:
-    """Write the Gram block (a, b, k, k) of rows ``i:`` and columns ``j:`` into ``out`` (traced over
-    the outputs where asked), and its transpose where ``out`` is symmetric."""
+def _store(out: torch.Tensor, block: torch.Tensor, i: int, j: int, symmetric: bool) -> None:
+    """Write the Gram block, (a, b) traced over the outputs or (a, b, k, k), of rows ``i:`` and
+    columns ``j:`` into ``out``, and its transpose where ``out`` is symmetric."""
     a, b = block.shape[:2]
-    if trace_outputs:
-        block = torch.diagonal(block, dim1=2, dim2=3).mean(-1)
-        if symmetric and j == i:
-            block = (block + block.T) / 2  # exact symmetry despite rounding
+    traced = block.dim() == 2
+    if traced and symmetric and j == i:
+        block = (block + block.T) / 2  # exact symmetry despite rounding
     out[i:i + a, j:j + b] = block
     if symmetric and j != i:
-        out[j:j + b, i:i + a] = block.transpose(0, 1) if trace_outputs else block.permute(1, 0, 3, 2)
+        out[j:j + b, i:i + a] = block.transpose(0, 1) if traced else block.permute(1, 0, 3, 2)
 
 
 class LinearizedModel(nn.Module):
