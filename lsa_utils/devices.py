@@ -63,3 +63,12 @@ def memory_budget(device: torch.device, requested: int | None = None) -> int:
         free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         return max(1, int(GPU_FREE_MEMORY_SHARE * free))
     return DEFAULT_MEMORY_BUDGET
+
+
+def use_full_float32() -> None:
+    """Compute float32 in full float32 on CUDA: no TF32 in matrix products or cuDNN convolutions
+    (torch allows TF32 in cuDNN convolutions by default on Ampere and later GPUs, which keeps
+    10 bits of mantissa: errors of about 1e-3 relative where float32 gives 1e-7). The chapters
+    and the benchmarks call it, so that a GPU run differs from a CPU run only by rounding."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False

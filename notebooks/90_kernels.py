@@ -53,6 +53,7 @@ from lsa_utils.experiments.kernel_speed import time_case
 from lsa_utils.kernels.reference import reference_missing
 from lsa_utils.plotting import ROLE_COLORS, figure_grid
 from lsa_utils.run.context import start_chapter
+from lsa_utils.run.gpu_check import kernels_markdown, load_gpu_check
 
 run = start_chapter("kernels", scale, seed=seed, device=device, n_inputs=n_inputs,
                     bench_images=bench_images, repeats=repeats)
@@ -143,6 +144,20 @@ for bench in benches.values():
     display(table[columns].style.format({"neural_tangents_s": "{:.2f}", "lsa_utils_s": "{:.2f}",  # noqa: F821
                                          "speedup": "{:.1f}x", "max_rel_diff": "{:.1e}",
                                          "fraction_of_peak": "{:.1%}"}, na_rep="-"))
+
+# %% [markdown]
+# On a GPU, `make gpu-check` (the status page has its full record) times our kernels alone,
+# since neural-tangents' pinned JAX has no CUDA build for current drivers: for each case and
+# dtype, the largest Gram matrix that fits its budget, doubling the number of inputs from 8, and
+# the number of inputs a minute would allow if the time grows with the n² pairs.
+
+# %%
+gpu_check_record = load_gpu_check("cuda")
+if gpu_check_record is None:
+    print("no results/gpu-check/cuda.json yet: run `make gpu-check` on a CUDA machine to fill this table")
+else:
+    print(f"measured {gpu_check_record['started']} on {gpu_check_record['device']}, torch {gpu_check_record['torch']}")
+    display(Markdown(kernels_markdown(gpu_check_record)))  # noqa: F821
 
 # %% [markdown]
 # ## Scorecard

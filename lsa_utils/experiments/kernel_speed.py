@@ -259,3 +259,84 @@ def _time_empirical(name: str, x: np.ndarray, repeats: int, device: torch.device
     operations = count_operations(lambda: empirical_ntk(model, xt))
     return compare_timing(name, lambda: nt_fn(x, None, params), lambda: empirical_ntk(model, xt), repeats, device,
                           operations, peak)
+
+
+def torch_lenet(seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """Case (c)'s LeNet in torch alone (``lenet_pair``'s twin without neural-tangents): the same
+    layers in NTK parameterization, weights and biases drawn i.i.d. N(0, 1) as stax draws them,
+    from a numpy generator seeded with ``seed`` (other numbers than stax's for the same seed)."""
+    rng = np.random.default_rng(seed)
+
+    def conv(h, w, c_in, c_out):
+        return NTKConv(rng.standard_normal((h, w, c_in, c_out)), rng.standard_normal(c_out))
+
+    def dense(n_in, n_out):
+        return NTKDense(rng.standard_normal((n_in, n_out)), rng.standard_normal(n_out))
+
+    model = torch.nn.Sequential(
+        conv(5, 5, 3, 6), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+        conv(5, 5, 6, 16), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+        NHWCFlatten(), dense(16 * 8 * 8, 120), torch.nn.ReLU(), dense(120, 84), torch.nn.ReLU(), dense(84, 1),
+    )
+    return model.to(dtype)
+
+
+def our_gram(case: str, n_inputs: int, device: torch.device, dtype: torch.dtype = torch.float32):
+    """A function computing ``case``'s full NTK Gram matrix on its first ``n_inputs`` random
+    inputs with lsa_utils alone (no neural-tangents), on ``device`` in ``dtype``."""
+    x = to_nchw(case_inputs(case, n_inputs)).to(device=device, dtype=dtype)
+    if case in EMPIRICAL_CASES:
+        model = torch_lenet(EMPIRICAL_CASES[case][-1], dtype).to(device)
+        return _synchronised(lambda: empirical_ntk(model, x), device)
+    kernel = serial(*ours(ANALYTIC_CASES[case][1]))
+    return _synchronised(lambda: kernel(x), device)
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    return isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err).lower()
+
+
+def largest_gram_within(case: str, device: torch.device, dtype: torch.dtype, budget_s: float,
+                        start: int | None = None, max_inputs: int = 1_000_000) -> dict:
+    """The largest Gram matrix of ``case`` that lsa_utils computes within ``budget_s`` seconds.
+
+    Starting from ``start`` inputs (default: the case's benchmark size), computes the first
+    Gram matrix once to warm up (not counted in the budget), then times one computation per size, doubling the number of inputs
+    while the next size's predicted time (four times this one's: the pairs grow as n^2) fits
+    what is left of the budget, up to ``max_inputs``; stops at the first size that runs out of
+    memory. Returns ``{"case", "name", "dtype", "sizes": [{"n", "seconds", "peak_device_memory_bytes"}],
+    "largest_n", "seconds_at_largest", "stopped": reason}``.
+    """
+    n = start or (EMPIRICAL_CASES[case][2] if case in EMPIRICAL_CASES else ANALYTIC_CASES[case][3])
+    sizes, stopped, began = [], "", time.perf_counter()
+    while True:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        try:
+            fn = our_gram(case, n, device, dtype)
+            if not sizes:
+                fn()  # warm-up at the first size (torch.compile, the allocator), not counted
+                began = time.perf_counter()
+            start_s = time.perf_counter()
+            fn()
+            seconds = time.perf_counter() - start_s
+        except (RuntimeError, MemoryError) as err:
+            if not _out_of_memory(err):
+                raise
+            stopped = f"out of memory at {n:,} inputs"
+            break
+        sizes.append({"n": n, "seconds": round(seconds, 4),
+                      "peak_device_memory_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None})
+        left = budget_s - (time.perf_counter() - began)
+        if 2 * n > max_inputs:
+            stopped = f"reached the largest size asked for ({max_inputs:,} inputs)"
+            break
+        if 4 * seconds > left:
+            stopped = f"the next size ({2 * n:,} inputs) would take about {4 * seconds:.1f} s, over the {left:.1f} s left"
+            break
+        n *= 2
+    last = sizes[-1] if sizes else {"n": 0, "seconds": float("nan")}
+    title = EMPIRICAL_CASES[case][0] if case in EMPIRICAL_CASES else ANALYTIC_CASES[case][0]
+    return {"case": case_title(case, last["n"]), "name": f"({case}) {title}", "dtype": str(dtype).replace("torch.", ""), "sizes": sizes,
+            "largest_n": last["n"], "seconds_at_largest": last["seconds"], "stopped": stopped}

@@ -105,6 +105,9 @@ def status_markdown(scale: str) -> str:
                 f"{t['checks_passed']} of {t['checks']} | {data['environment']['device'].split(' (')[0]}, "
                 f"`{run.get('commit', 'unknown')}` |"
             )
+    from .gpu_check import gpu_check_markdown, load_gpu_check
+
+    lines += ["", "## GPU check", "", gpu_check_markdown(load_gpu_check("cuda"))]
     env = next((data["environment"] for _, data in _chapter_results(scale) if data), None)
     if env:
         lines += [

@@ -249,7 +249,8 @@ CHAPTERS: dict[str, Chapter] = {
             },
             run_time={"smoke": "35 s", "default": "3.5 min", "paper": "about 15 min"},
             measured_s={"smoke": 34, "default": 212},
-            extra_inputs=("results/benchmarks/kernels-cpu.json", "results/benchmarks/kernels-cuda.json"),
+            extra_inputs=("results/benchmarks/kernels-cpu.json", "results/benchmarks/kernels-cuda.json",
+                          "results/gpu-check/cuda.json"),
         ),
     ]
 }

@@ -7,6 +7,7 @@ Examples::
     python -m lsa_utils run all --scale smoke --force
     python -m lsa_utils book --scale default
     python -m lsa_utils data fetch mnist cifar10 --dir ~/data
+    python -m lsa_utils gpu-check                     # on a CUDA machine (make gpu-check)
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--force", action="store_true", help="re-execute every chapter")
     book.add_argument("--out", default=None, help="folder to build in; the HTML goes to OUT/_build/html (default: the project root)")
 
+    gpu = sub.add_parser("gpu-check", help="run every chapter's smoke sizes and the kernels on a GPU, "
+                         "compared with the CPU smoke runs (lsa_utils/run/gpu_check.py)")
+    gpu.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu to try the script on the CPU")
+    gpu.add_argument("--chapters", default=",".join(CHAPTERS), help="comma-separated chapters (default: all)")
+    gpu.add_argument("--cases", default=None, help="comma-separated `make bench` cases (default: all; '' for none)")
+    gpu.add_argument("--dtypes", default="float32,float64", help="the kernels' dtypes")
+    gpu.add_argument("--bench-budget", type=float, default=None, help="seconds per case and dtype (default 15)")
+    gpu.add_argument("--no-bench-compare", action="store_true", help="never time neural-tangents, even where it imports")
+    gpu.add_argument("--reference", default=None, help="project folder holding the CPU smoke runs (default: this one)")
+    gpu.add_argument("--out", default=None, help="where the record goes (default: results/gpu-check)")
+    gpu.add_argument("--seed", type=int, default=0)
+
     from ..data import fetch as data_fetch  # standard library only; pooch is imported when it runs
 
     data = sub.add_parser("data", help="manage the real image data sets (MNIST, CIFAR-10)")
@@ -91,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
 
             index = build_book(args.scale, out=args.out, force=args.force)
             print(f"book built: {index}")
+        elif args.command == "gpu-check":
+            from .gpu_check import DEFAULT_BENCH_BUDGET_S, gpu_check
+
+            record = gpu_check(
+                args.device, chapters=[c for c in args.chapters.split(",") if c],
+                cases=None if args.cases is None else [c for c in args.cases.split(",") if c],
+                dtypes=tuple(d for d in args.dtypes.split(",") if d),
+                bench_budget_s=args.bench_budget or DEFAULT_BENCH_BUDGET_S, out=args.out, reference=args.reference,
+                seed=args.seed, bench_compare=not args.no_bench_compare,
+            )
+            return 0 if record["passed"] else 1
         elif args.command == "data":
             from ..data.fetch import run_command
 

@@ -1,7 +1,8 @@
 """What a chapter's notebook calls first and last: ``start_chapter`` and ``ChapterRun.finish``.
 
 ``start_chapter`` resolves the parameters cell (sizes left as ``None`` come from the scale),
-validates every value, seeds torch and numpy, picks the device and sets the plotting style.
+validates every value, seeds torch and numpy, picks the device (float32 without TF32 on CUDA)
+and sets the plotting style.
 ``finish`` records the claims and key numbers to ``results/<chapter>/<scale>.json`` and
 returns the scorecard table the chapter shows.
 """
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..devices import device_description, resolve_device
+from ..devices import device_description, resolve_device, use_full_float32
 from ..validation import check_choice, check_positive_float, check_positive_int, check_positive_ints
 from .chapters import Chapter, get_chapter
 from .paths import figures_dir, results_path
@@ -101,6 +102,21 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
+def peak_memory(device: torch.device) -> dict[str, int | None]:
+    """The most memory this process has held so far, in bytes: ``device`` (torch's allocator on
+    CUDA, ``torch.cuda.max_memory_allocated``; ``None`` on CPU) and ``host`` (the peak resident
+    set, ``getrusage``'s ``ru_maxrss``, which Linux reports in KiB; ``None`` where it is not
+    available)."""
+    try:
+        import resource
+
+        host = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    except (ImportError, OSError):  # not on Windows
+        host = None
+    on_device = int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
+    return {"device": on_device, "host": host}
+
+
 class ChapterRun:
     """The state of one chapter execution: parameters, device, and where its outputs go."""
 
@@ -165,6 +181,7 @@ class ChapterRun:
                 "claims": payload,
                 "glued": self.glued,
                 "environment": environment(self.device),
+                "peak_memory_bytes": peak_memory(self.device),
             },
         )
         return Markdown(claims_markdown(payload, self.scale))
@@ -183,6 +200,7 @@ def start_chapter(name: str, scale: str = "default", **overrides: Any) -> Chapte
     chapter = get_chapter(name)
     params = resolve_parameters(chapter, scale, overrides)
     run = ChapterRun(chapter, scale, params)
+    use_full_float32()
     seed = params["seed"]
     random.seed(seed)
     np.random.seed(seed)

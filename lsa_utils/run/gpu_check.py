@@ -1,0 +1,380 @@
+"""The GPU check: every chapter's CUDA path and the kernels' speed, in one command.
+
+    make gpu-check                                      # = python -m lsa_utils gpu-check (CUDA)
+    python -m lsa_utils gpu-check --device cpu --chapters lazy_vs_rich --bench-budget 2   # the script on CPU
+
+On a CUDA machine it
+
+1. runs every chapter at the ``smoke`` sizes on the GPU (``run_chapter`` with ``device``, its
+   outputs under ``<out>/runs/`` so the CPU runs stay where they are), and checks for each that
+   it finished, that it recorded its claims (each with a number, or not expected at these
+   sizes), and that its claims agree with the CPU smoke run of the same seed
+   (``<reference>/results/<chapter>/smoke.json``, what ``LSA_DEVICE=cpu make smoke`` writes):
+   the same verdict for every claim both runs expect, and measured values within the chapter's
+   ``TOLERANCES`` (below, with the reason for each);
+2. times the kernel engine on the GPU: for each case of ``make bench`` and each dtype, the largest
+   Gram matrix that fits ``bench_budget_s`` seconds (``largest_gram_within``), with lsa_utils
+   alone, since neural-tangents' pinned JAX (0.4.25) has no CUDA build on current drivers;
+   when neural-tangents does import with a GPU backend the comparison of ``make bench`` runs too
+   (on the CPU, ``make bench`` is that comparison, and the check does not repeat it);
+3. records time and peak memory per part (a chapter's from its own kernel process,
+   ``peak_memory_bytes`` in its results) and writes ``<out>/<device>.json`` (default
+   ``results/gpu-check/cuda.json``), which the status page and the appendix show.
+
+Without CUDA, ``--device cuda`` (the default) stops at once with a message; ``--device cpu``
+runs the same script on CPU, as CI does on one chapter, so the script itself is tested.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..devices import device_description, resolve_device, use_full_float32
+from ..validation import check_choice
+from .chapters import CHAPTERS
+from .paths import project_root
+from .results import read_json, write_json
+
+SCALE = "smoke"  # the sizes the check runs: those of the CPU runs it is compared with
+DEFAULT_BENCH_BUDGET_S = 15.0  # per case and dtype; 7 cases x 2 dtypes x 15 s = 3.5 min
+BENCH_DTYPES = ("float32", "float64")
+BENCH_START = 8  # inputs of the first Gram matrix of each case, doubled while the budget allows
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a chapter's claim values on the GPU may lie from the CPU run's:
+    ``|gpu - cpu| <= atol + rtol * |cpu|``, and every claim both runs expect has the same verdict."""
+
+    rtol: float
+    atol: float
+    reason: str
+
+
+SAME_DRAW = Tolerance(0.05, 0.02, (
+    "every random number is drawn on the CPU (torch.Generator, numpy) and moved to the device, so both runs "
+    "see the same data and initial weights; they differ by float32 rounding (CUDA's reductions sum in "
+    "another order; TF32 is off, use_full_float32), which SGD carries through training: a few test predictions change "
+    "(0.01 to 0.02 of an accuracy on the smoke sets of 150 to 2,000 images) and the claims' statistics "
+    "are smooth functions of such numbers"))
+DEVICE_DRAW = Tolerance(0.25, 0.1, (
+    "part of its samples are drawn on the device (torch.Generator(device)): CUDA's Philox generator gives "
+    "other numbers than the CPU's Mersenne Twister for the same seed, so the GPU run is another draw, "
+    "like another seed; its values may move by the seed-to-seed spread of the smoke sizes, and the "
+    "verdicts, which hold across seeds, must agree"))
+
+TOLERANCES: dict[str, Tolerance] = {
+    "lazy_vs_rich": SAME_DRAW,
+    "lsa": DEVICE_DRAW,  # the theory model's SGD draws its batches on the device (lsa_theory)
+    "representation": SAME_DRAW,
+    "gaussian_mixture": DEVICE_DRAW,  # every sample of the XOR mixture is drawn on the device
+    "linearization": SAME_DRAW,
+    "kernels": SAME_DRAW,
+}
+# claims whose value is a speed: it depends on the device by nature and is not compared
+DEVICE_DEPENDENT_WORDS = ("speedup", "slower", "faster")
+
+
+def _verdict(claim: dict[str, Any]) -> str:
+    if not claim.get("expected", True):
+        return "not expected"
+    return "passed" if claim["passed"] else "failed"
+
+
+def compare_claims(run: list[dict[str, Any]], reference: list[dict[str, Any]], tolerance: Tolerance) -> list[dict[str, Any]]:
+    """Claim by claim (matched by their text), whether ``run`` agrees with ``reference``.
+
+    A row per claim: ``claim``, ``kind``, ``reference`` and ``measured`` (the two values),
+    ``verdicts`` (``"passed"``, ``"failed"`` or ``"not expected"`` in each run), ``difference``,
+    ``allowed`` (``atol + rtol |reference|``) and ``agrees``: ``True`` when both runs expect the
+    claim, give it the same verdict and values within the tolerance (two NaNs agree);
+    ``None`` when it is not compared (``note`` says why: a speed, not expected in one of the
+    runs, or recorded by one run only); ``False`` otherwise.
+    """
+    by_text = {c["claim"]: c for c in reference}
+    rows = []
+    for claim in run:
+        ref = by_text.pop(claim["claim"], None)
+        row: dict[str, Any] = {"claim": claim["claim"], "kind": claim.get("kind", "paper"),
+                               "measured": claim["measured"], "reference": None if ref is None else ref["measured"],
+                               "verdicts": [None if ref is None else _verdict(ref), _verdict(claim)]}
+        if ref is None:
+            rows.append(row | {"agrees": None, "note": "recorded by this run only"})
+            continue
+        if any(word in claim["claim"].lower() for word in DEVICE_DEPENDENT_WORDS):
+            rows.append(row | {"agrees": None, "note": "a speed: depends on the device"})
+            continue
+        if "not expected" in row["verdicts"]:
+            rows.append(row | {"agrees": None, "note": "not expected in "
+                               + ("either run" if row["verdicts"] == ["not expected"] * 2 else
+                                  "the CPU run" if row["verdicts"][0] == "not expected" else "this run")})
+            continue
+        a, b = float(ref["measured"]), float(claim["measured"])
+        allowed = tolerance.atol + tolerance.rtol * abs(a) if math.isfinite(a) else 0.0
+        difference = abs(a - b) if math.isfinite(a) and math.isfinite(b) else (0.0 if a == b or (a != a and b != b) else math.inf)
+        same_verdict = row["verdicts"][0] == row["verdicts"][1]
+        row |= {"difference": difference, "allowed": allowed, "agrees": same_verdict and difference <= allowed}
+        if not row["agrees"]:
+            row["note"] = "verdicts differ" if not same_verdict else "values differ by more than the tolerance"
+        rows.append(row)
+    rows += [{"claim": c["claim"], "kind": c.get("kind", "paper"), "measured": None, "reference": c["measured"],
+              "verdicts": [_verdict(c), None], "agrees": None, "note": "recorded by the CPU run only"}
+             for c in by_text.values()]
+    return rows
+
+
+def recorded_claims_problems(claims: list[dict[str, Any]]) -> list[str]:
+    """What is wrong with a run's claims as recorded: none at all, or a claim it expects without a
+    number (NaN or missing)."""
+    if not claims:
+        return ["no claims recorded"]
+    return [f"claim without a number: {c['claim']}" for c in claims
+            if c.get("expected", True) and not (isinstance(c.get("measured"), (int, float))
+                                                and math.isfinite(float(c["measured"])))]
+
+
+def reference_run(name: str, parameters: dict[str, Any], reference_root: Path,
+                  run_data: dict[str, Any] | None = None) -> tuple[dict | None, str]:
+    """The CPU smoke run of chapter ``name`` under ``reference_root`` if it ran with the same
+    parameters (the device aside) and, for a chapter that reads images, on the same data as
+    ``run_data`` (its data plan's sizes and fallback: the digits on one machine and MNIST on the
+    other are not comparable), with ``""``; else ``None`` and why not."""
+    path = reference_root / "results" / name / f"{SCALE}.json"
+    if not path.is_file():
+        return None, f"no CPU reference: {path} does not exist (run `LSA_DEVICE=cpu make smoke` first)"
+    data = read_json(path)
+    device = data.get("environment", {}).get("device", "")
+    if not device.startswith("cpu"):
+        return None, f"no CPU reference: {path} ran on {device}"
+    theirs = {k: v for k, v in data.get("parameters", {}).items() if k != "device"}
+    ours = {k: v for k, v in parameters.items() if k != "device"}
+    if theirs != ours:
+        differing = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        return None, f"no CPU reference: {path} ran with other parameters ({', '.join(differing)})"
+    plans = [d.get("values", {}).get("data_plan") for d in (data, run_data or {})]
+    if run_data is not None and plans[0] and plans[1]:
+        differing = [k for k in ("sizes", "fell_back") if plans[0].get(k) != plans[1].get(k)]
+        if differing:
+            return None, (f"no CPU reference: {path} read other data ({' and '.join(differing)} of its data plan differ; "
+                          "run the reference with the same data folder, or none on both machines)")
+    return data, ""
+
+
+@contextlib.contextmanager
+def _environment(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def chapter_part(name: str, device: str, seed: int, runs_root: Path, reference_root: Path) -> dict[str, Any]:
+    """Run chapter ``name`` at the smoke sizes on ``device`` (outputs under ``runs_root``) and
+    compare it with its CPU reference (``compare_claims``). Returns the part's record; its
+    ``status`` is ``"agrees"``, ``"disagrees"``, ``"not compared"`` (no usable reference),
+    ``"no claims"`` or ``"failed"`` (the notebook raised; ``error`` holds the message)."""
+    from .context import resolve_parameters
+    from .executor import run_chapter
+
+    chapter = CHAPTERS[name]
+    parameters = resolve_parameters(chapter, SCALE, {"device": device, "seed": seed})
+    record: dict[str, Any] = {"part": f"chapter {name}", "chapter": name, "tolerance": vars(TOLERANCES[name])}
+    start = time.perf_counter()
+    try:
+        with _environment(LSA_OUTPUT_ROOT=str(runs_root)):
+            outcome = run_chapter(name, SCALE, {"device": device, "seed": seed}, force=True, announce=False)
+            data = read_json(outcome.results)
+    except Exception as err:  # the chapter's own failure is the finding: record it and go on
+        return record | {"status": "failed", "seconds": round(time.perf_counter() - start, 1),
+                         "error": f"{type(err).__name__}: {str(err)[-2000:]}"}
+    record |= {"seconds": round(outcome.seconds, 1), "peak_memory_bytes": data.get("peak_memory_bytes"),
+               "device": data["environment"]["device"]}
+    problems = recorded_claims_problems(data["claims"])
+    if problems:
+        return record | {"status": "no claims", "problems": problems}
+    reference, why = reference_run(name, parameters, reference_root, data)
+    if reference is None:
+        return record | {"status": "not compared", "note": why}
+    rows = compare_claims(data["claims"], reference["claims"], TOLERANCES[name])
+    disagreeing = [r for r in rows if r["agrees"] is False]
+    return record | {"status": "disagrees" if disagreeing else "agrees", "comparison": rows,
+                     "compared": sum(r["agrees"] is not None for r in rows), "disagreeing": len(disagreeing),
+                     "reference_seconds": reference.get("run", {}).get("seconds")}
+
+
+def neural_tangents_on(device: torch.device) -> str:
+    """``""`` when neural-tangents imports and JAX computes on ``device``'s kind of hardware;
+    else why not."""
+    try:
+        import jax
+        import neural_tangents  # noqa: F401
+    except Exception as err:  # ImportError, or JAX's own errors with an incompatible jaxlib
+        return f"neural-tangents does not import ({type(err).__name__}: {str(err)[:200]})"
+    platform = jax.devices()[0].platform
+    wanted = "gpu" if device.type == "cuda" else "cpu"
+    return "" if platform == wanted else f"JAX computes on {platform}, not on {wanted}"
+
+
+def bench_part(device: torch.device, cases: list[str], dtypes: tuple[str, ...], budget_s: float,
+               compare: bool) -> dict[str, Any]:
+    """The kernel engine on ``device``: the largest Gram matrix of each case and dtype within
+    ``budget_s`` (``largest_gram_within``); with ``compare`` and neural-tangents on the same
+    hardware, also ``make bench``'s comparison (``time_case``), written where ``make bench``
+    writes it."""
+    from ..experiments.kernel_speed import largest_gram_within, matmul_peak, time_case
+
+    start = time.perf_counter()
+    record: dict[str, Any] = {"part": "kernels", "budget_s_per_case": budget_s, "rows": []}
+    for case in cases:
+        for dtype in dtypes:
+            row = largest_gram_within(case, device, getattr(torch, dtype), budget_s, start=BENCH_START)
+            if row["sizes"] and row["seconds_at_largest"] > 0:  # n^2 pairs: the size that would take a minute
+                row["inputs_in_a_minute_estimated"] = int(row["largest_n"] * math.sqrt(60 / row["seconds_at_largest"]))
+            record["rows"].append(row)
+            print(f"  {row['case']} {dtype}: {row['seconds_at_largest']:.2f} s ({row['stopped']})", flush=True)
+    why_not = ("not asked for (--no-bench-compare)" if not compare else
+               "on the CPU `make bench` makes that comparison" if device.type == "cpu" else neural_tangents_on(device))
+    record["neural_tangents"] = why_not or "compared"
+    if not why_not:
+        peak = matmul_peak(device)
+        record["comparison"] = [time_case(case, 3, device, peak=peak) for case in cases]
+        write_json(project_root() / "results" / "benchmarks" / f"kernels-{device.type}.json", {
+            "device": device_description(device), "repeats": 3, "dtype": "float32", "peak_flops": peak,
+            "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": record["comparison"]})
+    else:
+        print(f"  lsa_utils alone: {why_not}", flush=True)
+    record["seconds"] = round(time.perf_counter() - start, 1)
+    if device.type == "cuda":
+        record["peak_memory_bytes"] = {"device": max((s["peak_device_memory_bytes"] or 0)
+                                                    for r in record["rows"] for s in r["sizes"]) if record["rows"] else None}
+    return record
+
+
+def gpu_check(device: str = "cuda", chapters: list[str] | None = None, cases: list[str] | None = None,
+              dtypes: tuple[str, ...] = BENCH_DTYPES, bench_budget_s: float = DEFAULT_BENCH_BUDGET_S,
+              out: Path | None = None, reference: Path | None = None, seed: int = 0,
+              bench_compare: bool = True) -> dict[str, Any]:
+    """Run the check (module docstring) and write ``<out>/<device type>.json``; return its record,
+    whose ``passed`` is True when every chapter agrees with its CPU reference and the kernels ran.
+
+    ``chapters``: default every chapter; ``cases``: default every ``make bench`` case, ``[]`` for
+    none; ``out``: default ``results/gpu-check``; ``reference``: the project whose
+    ``results/<chapter>/smoke.json`` are the CPU runs (default this project).
+    """
+    from ..experiments.kernel_speed import CASE_NAMES
+
+    if device.startswith("cuda") and not torch.cuda.is_available():  # at once, before anything runs
+        build = "a CPU build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+        raise ValueError(f"gpu-check: torch {torch.__version__} ({build}) sees no CUDA GPU on this machine; run it "
+                         "where one is (`make venv` installs a CUDA build of torch when nvidia-smi lists a GPU), "
+                         "or with --device cpu to try the script on the CPU")
+    torch_device = resolve_device(device)
+    use_full_float32()
+    if torch_device.type != device.split(":")[0] or device == "auto":
+        raise ValueError(f"device={device!r} is not allowed here; name it: cuda, cuda:N or cpu")
+    chapters = list(CHAPTERS) if chapters is None else chapters
+    for name in chapters:
+        check_choice("chapter", name, CHAPTERS)
+    cases = list(CASE_NAMES) if cases is None else cases
+    for case in cases:
+        check_choice("case", case, CASE_NAMES)
+    for dtype in dtypes:
+        check_choice("dtype", dtype, BENCH_DTYPES)
+    if bench_budget_s <= 0:
+        raise ValueError(f"bench_budget_s={bench_budget_s!r} is not allowed; give a positive number of seconds")
+    out = Path(out) if out is not None else project_root() / "results" / "gpu-check"
+    reference = Path(reference) if reference is not None else project_root()
+    from .executor import source_commit
+
+    record: dict[str, Any] = {
+        "device": device_description(torch_device), "torch": torch.__version__, "cuda": torch.version.cuda,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": source_commit(),
+        "scale": SCALE, "seed": seed, "reference": str(reference), "parts": [],
+    }
+    start = time.perf_counter()
+    for i, name in enumerate(chapters, 1):
+        print(f"[{i}/{len(chapters)}] chapter {name} on {device} ...", end=" ", flush=True)
+        part = chapter_part(name, device, seed, out / "runs", reference)
+        record["parts"].append(part)
+        extra = (f", {part['disagreeing']} of {part['compared']} compared claims disagree" if "compared" in part
+                 else f": {part.get('note') or part.get('error') or '; '.join(part.get('problems', []))}")
+        print(f"{part['status']} in {part['seconds']:.0f} s{extra}", flush=True)
+    if cases:
+        print(f"kernels on {device}: the largest Gram matrix of each case within {bench_budget_s:g} s", flush=True)
+        record["parts"].append(bench_part(torch_device, cases, dtypes, bench_budget_s, bench_compare))
+    record["seconds"] = round(time.perf_counter() - start, 1)
+    failing = [p["part"] for p in record["parts"] if p.get("status", "agrees") != "agrees"]
+    record["passed"] = not failing
+    record["failing"] = failing
+    path = out / f"{torch_device.type}.json"
+    write_json(path, record)
+    print(f"gpu-check on {record['device']}: {'passed' if record['passed'] else 'FAILED: ' + ', '.join(failing)} "
+          f"in {record['seconds'] / 60:.1f} min; written: {path}", flush=True)
+    return record
+
+
+def _gib(value: int | None) -> str:
+    return "-" if not value else f"{value / 2**30:.2f} GiB"
+
+
+def kernels_markdown(record: dict[str, Any]) -> str:
+    """The kernels part of a check as a Markdown table (case, dtype, largest size timed, its time,
+    the size a minute would allow by the n^2 law, peak device memory); "" without one."""
+    part = next((p for p in record.get("parts", []) if p["part"] == "kernels"), None)
+    if part is None:
+        return ""
+    lines = ["| case | dtype | largest Gram timed | time | inputs in a minute (n² law) | peak device memory | stopped |",
+             "|---|---|---|---|---|---|---|"]
+    for row in part["rows"]:
+        peak = row["sizes"][-1]["peak_device_memory_bytes"] if row["sizes"] else None
+        minute = row.get("inputs_in_a_minute_estimated")
+        lines.append(f"| {row['name']} | {row['dtype']} | {row['largest_n']:,} | "
+                     f"{row['seconds_at_largest']:.2f} s | {'-' if minute is None else f'{minute:,}'} | {_gib(peak)} | "
+                     f"{row['stopped']} |")
+    return "\n".join(lines) + f"\n\nneural-tangents: {part['neural_tangents']}.\n"
+
+
+def gpu_check_markdown(record: dict[str, Any] | None) -> str:
+    """The last GPU check for the status page: device, verdict, one row per part; says so when
+    none has run."""
+    if record is None:
+        return ("No GPU check has run yet: `make gpu-check` on a CUDA machine (after `LSA_DEVICE=cpu make smoke`) "
+                "runs every chapter's smoke sizes on the GPU and compares them with the CPU runs.\n")
+    verdict = "passed" if record["passed"] else f"**failed**: {', '.join(record['failing'])}"
+    lines = [f"On {record['device']} (torch {record['torch']}, CUDA {record['cuda']}), {record['started'][:16].replace('T', ' ')} "
+             f"UTC, commit `{record['commit']}`: {verdict}, in {record['seconds'] / 60:.1f} min.", "",
+             "| part | result | time | peak device memory | CPU run's time |", "|---|---|---|---|---|"]
+    for part in record["parts"]:
+        if part["part"] == "kernels":
+            result = f"{len(part['rows'])} cases and dtypes timed"
+            memory = (part.get("peak_memory_bytes") or {}).get("device")
+        else:
+            result = part["status"] + (f" ({part['compared'] - part['disagreeing']} of {part['compared']} claims)"
+                                       if "compared" in part else f": {part.get('note') or part.get('error', '')[:200]}")
+            memory = (part.get("peak_memory_bytes") or {}).get("device")
+        ref = part.get("reference_seconds")
+        lines.append(f"| {part['part']} | {result} | {part.get('seconds', float('nan')):.0f} s | {_gib(memory)} | "
+                     f"{'-' if ref is None else f'{ref:.0f} s'} |")
+    kernels = kernels_markdown(record)
+    return "\n".join(lines) + "\n" + (f"\n{kernels}" if kernels else "")
+
+
+def load_gpu_check(device_type: str = "cuda") -> dict[str, Any] | None:
+    """The last check's record, ``results/gpu-check/<device_type>.json``, if any."""
+    path = project_root() / "results" / "gpu-check" / f"{device_type}.json"
+    return read_json(path) if path.is_file() else None

@@ -1,0 +1,154 @@
+"""The GPU check (lsa_utils.run.gpu_check): the comparison with the CPU runs, the kernels' size
+search, the refusal without CUDA, and the whole script on the CPU against the smoke runs."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from lsa_utils.experiments import kernel_speed
+from lsa_utils.experiments.kernel_speed import largest_gram_within, our_gram, torch_lenet
+from lsa_utils.kernels import empirical_ntk
+from lsa_utils.run.gpu_check import (
+    DEVICE_DRAW, SAME_DRAW, Tolerance, compare_claims, gpu_check, recorded_claims_problems, reference_run,
+)
+from lsa_utils.run.paths import executed_notebook_path, output_root, project_root, results_path
+
+TOL = Tolerance(0.05, 0.02, "test")
+
+
+def claim(text, measured, passed=True, expected=True, kind="paper"):
+    return {"claim": text, "measured": measured, "passed": passed, "expected": expected, "kind": kind}
+
+
+def by_claim(rows):
+    return {r["claim"]: r for r in rows}
+
+
+def test_compare_claims_agreement_rules():
+    reference = [claim("a", 0.50), claim("b", 0.50), claim("c", 0.50), claim("d", 0.1, passed=False),
+                 claim("e", float("nan"), expected=False), claim("case (a): speedup", 12.0),
+                 claim("f", float("nan")), claim("only cpu", 1.0)]
+    run = [claim("a", 0.52), claim("b", 0.60), claim("c", 0.50, passed=False), claim("d", 0.1, passed=False),
+           claim("e", 0.3), claim("case (a): speedup", 2.0), claim("f", float("nan")), claim("only gpu", 1.0)]
+    rows = by_claim(compare_claims(run, reference, TOL))
+    assert rows["a"]["agrees"] is True and rows["a"]["allowed"] == pytest.approx(0.02 + 0.05 * 0.5)
+    assert rows["b"]["agrees"] is False and rows["b"]["note"] == "values differ by more than the tolerance"
+    assert rows["b"]["difference"] == pytest.approx(0.1)
+    assert rows["c"]["agrees"] is False and rows["c"]["note"] == "verdicts differ"
+    assert rows["d"]["agrees"] is True  # the same failure on both devices agrees
+    assert rows["e"]["agrees"] is None and rows["e"]["note"] == "not expected in the CPU run"
+    assert rows["case (a): speedup"]["agrees"] is None  # a speed depends on the device
+    assert rows["f"]["agrees"] is True  # two NaNs (an undefined statistic on both devices)
+    assert rows["only gpu"]["agrees"] is None and rows["only cpu"]["agrees"] is None
+    assert rows["only cpu"]["note"] == "recorded by the CPU run only"
+    # a NaN on one device only is a disagreement
+    rows = by_claim(compare_claims([claim("x", float("nan"))], [claim("x", 0.4)], TOL))
+    assert rows["x"]["agrees"] is False
+
+
+def test_tolerances_are_looser_where_the_device_draws_the_samples():
+    assert DEVICE_DRAW.rtol > SAME_DRAW.rtol and DEVICE_DRAW.atol > SAME_DRAW.atol
+    assert "Philox" in DEVICE_DRAW.reason and "rounding" in SAME_DRAW.reason
+
+
+def test_recorded_claims_problems():
+    assert recorded_claims_problems([]) == ["no claims recorded"]
+    assert recorded_claims_problems([claim("a", 0.1), claim("b", float("nan"), expected=False)]) == []
+    assert recorded_claims_problems([claim("a", float("nan"))]) == ["claim without a number: a"]
+
+
+def _write_reference(root, name, device="cpu (2 threads)", parameters=None, plan=None):
+    path = root / "results" / name / "smoke.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"environment": {"device": device}, "parameters": parameters or {"seed": 0, "device": "cpu", "n": 3},
+            "claims": [claim("a", 0.5)], "values": {"data_plan": plan} if plan else {}}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_reference_run_refuses_what_is_not_comparable(tmp_path):
+    params = {"seed": 0, "device": "cuda", "n": 3}
+    data, why = reference_run("x", params, tmp_path)
+    assert data is None and "does not exist" in why and "LSA_DEVICE=cpu make smoke" in why
+    _write_reference(tmp_path, "x", device="cuda (NVIDIA H200)")
+    assert "ran on cuda" in reference_run("x", params, tmp_path)[1]
+    _write_reference(tmp_path, "x", parameters={"seed": 0, "device": "cpu", "n": 4})
+    assert "other parameters (n)" in reference_run("x", params, tmp_path)[1]
+    _write_reference(tmp_path, "x", plan={"sizes": {"n": 3}, "fell_back": []})
+    data, why = reference_run("x", params, tmp_path, {"values": {"data_plan": {"sizes": {"n": 3}, "fell_back": ["mnist"]}}})
+    assert data is None and "other data" in why
+    data, why = reference_run("x", params, tmp_path, {"values": {"data_plan": {"sizes": {"n": 3}, "fell_back": []}}})
+    assert data is not None and why == ""
+
+
+def test_output_root_moves_results_and_notebooks_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("LSA_OUTPUT_ROOT", str(tmp_path))
+    assert output_root() == tmp_path.resolve()
+    assert results_path("lsa", "smoke") == tmp_path.resolve() / "results" / "lsa" / "smoke.json"
+    assert executed_notebook_path("01_lsa", "smoke").parent == tmp_path.resolve() / "executed" / "smoke"
+    assert project_root() != tmp_path.resolve()  # the sources stay where they are
+
+
+def test_largest_gram_within_doubles_until_the_budget_and_stops_at_out_of_memory(monkeypatch):
+    row = largest_gram_within("g", torch.device("cpu"), torch.float64, budget_s=0.5, start=8, max_inputs=64)
+    ns = [s["n"] for s in row["sizes"]]
+    assert ns == [8 * 2**i for i in range(len(ns))] and row["largest_n"] == ns[-1]
+    assert "largest size asked for" in row["stopped"] or "would take" in row["stopped"]
+    assert row["dtype"] == "float64" and row["case"].startswith("(g)")
+
+    real = kernel_speed.our_gram
+
+    def failing(case, n, device, dtype=torch.float32):
+        if n >= 32:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return real(case, n, device, dtype)
+
+    monkeypatch.setattr(kernel_speed, "our_gram", failing)
+    row = largest_gram_within("g", torch.device("cpu"), torch.float32, budget_s=60, start=8)
+    assert row["largest_n"] == 16 and row["stopped"] == "out of memory at 32 inputs"
+
+
+def test_our_gram_without_neural_tangents_is_a_gram_matrix():
+    k = our_gram("c", 6, torch.device("cpu"), torch.float64)()
+    assert k.shape == (6, 6) and k.dtype == torch.float64
+    assert torch.allclose(k, k.T) and torch.linalg.eigvalsh(k).min() > -1e-8 * k.abs().max()
+    x = torch.as_tensor(kernel_speed.case_inputs("c", 6)).permute(0, 3, 1, 2).double()
+    assert torch.allclose(k, empirical_ntk(torch_lenet(2, torch.float64), x), rtol=1e-10)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the check would run")
+def test_the_check_refuses_at_once_without_cuda():
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "lsa_utils", "gpu-check"], capture_output=True, text=True,
+                          cwd=project_root(), env={**os.environ, "LSA_DEVICE": ""}, timeout=120)
+    assert proc.returncode == 2
+    assert "sees no CUDA GPU" in proc.stderr and "--device cpu" in proc.stderr
+    assert time.perf_counter() - start < 30  # before any chapter or kernel runs
+
+
+@pytest.mark.slow
+def test_the_check_on_cpu_agrees_with_the_smoke_run(smoke_root, tmp_path, capsys):
+    """The whole script on the CPU, one chapter and two kernel cases: the chapter reruns on the
+    same device and seed, so every claim must agree (the values are equal); the kernels' record
+    has its sizes; the record is written."""
+    root, _ = smoke_root
+    record = gpu_check("cpu", chapters=["lazy_vs_rich"], cases=["g", "c"], dtypes=("float32",),
+                       bench_budget_s=1.0, out=tmp_path, reference=root)
+    assert record["passed"], record["failing"]
+    chapter, kernels = record["parts"]
+    assert chapter["status"] == "agrees" and chapter["compared"] >= 4 and chapter["disagreeing"] == 0
+    assert all(r["difference"] == 0 for r in chapter["comparison"] if r["agrees"])
+    assert chapter["peak_memory_bytes"]["host"] > 100e6 and chapter["peak_memory_bytes"]["device"] is None
+    assert (tmp_path / "runs" / "results" / "lazy_vs_rich" / "smoke.json").is_file()
+    assert [r["case"][:3] for r in kernels["rows"]] == ["(g)", "(c)"]
+    assert all(r["largest_n"] >= 8 and math.isfinite(r["seconds_at_largest"]) for r in kernels["rows"])
+    assert "make bench" in kernels["neural_tangents"]
+    saved = json.loads((tmp_path / "cpu.json").read_text())
+    assert saved["passed"] and len(saved["parts"]) == 2
+    assert "passed" in capsys.readouterr().out
