@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from lsa_utils.devices import device_description, resolve_device  # noqa: E402
+from lsa_utils.devices import device_description, resolve_device, use_full_float32  # noqa: E402
 from lsa_utils.experiments.kernel_speed import CASE_NAMES, matmul_peak, time_case  # noqa: E402
 from lsa_utils.run.executor import source_commit  # noqa: E402
 from lsa_utils.run.paths import project_root  # noqa: E402
@@ -54,6 +54,7 @@ def main(argv=None) -> int:
         parser.error(f"--cases must name cases among {', '.join(CASE_NAMES)} (got {unknown}); "
                      "--repeats must be >= 1")
     device = resolve_device(args.device)
+    use_full_float32()
     peak = matmul_peak(device)
     print(f"{device_description(device)}: float32 matrix-product peak {peak / 1e9:.0f} GFLOP/s", flush=True)
     rows = []
