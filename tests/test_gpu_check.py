@@ -35,7 +35,8 @@ def test_compare_claims_agreement_rules():
                  claim("e", float("nan"), expected=False), claim("case (a): speedup", 12.0),
                  claim("f", float("nan")), claim("only cpu", 1.0)]
     run = [claim("a", 0.52), claim("b", 0.60), claim("c", 0.50, passed=False), claim("d", 0.1, passed=False),
-           claim("e", 0.3), claim("case (a): speedup", 2.0), claim("f", float("nan")), claim("only gpu", 1.0)]
+           claim("e", 0.3), claim("case (a): speedup", 2.0), claim("f", float("nan")), claim("only gpu", 1.0),
+           claim("only gpu too", 1.0)]  # one more than the reference: paired by text
     rows = by_claim(compare_claims(run, reference, TOL))
     assert rows["a"]["agrees"] is True and rows["a"]["allowed"] == pytest.approx(0.02 + 0.05 * 0.5)
     assert rows["b"]["agrees"] is False and rows["b"]["note"] == "values differ by more than the tolerance"
@@ -146,9 +147,40 @@ def test_the_check_on_cpu_agrees_with_the_smoke_run(smoke_root, tmp_path, capsys
     assert all(r["difference"] == 0 for r in chapter["comparison"] if r["agrees"])
     assert chapter["peak_memory_bytes"]["host"] > 100e6 and chapter["peak_memory_bytes"]["device"] is None
     assert (tmp_path / "runs" / "results" / "lazy_vs_rich" / "smoke.json").is_file()
-    assert [r["case"][:3] for r in kernels["rows"]] == ["(g)", "(c)"]
+    assert kernels["status"] == "ran" and [r["case"][:3] for r in kernels["rows"]] == ["(g)", "(c)"]
     assert all(r["largest_n"] >= 8 and math.isfinite(r["seconds_at_largest"]) for r in kernels["rows"])
     assert "make bench" in kernels["neural_tangents"]
     saved = json.loads((tmp_path / "cpu.json").read_text())
     assert saved["passed"] and len(saved["parts"]) == 2
     assert "passed" in capsys.readouterr().out
+
+
+def test_the_record_as_markdown():
+    from lsa_utils.run.gpu_check import gpu_check_markdown
+
+    assert "No GPU check has run yet" in gpu_check_markdown(None)
+    record = {"device": "cuda (NVIDIA H200)", "torch": "2.11.0+cu130", "cuda": "13.0", "started": "2026-12-02T08:00:00",
+              "commit": "abc", "passed": False, "failing": ["chapter lsa"], "seconds": 420.0, "parts": [
+                  {"part": "chapter lsa", "status": "disagrees", "compared": 9, "disagreeing": 2, "seconds": 61.0,
+                   "peak_memory_bytes": {"device": 3 * 2**30, "host": 1}, "reference_seconds": 80.0},
+                  {"part": "kernels", "seconds": 200.0, "neural_tangents": "neural-tangents does not import (...)",
+                   "peak_memory_bytes": {"device": 2**31},
+                   "rows": [{"name": "(a) Conv", "dtype": "float32", "largest_n": 4096, "seconds_at_largest": 9.5,
+                             "inputs_in_a_minute_estimated": 10294, "stopped": "the next size ...",
+                             "sizes": [{"n": 4096, "seconds": 9.5, "peak_device_memory_bytes": 2**31}]}]}]}
+    text = gpu_check_markdown(record)
+    assert "**failed**: chapter lsa" in text and "disagrees (7 of 9 claims)" in text
+    assert "| 61 s | 3.00 GiB | 80 s |" in text
+    assert "| (a) Conv | float32 | 4,096 | 9.50 s | 10,294 | 2.00 GiB |" in text
+    assert "neural-tangents: neural-tangents does not import" in text
+
+
+def test_claims_pair_by_position_and_findings_count_only_where_the_draw_is_the_same():
+    """Claim texts may quote measured numbers: equal-length lists pair by position. A finding that
+    differs fails a same-draw chapter, and is only shown in a device-draw chapter."""
+    reference = [claim("share 0.5 of K = 32", 0.5, kind="finding"), claim("paper", 0.1)]
+    run = [claim("share 1.0 of K = 32", 1.0, kind="finding"), claim("paper", 0.1)]
+    for tolerance, counted in ((SAME_DRAW, True), (DEVICE_DRAW, False)):
+        finding, paper = compare_claims(run, reference, tolerance)
+        assert finding["reference"] == 0.5 and finding["agrees"] is False and finding["counted"] is counted
+        assert paper["agrees"] is True and paper["counted"] is True

@@ -58,6 +58,7 @@ class Tolerance:
     rtol: float
     atol: float
     reason: str
+    findings_count: bool = True  # whether a finding that disagrees fails the check (else it is shown only)
 
 
 SAME_DRAW = Tolerance(0.05, 0.02, (
@@ -70,7 +71,10 @@ DEVICE_DRAW = Tolerance(0.25, 0.1, (
     "part of its samples are drawn on the device (torch.Generator(device)): CUDA's Philox generator gives "
     "other numbers than the CPU's Mersenne Twister for the same seed, so the GPU run is another draw, "
     "like another seed; its values may move by the seed-to-seed spread of the smoke sizes, and the "
-    "verdicts, which hold across seeds, must agree"))
+    "paper claims and checks, which hold across seeds, must agree; findings are shown but do not fail the check: "
+    "at the smoke sizes they rest on few seeds (chapter 3 on the CPU, seed 0 against seed 1: 2 of its 5 findings "
+    "differ, a verdict 0.448 against 0.465 at its threshold and a share of 3 networks 0.5 against 1; its paper "
+    "claims and check agree)"), findings_count=False)
 
 TOLERANCES: dict[str, Tolerance] = {
     "lazy_vs_rich": SAME_DRAW,
@@ -91,19 +95,26 @@ def _verdict(claim: dict[str, Any]) -> str:
 
 
 def compare_claims(run: list[dict[str, Any]], reference: list[dict[str, Any]], tolerance: Tolerance) -> list[dict[str, Any]]:
-    """Claim by claim (matched by their text), whether ``run`` agrees with ``reference``.
+    """Claim by claim, whether ``run`` agrees with ``reference``. Claims are paired by position
+    when both runs recorded as many (a chapter's claims function gives the same claims in the
+    same order for the same parameters; their texts may quote measured numbers), else by text.
 
     A row per claim: ``claim``, ``kind``, ``reference`` and ``measured`` (the two values),
     ``verdicts`` (``"passed"``, ``"failed"`` or ``"not expected"`` in each run), ``difference``,
-    ``allowed`` (``atol + rtol |reference|``) and ``agrees``: ``True`` when both runs expect the
-    claim, give it the same verdict and values within the tolerance (two NaNs agree);
+    ``allowed`` (``atol + rtol |reference|``), ``agrees``: ``True`` when both runs expect the
+    claim, give it the same verdict and values within the tolerance (two NaNs agree), and
+    ``counted``: whether a disagreement fails the check (``Tolerance.findings_count``);
     ``None`` when it is not compared (``note`` says why: a speed, not expected in one of the
     runs, or recorded by one run only); ``False`` otherwise.
     """
-    by_text = {c["claim"]: c for c in reference}
+    if len(run) == len(reference):  # the same claims in the same order (their texts may hold measured numbers)
+        pairs, unmatched = list(zip(run, reference)), []
+    else:
+        by_text = {c["claim"]: c for c in reference}
+        pairs = [(c, by_text.pop(c["claim"], None)) for c in run]
+        unmatched = list(by_text.values())
     rows = []
-    for claim in run:
-        ref = by_text.pop(claim["claim"], None)
+    for claim, ref in pairs:
         row: dict[str, Any] = {"claim": claim["claim"], "kind": claim.get("kind", "paper"),
                                "measured": claim["measured"], "reference": None if ref is None else ref["measured"],
                                "verdicts": [None if ref is None else _verdict(ref), _verdict(claim)]}
@@ -122,13 +133,14 @@ def compare_claims(run: list[dict[str, Any]], reference: list[dict[str, Any]], t
         allowed = tolerance.atol + tolerance.rtol * abs(a) if math.isfinite(a) else 0.0
         difference = abs(a - b) if math.isfinite(a) and math.isfinite(b) else (0.0 if a == b or (a != a and b != b) else math.inf)
         same_verdict = row["verdicts"][0] == row["verdicts"][1]
-        row |= {"difference": difference, "allowed": allowed, "agrees": same_verdict and difference <= allowed}
+        row |= {"difference": difference, "allowed": allowed, "agrees": same_verdict and difference <= allowed,
+                "counted": row["kind"] != "finding" or tolerance.findings_count}
         if not row["agrees"]:
             row["note"] = "verdicts differ" if not same_verdict else "values differ by more than the tolerance"
         rows.append(row)
     rows += [{"claim": c["claim"], "kind": c.get("kind", "paper"), "measured": None, "reference": c["measured"],
               "verdicts": [_verdict(c), None], "agrees": None, "note": "recorded by the CPU run only"}
-             for c in by_text.values()]
+             for c in unmatched]
     return rows
 
 
@@ -211,7 +223,7 @@ def chapter_part(name: str, device: str, seed: int, runs_root: Path, reference_r
     if reference is None:
         return record | {"status": "not compared", "note": why}
     rows = compare_claims(data["claims"], reference["claims"], TOLERANCES[name])
-    disagreeing = [r for r in rows if r["agrees"] is False]
+    disagreeing = [r for r in rows if r["agrees"] is False and r["counted"]]
     return record | {"status": "disagrees" if disagreeing else "agrees", "comparison": rows,
                      "compared": sum(r["agrees"] is not None for r in rows), "disagreeing": len(disagreeing),
                      "reference_seconds": reference.get("run", {}).get("seconds")}
@@ -239,10 +251,16 @@ def bench_part(device: torch.device, cases: list[str], dtypes: tuple[str, ...], 
     from ..experiments.kernel_speed import largest_gram_within, matmul_peak, time_case
 
     start = time.perf_counter()
-    record: dict[str, Any] = {"part": "kernels", "budget_s_per_case": budget_s, "rows": []}
+    record: dict[str, Any] = {"part": "kernels", "status": "ran", "budget_s_per_case": budget_s, "rows": []}
     for case in cases:
         for dtype in dtypes:
-            row = largest_gram_within(case, device, getattr(torch, dtype), budget_s, start=BENCH_START)
+            try:
+                row = largest_gram_within(case, device, getattr(torch, dtype), budget_s, start=BENCH_START)
+            except Exception as err:  # one case's failure is recorded; the others still run
+                record["status"] = "failed"
+                record.setdefault("errors", []).append(f"({case}) {dtype}: {type(err).__name__}: {str(err)[-500:]}")
+                print(f"  ({case}) {dtype}: failed: {type(err).__name__}: {str(err)[-200:]}", flush=True)
+                continue
             if row["sizes"] and row["seconds_at_largest"] > 0:  # n^2 pairs: the size that would take a minute
                 row["inputs_in_a_minute_estimated"] = int(row["largest_n"] * math.sqrt(60 / row["seconds_at_largest"]))
             record["rows"].append(row)
@@ -318,7 +336,7 @@ def gpu_check(device: str = "cuda", chapters: list[str] | None = None, cases: li
         print(f"kernels on {device}: the largest Gram matrix of each case within {bench_budget_s:g} s", flush=True)
         record["parts"].append(bench_part(torch_device, cases, dtypes, bench_budget_s, bench_compare))
     record["seconds"] = round(time.perf_counter() - start, 1)
-    failing = [p["part"] for p in record["parts"] if p.get("status", "agrees") != "agrees"]
+    failing = [p["part"] for p in record["parts"] if p["status"] not in ("agrees", "ran")]
     record["passed"] = not failing
     record["failing"] = failing
     path = out / f"{torch_device.type}.json"
@@ -361,7 +379,8 @@ def gpu_check_markdown(record: dict[str, Any] | None) -> str:
              "| part | result | time | peak device memory | CPU run's time |", "|---|---|---|---|---|"]
     for part in record["parts"]:
         if part["part"] == "kernels":
-            result = f"{len(part['rows'])} cases and dtypes timed"
+            result = f"{len(part['rows'])} cases and dtypes timed" + (
+                f"; failed: {'; '.join(part['errors'])[:300]}" if part.get("errors") else "")
             memory = (part.get("peak_memory_bytes") or {}).get("device")
         else:
             result = part["status"] + (f" ({part['compared'] - part['disagreeing']} of {part['compared']} claims)"
