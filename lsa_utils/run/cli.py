@@ -8,6 +8,8 @@ Examples::
     python -m lsa_utils book --scale default
     python -m lsa_utils data fetch mnist cifar10 --dir ~/data
     python -m lsa_utils gpu-check                     # on a CUDA machine (make gpu-check)
+    python -m lsa_utils plan                          # every chapter's paper scale: work, memory, time
+    python -m lsa_utils plan linearization --scale paper   # one chapter, part by part
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     gpu.add_argument("--out", default=None, help="where the record goes (default: results/gpu-check)")
     gpu.add_argument("--seed", type=int, default=0)
 
+    plan = sub.add_parser("plan", help="estimate a scale's work, memory and time without running it "
+                          "(lsa_utils/run/scale_plan)")
+    plan.add_argument("chapter", nargs="?", default=None, help="one chapter, part by part (default: the paper table)")
+    plan.add_argument("--scale", default="paper", help=f"one of: {', '.join(SCALES)}")
+
     from ..data import fetch as data_fetch  # standard library only; pooch is imported when it runs
 
     data = sub.add_parser("data", help="manage the real image data sets (MNIST, CIFAR-10)")
@@ -115,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed, bench_compare=not args.no_bench_compare,
             )
             return 0 if record["passed"] else 1
+        elif args.command == "plan":
+            from .scale_plan import estimate, paper_table, part_table
+
+            if args.chapter is None and args.scale == "paper":
+                print(paper_table())
+            else:
+                for name in [args.chapter] if args.chapter else list(CHAPTERS):
+                    print(part_table(estimate(name, args.scale)))
         elif args.command == "data":
             from ..data.fetch import run_command
 
