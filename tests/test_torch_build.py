@@ -77,6 +77,9 @@ def test_verify_refuses_a_cpu_build_where_cuda_was_asked_for(tmp_path):
     with pytest.raises(RuntimeError, match="a CPU build was installed"):
         torch_build.verify(str(cpu_python), "auto", (13, 0))
     assert "CUDA 13.0" in torch_build.verify(str(cuda_python), "auto", (13, 0))
+    unusable = fake_command(tmp_path, "python-unusable", "2.13.0+cu130|13.0|False")
+    with pytest.raises(RuntimeError, match="does not run on this machine's GPU"):
+        torch_build.verify(str(unusable), "auto", (12, 6))
     assert "for TORCH_BUILD=default" in torch_build.verify(str(cpu_python), "auto", None)
     with pytest.raises(RuntimeError, match="a CUDA build was installed"):
         torch_build.verify(str(cuda_python), "cpu", None)

@@ -87,6 +87,10 @@ def verify(python: str, build: str, driver: tuple[int, int] | None) -> str:
     if build == "cuda" and cuda == "none":
         raise RuntimeError(f"{report}: a CPU build was installed where a CUDA build was asked for "
                            "(pip found a CPU wheel first); remove .venv and run make again")
+    if build == "cuda" and available != "True":
+        raise RuntimeError(f"{report}: this build does not run on this machine's GPU (is it built for a newer CUDA "
+                           "than the driver supports?); remove .venv and run make again with TORCH_BUILD=cpu, "
+                           "or update the driver")
     if build == "cpu" and cuda != "none":
         raise RuntimeError(f"{report}: a CUDA build was installed where the CPU build was asked for")
     return report

@@ -223,7 +223,7 @@ CHAPTERS: dict[str, Chapter] = {
                 ),
                 "paper": dict(
                     # the ResNet18's Gram matrices on 10,000 images go through blocked Jacobians (45 MB per image):
-                    # planned (python -m lsa_utils plan linearization): 2.7 to 27 h on one H200 at an assumed 30x to 300x
+                    # planned (python -m lsa_utils plan linearization): 2.6 to 26 h on one H200 at an assumed 30x to 300x
                     dataset="cifar10", models=["mlp", "lenet", "resnet18"], resnet_width=64, n_train=8000,
                     n_test=2000,
                     eigen_indices=[2, 3, 5, 8, 13, 22, 36, 60, 100, 170, 300, 500, 1000], epochs=100,

@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     gpu.add_argument("--chapters", default=",".join(CHAPTERS), help="comma-separated chapters (default: all)")
     gpu.add_argument("--cases", default=None, help="comma-separated `make bench` cases (default: all; '' for none)")
     gpu.add_argument("--dtypes", default="float32,float64", help="the kernels' dtypes")
-    gpu.add_argument("--bench-budget", type=float, default=None, help="seconds per case and dtype (default 15)")
+    gpu.add_argument("--bench-budget", type=float, default=None, help="seconds per case and dtype (default 8)")
+    gpu.add_argument("--deadline", type=float, default=None, help="seconds the whole check aims at (default 570)")
     gpu.add_argument("--no-bench-compare", action="store_true", help="never time neural-tangents, even where it imports")
     gpu.add_argument("--reference", default=None, help="project folder holding the CPU smoke runs (default: this one)")
     gpu.add_argument("--out", default=None, help="where the record goes (default: results/gpu-check)")
@@ -112,14 +113,15 @@ def main(argv: list[str] | None = None) -> int:
             index = build_book(args.scale, out=args.out, force=args.force)
             print(f"book built: {index}")
         elif args.command == "gpu-check":
-            from .gpu_check import DEFAULT_BENCH_BUDGET_S, gpu_check
+            from .gpu_check import DEFAULT_BENCH_BUDGET_S, DEFAULT_DEADLINE_S, gpu_check
 
             record = gpu_check(
                 args.device, chapters=[c for c in args.chapters.split(",") if c],
                 cases=None if args.cases is None else [c for c in args.cases.split(",") if c],
                 dtypes=tuple(d for d in args.dtypes.split(",") if d),
-                bench_budget_s=args.bench_budget or DEFAULT_BENCH_BUDGET_S, out=args.out, reference=args.reference,
-                seed=args.seed, bench_compare=not args.no_bench_compare,
+                bench_budget_s=DEFAULT_BENCH_BUDGET_S if args.bench_budget is None else args.bench_budget,
+                out=args.out, reference=args.reference, seed=args.seed, bench_compare=not args.no_bench_compare,
+                deadline_s=DEFAULT_DEADLINE_S if args.deadline is None else args.deadline,
             )
             return 0 if record["passed"] else 1
         elif args.command == "plan":

@@ -73,10 +73,16 @@ def total_work(parts: list[PartCost]) -> float:
     return sum(p.work for p in parts)
 
 
+def fixed_seconds(parts: list[PartCost]) -> float:
+    """The seconds of the ``parts`` that take a fixed time (the start-up)."""
+    return sum(p.fixed_seconds or 0.0 for p in parts)
+
+
 def seconds_per_work_unit(name: str) -> float:
-    """The chapter's measured seconds at ``default`` over its work at ``default``."""
+    """The chapter's measured seconds at ``default``, less its fixed parts, over its work there."""
     chapter = get_chapter(name)
-    return chapter.measured_s["default"] / total_work(chapter_cost(name, chapter.sizes("default")))
+    parts = chapter_cost(name, chapter.sizes("default"))
+    return (chapter.measured_s["default"] - fixed_seconds(parts)) / total_work(parts)
 
 
 def estimate(name: str, scale: str, gpu_speedup: float | None = None) -> dict:
@@ -84,32 +90,37 @@ def estimate(name: str, scale: str, gpu_speedup: float | None = None) -> dict:
 
     Returns ``chapter``, ``scale``, ``parts`` (dicts with ``name``, ``work``, ``memory_bytes``,
     ``formula``, ``cpu_seconds``), ``work``, ``peak_memory_bytes`` (the largest part's),
-    ``cpu_seconds``, ``seconds_per_work_unit``, ``gpu_seconds`` (``cpu_seconds / gpu_speedup``,
-    ``None`` without a speed-up) and ``calibration`` (in words). Raises ``ValueError`` for an
-    unknown chapter or scale.
+    ``cpu_seconds``, ``seconds_per_work_unit``, ``gpu_seconds`` (the fixed parts' seconds plus the
+    rest's CPU seconds over ``gpu_speedup``; ``None`` without a speed-up) and ``calibration`` (in
+    words). Raises ``ValueError`` for an unknown chapter or scale.
     """
     chapter = get_chapter(name)
     check_choice("scale", scale, SCALES)
     rate = seconds_per_work_unit(name)
     parts = chapter_cost(name, chapter.sizes(scale))
-    work = total_work(parts)
-    cpu = work * rate
+    work, fixed = total_work(parts), fixed_seconds(parts)
     measured = chapter.measured_s["default"]
-    default_work = measured / rate
+    default_parts = chapter_cost(name, chapter.sizes("default"))
     return {
         "chapter": name,
         "scale": scale,
         "parts": [dict(name=p.name, work=p.work, memory_bytes=p.memory_bytes, formula=p.formula,
-                       cpu_seconds=p.work * rate) for p in parts],
+                       cpu_seconds=p.fixed_seconds if p.fixed_seconds is not None else p.work * rate) for p in parts],
         "work": work,
         "peak_memory_bytes": max(p.memory_bytes for p in parts),
-        "cpu_seconds": cpu,
+        "cpu_seconds": fixed + work * rate,
+        "fixed_seconds": fixed,
         "seconds_per_work_unit": rate,
-        "gpu_seconds": None if gpu_speedup is None else cpu / gpu_speedup,
-        "calibration": (f"{measured:g} s measured at scale default on 2 CPU cores / {default_work:.3g} work units "
-                        f"= {rate:.3g} s per unit ({1 / rate / 1e9:.3g} G units/s against the nominal "
-                        f"{CPU_FLOPS_PER_SECOND / 1e9:g})"),
+        "gpu_seconds": None if gpu_speedup is None else fixed + work * rate / gpu_speedup,
+        "calibration": (f"({measured:g} s measured at scale default on 2 CPU cores - {fixed_seconds(default_parts):g} s "
+                        f"start-up) / {total_work(default_parts):.3g} work units = {rate:.3g} s per unit "
+                        f"({1 / rate / 1e9:.3g} G units/s against the nominal {CPU_FLOPS_PER_SECOND / 1e9:g})"),
     }
+
+
+def _on_gpu(e: dict, speedup: float) -> float:
+    """An ``estimate``'s seconds on a GPU ``speedup`` times faster than the CPU, fixed parts aside."""
+    return e["fixed_seconds"] + (e["cpu_seconds"] - e["fixed_seconds"]) / speedup
 
 
 def _duration(seconds: float) -> str:
@@ -138,7 +149,7 @@ def paper_table() -> str:
         e = estimate(name, "paper")
         peak = e["peak_memory_bytes"]
         fits = "yes" if peak <= H200_MEMORY_BYTES else "no"
-        gpu = f"{_duration(e['cpu_seconds'] / high)} to {_duration(e['cpu_seconds'] / low)}"
+        gpu = f"{_duration(_on_gpu(e, high))} to {_duration(_on_gpu(e, low))}"
         rows.append(f"| {name} | {e['work'] / 1e12:,.1f} | {peak / 1e9:.2f} | {e['cpu_seconds'] / 3600:,.1f} | "
                     f"{gpu} | {fits} | {_dominant_parts(e['parts'], e['work'])} |")
     return "\n".join(rows)
@@ -150,7 +161,7 @@ def part_table(e: dict) -> str:
     low, high = ASSUMED_GPU_SPEEDUPS
     rows = [f"{e['chapter']} at {e['scale']}: {e['work']:.3g} work units, peak memory "
             f"{e['peak_memory_bytes'] / 1e9:.2f} GB, CPU {_duration(e['cpu_seconds'])} on 2 cores, one GPU "
-            f"{_duration(e['cpu_seconds'] / high)} to {_duration(e['cpu_seconds'] / low)} (assumed {low}x to {high}x); "
+            f"{_duration(_on_gpu(e, high))} to {_duration(_on_gpu(e, low))} (assumed {low}x to {high}x); "
             f"calibration: {e['calibration']}", "",
             "| part | work (1e12) | memory (GB) | CPU time | formula |", "|---|---|---|---|---|"]
     rows += [f"| {p['name']} | {p['work'] / 1e12:,.3g} | {p['memory_bytes'] / 1e9:.3g} | {_duration(p['cpu_seconds'])} | "

@@ -61,7 +61,9 @@ class PartCost:
     work: float
     memory_bytes: float
     formula: str
-
+    # seconds this part takes whatever the machine and the scale (the kernel's start-up), instead
+    # of its work at the chapter's rate; such a part's work is 0
+    fixed_seconds: float | None = None
 
 
 # ---- work of the basic operations ---------------------------------------------------------------------
@@ -125,9 +127,10 @@ def symmetric_pairs(n: float) -> float:
 
 
 def start_up() -> PartCost:
-    """The kernel start-up every measured time includes, ``START_UP_SECONDS``."""
-    return PartCost("start-up", seconds_work(START_UP_SECONDS), 0.0,
-                    f"{START_UP_SECONDS:g} s of kernel start, imports and output, as seconds x reference rate")
+    """The kernel start-up every measured time includes: ``START_UP_SECONDS`` at every scale, on
+    the CPU and on a GPU alike, outside the chapter's rate."""
+    return PartCost("start-up", 0.0, 0.0, f"{START_UP_SECONDS:g} s of kernel start, imports and output",
+                    fixed_seconds=START_UP_SECONDS)
 
 
 def _total(costs: Iterable[tuple[float, float]]) -> tuple[float, float]:
