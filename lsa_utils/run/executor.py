@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -106,6 +107,22 @@ def _ipc_kernel_manager(socket_dir: Path):
     return IPCKernelManager
 
 
+@contextlib.contextmanager
+def patched_environ(values: dict[str, str]):
+    """Set the environment variables ``values`` for the ``with`` block, then restore each one
+    (unset again where it was unset)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[str, str], progress: bool) -> None:
     import jupytext
     import papermill
@@ -115,19 +132,11 @@ def _execute(source: Path, output: Path, parameters: dict[str, Any], env: dict[s
     with tempfile.TemporaryDirectory() as tmp:
         converted = Path(tmp) / f"{source.stem}.ipynb"
         jupytext.write(notebook, converted)
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)  # the kernel inherits the executor's environment
-        try:
+        with patched_environ(env):  # the kernel inherits the executor's environment
             papermill.execute_notebook(
                 str(converted), str(output), parameters=parameters, kernel_name="python3",
                 progress_bar=progress, cwd=str(source.parent), kernel_manager_class=_ipc_kernel_manager(Path(tmp)),
             )
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def source_commit() -> str:

@@ -35,9 +35,7 @@ runs the same script on CPU, as CI does on one chapter, so the script itself is 
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -219,34 +217,20 @@ def reference_run(name: str, parameters: dict[str, Any], reference_root: Path,
     return data, ""
 
 
-@contextlib.contextmanager
-def _environment(**values: str):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def chapter_part(name: str, device: str, seed: int, runs_root: Path, reference_root: Path) -> dict[str, Any]:
     """Run chapter ``name`` at the smoke sizes on ``device`` (outputs under ``runs_root``) and
     compare it with its CPU reference (``compare_claims``). Returns the part's record; its
     ``status`` is ``"agrees"``, ``"disagrees"``, ``"not compared"`` (no usable reference),
     ``"no claims"`` or ``"failed"`` (the notebook raised; ``error`` holds the message)."""
     from .context import resolve_parameters
-    from .executor import run_chapter
+    from .executor import patched_environ, run_chapter
 
     chapter = CHAPTERS[name]
     parameters = resolve_parameters(chapter, SCALE, {"device": device, "seed": seed})
     record: dict[str, Any] = {"part": f"chapter {name}", "chapter": name, "tolerance": vars(TOLERANCES[name])}
     start = time.perf_counter()
     try:
-        with _environment(LSA_OUTPUT_ROOT=str(runs_root)):
+        with patched_environ({"LSA_OUTPUT_ROOT": str(runs_root)}):
             outcome = run_chapter(name, SCALE, {"device": device, "seed": seed}, force=True, announce=False)
             data = read_json(outcome.results)
     except Exception as err:  # the chapter's own failure is the finding: record it and go on
