@@ -105,7 +105,7 @@ def estimate(name: str, scale: str, gpu_speedup: float | None = None) -> dict:
         "chapter": name,
         "scale": scale,
         "parts": [dict(name=p.name, work=p.work, memory_bytes=p.memory_bytes, formula=p.formula,
-                       cpu_seconds=p.fixed_seconds if p.fixed_seconds is not None else p.work * rate) for p in parts],
+                       cpu_seconds=(p.fixed_seconds or 0.0) + p.work * rate) for p in parts],
         "work": work,
         "peak_memory_bytes": max(p.memory_bytes for p in parts),
         "cpu_seconds": fixed + work * rate,
