@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -218,7 +219,8 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path):
 def test_the_check_refuses_at_once_without_cuda():
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "lsa_utils", "gpu-check"], capture_output=True, text=True,
-                          cwd=project_root(), env={**os.environ, "LSA_DEVICE": ""}, timeout=120)
+                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "LSA_DEVICE": ""},
+                          timeout=120)
     assert proc.returncode == 2
     assert "sees no CUDA GPU" in proc.stderr and "--device cpu" in proc.stderr
     assert time.perf_counter() - start < 30  # before any chapter or kernel runs

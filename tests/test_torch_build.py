@@ -5,12 +5,12 @@ import importlib.util
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from lsa_utils.run.paths import project_root
-
-TOOL = project_root() / "tools" / "torch_build.py"
+REPO = Path(__file__).resolve().parents[1]  # not project_root(): other tests point LSA_ROOT at a copy
+TOOL = REPO / "tools" / "torch_build.py"
 spec = importlib.util.spec_from_file_location("torch_build", TOOL)
 torch_build = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(torch_build)
@@ -86,7 +86,7 @@ def test_verify_refuses_a_cpu_build_where_cuda_was_asked_for(tmp_path):
 
 
 def test_make_venv_installs_torch_through_the_tool_then_checks_it():
-    out = subprocess.run(["make", "-n", "-B", "venv", "TORCH_BUILD=cuda"], cwd=project_root(), capture_output=True,
+    out = subprocess.run(["make", "-n", "-B", "venv", "TORCH_BUILD=cuda"], cwd=REPO, capture_output=True,
                          text=True, timeout=60, check=True).stdout
     lines = out.splitlines()
     pick = next(i for i, line in enumerate(lines) if "tools/torch_build.py --build cuda)" in line)
