@@ -146,15 +146,16 @@ for bench in benches.values():
                                          "fraction_of_peak": "{:.1%}"}, na_rep="-"))
 
 # %% [markdown]
-# On a GPU, `make gpu-check` (the status page has its full record) times our kernels alone,
-# since neural-tangents' pinned JAX has no CUDA build for current drivers: for each case and
-# dtype, the largest Gram matrix that fits its budget, doubling the number of inputs from 8, and
-# the number of inputs a minute would allow if the time grows with the n² pairs.
+# On a GPU, `make gpu-check` (the status page has its full record) times our kernels, alone
+# unless neural-tangents imports there with a GPU backend (its pins install only on Python 3.11,
+# and `make venv` installs JAX's CPU build): for each case and dtype, the largest Gram matrix that
+# fits its budget, doubling the number of inputs from 8, and the number of inputs a minute would
+# allow if the time grows with the n² pairs.
 
 # %%
 gpu_check_record = load_gpu_check("cuda")
 if gpu_check_record is None:
-    print("no results/gpu-check/cuda.json yet: run `make gpu-check` on a CUDA machine to fill this table")
+    print("no results/gpu-check/cuda.json yet (make gpu-check, on a CUDA machine)")
 else:
     print(f"measured {gpu_check_record['started']} on {gpu_check_record['device']}, torch {gpu_check_record['torch']}")
     display(Markdown(kernels_markdown(gpu_check_record)))  # noqa: F821

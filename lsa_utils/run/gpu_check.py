@@ -16,9 +16,10 @@ On a CUDA machine it
 2. times the kernel engine on the GPU: for each case of ``make bench`` and each dtype, the largest
    Gram matrix that fits ``bench_budget_s`` seconds (``largest_gram_within``; the issue asked for
    a minute per case, which 14 cases cannot have in a 10-minute check: the record gives the size
-   a minute would allow by the n^2 law instead, an extrapolation), with lsa_utils
-   alone, since neural-tangents' pinned JAX (0.4.25) has no CUDA build on current drivers;
-   when neural-tangents does import with a GPU backend the comparison of ``make bench`` runs too
+   a minute would allow by the n^2 law instead, an extrapolation), with lsa_utils alone unless
+   neural-tangents imports with a GPU backend (its pins, JAX 0.4.25 with TensorFlow and numpy < 2,
+   install only on Python 3.11, and ``make venv`` installs JAX's CPU build); where it does, the
+   comparison of ``make bench`` runs too
    (on the CPU, ``make bench`` is that comparison, and the check does not repeat it);
 3. records time and peak memory per part (torch's allocator, ``max_memory_allocated``, without
    the CUDA context's few hundred MB; a chapter's from its own kernel process,
