@@ -30,15 +30,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lsa_utils.devices import device_description, resolve_device, use_full_float32  # noqa: E402
-from lsa_utils.experiments.kernel_speed import CASE_NAMES, matmul_peak, time_case  # noqa: E402
+from lsa_utils.experiments.kernel_speed import CASE_NAMES, matmul_peak, time_case, write_benchmark  # noqa: E402
 from lsa_utils.run.executor import source_commit  # noqa: E402
-from lsa_utils.run.paths import project_root  # noqa: E402
-from lsa_utils.run.results import write_json  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -66,12 +63,7 @@ def main(argv=None) -> int:
         print(f"{row['case']}: neural-tangents {row['neural_tangents_s']:.2f} s, lsa_utils "
               f"{row['lsa_utils_s']:.2f} s, speedup {row['speedup']:.1f}x, max rel diff "
               f"{row['max_rel_diff']:.1e}{rate}", flush=True)
-    out = project_root() / "results" / "benchmarks" / f"kernels-{device.type}.json"
-    write_json(out, {
-        "device": device_description(device), "repeats": args.repeats, "dtype": "float32",
-        "peak_flops": peak,
-        "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": source_commit(), "rows": rows,
-    })
+    out = write_benchmark(device, rows, peak, args.repeats, source_commit())
     print(f"written: {out}")
     return 0
 

@@ -199,14 +199,32 @@ def case_inputs(case: str, n_inputs: int | None = None) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, *shape)).astype(np.float32)
 
 
+def case_name(case: str) -> str:
+    """``"(a) Conv64-ReLU-Conv64-ReLU-GAP-Dense"``: the case's letter and architecture."""
+    return f"({case}) {(EMPIRICAL_CASES if case in EMPIRICAL_CASES else ANALYTIC_CASES)[case][0]}"
+
+
 def case_title(case: str, n: int) -> str:
-    if case in EMPIRICAL_CASES:
-        title, shape, *_ = EMPIRICAL_CASES[case]
-    else:
-        title, _, shape, *_ = ANALYTIC_CASES[case]
-    size = "x".join(map(str, shape))
+    """The case's name, ``n`` inputs of its shape, and the kind of kernel."""
+    shape = EMPIRICAL_CASES[case][1] if case in EMPIRICAL_CASES else ANALYTIC_CASES[case][2]
     kind = "empirical NTK" if case in EMPIRICAL_CASES else "analytic NTK"
-    return f"({case}) {title}, {n:,} x {size}, {kind}"
+    return f"{case_name(case)}, {n:,} x {'x'.join(map(str, shape))}, {kind}"
+
+
+def write_benchmark(device: torch.device, rows: list[dict], peak: float, repeats: int, commit: str):
+    """Write ``make bench``'s comparison rows to ``results/benchmarks/kernels-<device>.json``
+    (what the appendix shows) and return the path."""
+    from datetime import datetime, timezone
+
+    from ..devices import device_description
+    from ..run.paths import project_root
+    from ..run.results import write_json
+
+    out = project_root() / "results" / "benchmarks" / f"kernels-{device.type}.json"
+    write_json(out, {"device": device_description(device), "repeats": repeats, "dtype": "float32",
+                     "peak_flops": peak, "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "commit": commit, "rows": rows})
+    return out
 
 
 def time_case(case: str, repeats: int, device: torch.device, n_inputs: int | None = None,
@@ -351,6 +369,5 @@ def largest_gram_within(case: str, device: torch.device, dtype: torch.dtype, bud
             break
         n *= 2
     last = sizes[-1] if sizes else {"n": 0, "seconds": float("nan")}
-    title = EMPIRICAL_CASES[case][0] if case in EMPIRICAL_CASES else ANALYTIC_CASES[case][0]
-    return {"case": case_title(case, last["n"]), "name": f"({case}) {title}", "dtype": str(dtype).replace("torch.", ""), "sizes": sizes,
+    return {"case": case_title(case, last["n"]), "name": case_name(case), "dtype": str(dtype).replace("torch.", ""), "sizes": sizes,
             "largest_n": last["n"], "seconds_at_largest": last["seconds"], "stopped": stopped}

@@ -8,8 +8,8 @@ from .units import (
     FLOAT32,
     FLOAT64,
     PartCost,
-    _times,
-    _total,
+    repeated,
+    combined,
     dispatch_work,
     eigh_work,
     elementwise_work,
@@ -99,7 +99,7 @@ def _lazy_methods(dim: int, n: int, gammas: list[float], kernel: bool,
         costs.append((features_ridge_work(n, dim, p, evaluated), features_ridge_memory(n, dim, p)))
     if kernel:
         costs.append(kernel_ridge_work(n, dim, evaluated))
-    return _total(costs)
+    return combined(costs)
 
 
 def _equivalent_rf(dim: int, ratios: list[float], levels: int) -> tuple[float, float]:
@@ -137,7 +137,7 @@ def gaussian_mixture_cost(sizes: dict) -> list[PartCost]:
                                      mixture_times, samples)
     mixture_ridge = _ridge_learning_curve(dim, dim, [max(1, round(f * dim)) for f in s["mixture_n_factors"]])
     mixture_theory = _equivalent_rf(dim, s["mixture_rf_ratios"], mixture_levels)
-    mixtures = _times(2, _total([mixture_sim, _times(mixture_levels, mixture_ridge), mixture_theory]))
+    mixtures = repeated(2, combined([mixture_sim, repeated(mixture_levels, mixture_ridge), mixture_theory]))
 
     n_lazy = s["n_factor"] * dim
     lazy = [_lazy_methods(dim, n_lazy, s["rf_gammas"], kernel=False)]
@@ -145,9 +145,9 @@ def gaussian_mixture_cost(sizes: dict) -> list[PartCost]:
     lazy += [_lazy_methods(d, s["n_factor"] * d, [1.0], kernel=False) for d in s["rf_dims"] if d != dim]
     kernel += [_lazy_methods(d, f * d, [], kernel=True) for d in s["kernel_dims"] for f in s["kernel_n_factors"]
                if (d, f) != (dim, s["n_factor"])]
-    lazy = [_times(levels, c) for c in lazy]
-    kernel = [_times(levels, c) for c in kernel]
-    budget = _times(len(s["budget_inverse_snrs"]),
+    lazy = [repeated(levels, c) for c in lazy]
+    kernel = [repeated(levels, c) for c in kernel]
+    budget = repeated(len(s["budget_inverse_snrs"]),
                     _ridge_learning_curve(dim, dim, [int(f * dim) for f in s["budget_n_factors"]]))
 
     readout_steps = round(s["rf_online_t_max"] * dim)
@@ -156,7 +156,7 @@ def gaussian_mixture_cost(sizes: dict) -> list[PartCost]:
                                 + dispatch_work(READOUT_STEP_TORCH_OPS))
                + matmul_work(levels * READOUT_TEST, dim, dim) + random_work(levels * READOUT_TEST * dim),
                FLOAT32 * 2 * levels * READOUT_TEST * dim)
-    theory = _total([_equivalent_rf(dim, s["rf_theory_ratios"], levels),
+    theory = combined([_equivalent_rf(dim, s["rf_theory_ratios"], levels),
                      _equivalent_rf(dim, [1.0], 2 * levels)])  # online_readout_theory: two errors per level
 
     dynamics_runs = len(s["dynamics_inverse_snrs"]) * seeds
@@ -179,9 +179,9 @@ def gaussian_mixture_cost(sizes: dict) -> list[PartCost]:
                  "t_max D steps x (3 passes over B K_max D + ...), B = hidden_values x sweep_seeds"),
         PartCost("other mixtures: networks, ridge and Gaussian equivalence", *mixtures,
                  "2 mixtures x (max(n_factors) D SGD steps + ridge features up to that n + CG per ratio)"),
-        PartCost("lazy methods: random features", *_total(lazy),
+        PartCost("lazy methods: random features", *combined(lazy),
                  "levels x (per gamma: 2 n D p + 2 n p^2 + 18 p^3 + 12,000 features), float64"),
-        PartCost("lazy methods: kernel ridge", *_total(kernel),
+        PartCost("lazy methods: kernel ridge", *combined(kernel),
                  "levels x per (D, n): (n^2 + 12,000 n) x (2D + 17 ops) + 18 n^3 eigh, float64"),
         PartCost("ridge random features up to the budget", *budget,
                  "budget levels x (n_max D p draws and products + n_max p^2 + per n an eigh(p))"),

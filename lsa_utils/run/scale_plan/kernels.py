@@ -9,7 +9,7 @@ from .units import (
     FLOAT32,
     FLOAT64,
     PartCost,
-    _precision,
+    precision_factor,
     engine_work,
     seconds_work,
     start_up,
@@ -69,7 +69,7 @@ def _both_libraries(name: str, n: int, float64: bool) -> float:
     and by neural-tangents (all ``n^2`` pairs, ``NEURAL_TANGENTS_COST`` times our eager ops)."""
     ops, spatial = _pair_costs(name)
     ours = engine_work(ops * symmetric_pairs(n), spatial * n * n / 2, float64)
-    return ours + NEURAL_TANGENTS_COST * ENGINE_EAGER_OP * ops * n * n * _precision(float64)
+    return ours + NEURAL_TANGENTS_COST * ENGINE_EAGER_OP * ops * n * n * precision_factor(float64)
 
 
 def kernels_cost(sizes: dict) -> list[PartCost]:

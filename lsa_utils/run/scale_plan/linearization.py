@@ -12,7 +12,7 @@ from .units import (
     PartCost,
     TRAIN_PASSES_PER_ACTIVATION,
     TRAIN_STEP_FACTOR,
-    _total,
+    combined,
     cholesky_solve_work,
     eigh_work,
     elementwise_work,
@@ -108,17 +108,17 @@ def linearization_cost(sizes: dict) -> list[PartCost]:
                              training_memory(net, BATCH_SIZE, linearized=True)))
     return [
         start_up(),
-        PartCost("NTK spectra: empirical Gram matrices and eigh", *_total(spectra),
+        PartCost("NTK spectra: empirical Gram matrices and eigh", *combined(spectra),
                  "models x (N Jacobians (more when blocked) x 3 forwards + N^2 P / 2 contraction "
                  "+ 18 N^3 eigh)"),
-        PartCost("eigen-tasks: networks and linearizations", *_total(fits),
+        PartCost("eigen-tasks: networks and linearizations", *combined(fits),
                  "models x (tasks x (3 + 7) + after x 2 x 7) forwards x epochs x n_train"),
-        PartCost("eigen-tasks: the tracked kernel", *_total(tracked),
+        PartCost("eigen-tasks: the tracked kernel", *combined(tracked),
                  "models x (epochs + 1) x Gram matrices of probe_size images, network and linearization"),
-        PartCost("alignment: the trained network's Gram matrix", *_total(rayleigh),
+        PartCost("alignment: the trained network's Gram matrix", *combined(rayleigh),
                  "models x the Gram matrix of N images again"),
-        PartCost("RBF control", *_total(control), "models x (N n_train pixels distances + n_train^3 / 3)"),
-        PartCost("real tasks: networks and linearizations", *_total(real),
+        PartCost("RBF control", *combined(control), "models x (N n_train pixels distances + n_train^3 / 3)"),
+        PartCost("real tasks: networks and linearizations", *combined(real),
                  "datasets x models x sizes x seeds x (3 + 7) forwards x epochs x n"),
     ]
 

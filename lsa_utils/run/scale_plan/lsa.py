@@ -13,8 +13,8 @@ from .units import (
     FUSED_OP,
     NetworkProfile,
     PartCost,
-    _times,
-    _total,
+    repeated,
+    combined,
     cholesky_solve_work,
     dispatch_work,
     elementwise_work,
@@ -188,10 +188,10 @@ def _image_costs(s: dict) -> list[PartCost]:
     settings = _image_settings(s)
     for setting in settings:
         jobs = len(setting.strengths) * s["image_seeds"]
-        cnn.append(_times(jobs, _cnn_fit(setting, setting.n_train, setting.n_test, s["cnn_steps"])))
+        cnn.append(repeated(jobs, _cnn_fit(setting, setting.n_train, setting.n_test, s["cnn_steps"])))
         if not setting.wrn:  # run_setting fits no NTK for the WRN
-            ntk.append(_times(jobs, _cnn_ntk(setting, setting.n_train, setting.n_test)))
-        lin += [_times(jobs, _linearized_fit(setting, w, setting.n_train, s["lin_steps"]))
+            ntk.append(repeated(jobs, _cnn_ntk(setting, setting.n_train, setting.n_test)))
+        lin += [repeated(jobs, _linearized_fit(setting, w, setting.n_train, s["lin_steps"]))
                 for w in setting.lin_widths]
     mnist = next(setting for setting in settings if setting.key == "mnist_gaussian")
     loud = [min(s["mnist_strengths"]), max(s["mnist_strengths"])]  # as the notebook passes them
@@ -202,15 +202,15 @@ def _image_costs(s: dict) -> list[PartCost]:
         fit = [_cnn_fit(mnist, n, mnist.n_test, s["cnn_steps"])]
         if n <= s["scaling_kernel_max_n"]:
             fit.append(_cnn_ntk(mnist, n, mnist.n_test))
-        scaling.append(_times(len(loud), _total(fit)))
+        scaling.append(repeated(len(loud), combined(fit)))
     return [
-        PartCost("images: CNN training, all settings", *_total(cnn),
+        PartCost("images: CNN training, all settings", *combined(cnn),
                  "settings x strengths x image_seeds x (epochs x n_train x 3 forwards + test forward)"),
-        PartCost("images: the CNN's NTK, all settings", *_total(ntk),
+        PartCost("images: the CNN's NTK, all settings", *combined(ntk),
                  "settings x strengths x seeds x (21k fused ops x (n^2/2 + n n_test) + n^3/3 Cholesky)"),
-        PartCost("images: linearized CNNs, all settings", *_total(lin),
+        PartCost("images: linearized CNNs, all settings", *combined(lin),
                  "settings x strengths x seeds x widths x epochs x n_train x 7 forwards (jvp + backward)"),
-        PartCost("images: accuracy against n (MNIST)", *_total(scaling),
+        PartCost("images: accuracy against n (MNIST)", *combined(scaling),
                  "other scaling_n x 2 strengths x (CNN training + NTK where n <= scaling_kernel_max_n)"),
     ]
 

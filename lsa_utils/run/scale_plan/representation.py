@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from .units import (
     FLOAT64,
     PartCost,
-    _times,
-    _total,
+    repeated,
+    combined,
     eigh_work,
     elementwise_work,
     embedding_work,
@@ -50,7 +50,7 @@ def _run_methods(n: int, d: int, m: int, n_val: int, n_test: int, methods: Itera
                       + matmul_work(width, width, floor_samples, True) + 2 * eigh_work(width)
                       + 2 * embedding_work(evaluated, d, m),
                       FLOAT64 * (3 * width * width + FLOOR_CHUNK * width)))
-    return _total(costs)
+    return combined(costs)
 
 
 def representation_cost(sizes: dict) -> list[PartCost]:
@@ -73,11 +73,11 @@ def representation_cost(sizes: dict) -> list[PartCost]:
             network_rf.append(_run_methods(n, d, m, n_val, n_test, METHODS[:2]))
             if n <= s["kernel_max_n"]:
                 ntk.append(kernel_ridge_work(n, d, n_val + n_test))
-    network_rf = [_times(seeds, c) for c in network_rf]
-    ntk = [_times(seeds, c) for c in ntk]
+    network_rf = [repeated(seeds, c) for c in network_rf]
+    ntk = [repeated(seeds, c) for c in ntk]
     d = s["preprocess_d"]
     runs = PREPROCESS_TARGETS * 2 * s["preprocess_seeds"]  # with and without step 0
-    preprocess = [_times(runs, _run_methods(int(f * d * d), d, m, n_val, n_test, ("network",)))
+    preprocess = [repeated(runs, _run_methods(int(f * d * d), d, m, n_val, n_test, ("network",)))
                   for f in s["preprocess_n_factors"]]
     transfer = []
     for d in s["transfer_d_values"]:
@@ -85,25 +85,25 @@ def representation_cost(sizes: dict) -> list[PartCost]:
         source = (random_work(n_source * d, True) + 2 * matmul_work(m, d, n_source, True),
                   FLOAT64 * n_source * (d + 1))
         targets = [_run_methods(n, d, m, n_val, n_test, METHODS, fixed_features=1) for n in s["n_targets"]]
-        transfer.append(_times(s["transfer_seeds"], _total([source, *targets])))
+        transfer.append(repeated(s["transfer_seeds"], combined([source, *targets])))
     d, n = s["sweep_d"], s["sweep_n_factor"] * s["sweep_d"] ** 2
-    sweep = [_times(s["sweep_seeds"] * len(s["row_norms"]),
+    sweep = [repeated(s["sweep_seeds"] * len(s["row_norms"]),
                     _run_methods(n, d, width, n_val, n_test, METHODS[:2], floor_samples=s["floor_samples"]))
              for width in s["widths"]]
     return [
         start_up(),
-        PartCost("sample complexity: network and random features", *_total(network_rf),
+        PartCost("sample complexity: network and random features", *combined(network_rf),
                  "seeds x sum over d, n of (4 n d m step + 2 x (2 n d m + 2 n m^2 + 18 m^3 "
                  "+ 2 (n_val+n_test) d m)), float64"),
-        PartCost("sample complexity: NTK ridge", *_total(ntk),
+        PartCost("sample complexity: NTK ridge", *combined(ntk),
                  "seeds x sum over n <= kernel_max_n of (n^2 + n (n_val+n_test)) x (2d + 17 ops) "
                  "+ 18 n^3 eigh"),
-        PartCost("preprocessing comparison", *_total(preprocess),
+        PartCost("preprocessing comparison", *combined(preprocess),
                  "2 targets x 2 x preprocess_seeds x network at n = f d^2"),
-        PartCost("transfer across d", *_total(transfer),
+        PartCost("transfer across d", *combined(transfer),
                  "transfer_seeds x sum over d of (a step on n_source_factor d^2 samples + every method and the "
                  "transferred features at each n_target)"),
-        PartCost("width and step sweep (with the features' floor)", *_total(sweep),
+        PartCost("width and step sweep (with the features' floor)", *combined(sweep),
                  "sweep_seeds x row_norms x sum over widths of (network + random features "
                  "+ floor on floor_samples)"),
     ]

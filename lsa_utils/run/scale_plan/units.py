@@ -67,13 +67,13 @@ class PartCost:
 
 
 # ---- work of the basic operations ---------------------------------------------------------------------
-def _precision(float64: bool) -> float:
+def precision_factor(float64: bool) -> float:
     return FLOAT64_COST if float64 else 1.0
 
 
 def matmul_work(m: float, n: float, k: float, float64: bool = False) -> float:
     """``2 m n k``: a matrix product ``(m x k) @ (k x n)``."""
-    return 2.0 * m * n * k * _precision(float64)
+    return 2.0 * m * n * k * precision_factor(float64)
 
 
 def elementwise_work(elements: float, passes: float = 1.0, float64: bool = False,
@@ -83,7 +83,7 @@ def elementwise_work(elements: float, passes: float = 1.0, float64: bool = False
     ``CACHE_BYTES``, else ``STREAMED_OP``."""
     size = (elements if tensor_elements is None else tensor_elements) * (FLOAT64 if float64 else FLOAT32)
     weight = IN_CACHE_OP if size <= CACHE_BYTES else STREAMED_OP
-    return elements * passes * weight * _precision(float64)
+    return elements * passes * weight * precision_factor(float64)
 
 
 def engine_work(operations: float, entries: float, float64: bool = False) -> float:
@@ -93,12 +93,12 @@ def engine_work(operations: float, entries: float, float64: bool = False) -> flo
     from ...kernels.fusion import COMPILE_MIN_ENTRIES
 
     weight = FUSED_OP if entries >= COMPILE_MIN_ENTRIES else ENGINE_EAGER_OP
-    return operations * weight * _precision(float64)
+    return operations * weight * precision_factor(float64)
 
 
 def random_work(numbers: float, float64: bool = False) -> float:
     """Standard normal draws (``RANDOM_DRAW`` each)."""
-    return numbers * RANDOM_DRAW * _precision(float64)
+    return numbers * RANDOM_DRAW * precision_factor(float64)
 
 
 def dispatch_work(torch_ops: float) -> float:
@@ -133,7 +133,7 @@ def start_up() -> PartCost:
                     fixed_seconds=START_UP_SECONDS)
 
 
-def _total(costs: Iterable[tuple[float, float]]) -> tuple[float, float]:
+def combined(costs: Iterable[tuple[float, float]]) -> tuple[float, float]:
     """``(sum of works, max of memories)`` of ``(work, memory)`` pairs."""
     work, memory = 0.0, 0.0
     for w, m in costs:
@@ -141,7 +141,7 @@ def _total(costs: Iterable[tuple[float, float]]) -> tuple[float, float]:
     return work, memory
 
 
-def _times(count: float, cost: tuple[float, float]) -> tuple[float, float]:
+def repeated(count: float, cost: tuple[float, float]) -> tuple[float, float]:
     """``count`` repetitions of a ``(work, memory)`` pair: the work adds up, the memory does not."""
     return count * cost[0], cost[1]
 
