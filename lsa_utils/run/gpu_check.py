@@ -27,8 +27,9 @@ On a CUDA machine it
    ``results/gpu-check/cuda.json``) after every part, which the status page and the appendix
    show. It aims at 10 minutes (``DEFAULT_DEADLINE_S``): chapters that would start after the
    deadline are skipped, and the kernels' budget shrinks to what is left. How long it takes on
-   a GPU has not been measured: the chapters' smoke runs take 7 to 20 minutes together on 2 CPU
-   cores, and chapters 0 and 3 (loops of small operations) may gain little on a GPU.
+   a GPU has not been measured: the chapters' recorded smoke times add up to 7.3 minutes
+   (``Chapter.measured_s``, from two 2-core machines); they took 12.0 minutes together on a
+   2-core AMD EPYC with AVX-512 in the test suite, and chapters 0 and 3 (loops of small operations) may gain little on a GPU.
 
 Without CUDA, ``--device cuda`` (the default) stops at once with a message; ``--device cpu``
 runs the same script on CPU, as CI does on one chapter, so the script itself is tested.
