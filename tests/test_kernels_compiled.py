@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from lsa_utils.kernels import serial
+from lsa_utils.kernels.layers import Conv
 from lsa_utils.kernels.reference import max_relative_error as rel_err
 from lsa_utils.kernels.reference import ours as ours_layers
 
@@ -33,7 +34,12 @@ def test_compiled_fusion_gives_the_eager_kernel(monkeypatch):
     monkeypatch.setenv("LSA_COMPILE", "0")
     eager = kernel(x, x[:5])
     monkeypatch.setenv("LSA_COMPILE", "1")
+    fused_relu = []  # whether each Gram block applied the first ReLU in the Conv's compiled loop
+    real_apply = Conv.apply_to_input
+    monkeypatch.setattr(Conv, "apply_to_input", lambda self, *args, **kwargs: (
+        fused_relu.append(kwargs.get("relu_variances") is not None), real_apply(self, *args, **kwargs))[1])
     compiled = kernel(x, x[:5])
+    assert fused_relu == [False, False, True]  # the two self passes, then the one cross block
     identical = torch.eye(7, 5, dtype=torch.bool)  # x[i] against itself
     assert rel_err(compiled[~identical], eager[~identical]) < 1e-12
     assert rel_err(compiled[identical], eager[identical]) < 1e-8
@@ -56,3 +62,4 @@ def test_compiled_window_means_equal_avg_pool(kernel_size, stride, pads):
         fast = mean_over_offsets(t.clone(), kernel_size, stride, pads, full=False, fuse=True)
         assert torch.allclose(fast, window_mean_2d(t, kernel_size, stride, pads), rtol=1e-12, atol=1e-15)
     assert counters["stats"]["unique_graphs"] > before
+

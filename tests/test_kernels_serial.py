@@ -165,3 +165,27 @@ def test_a_first_conv_sizes_blocks_by_its_output():
     kernel = serial(*ours_layers([conv(8, 3, 2, "VALID"), R, conv(16, 3, 2, "VALID"), R, F, dense(10)]))
     assert kernel.plan((1, 42, 42)) == ("diag", 20 * 20)
     assert serial(Flatten(), Dense()).plan((1, 42, 42)) == ("diag", 42 * 42)
+
+
+def test_a_gram_of_many_blocks_cuts_the_image_patches_once(monkeypatch):
+    """The first Conv's image patches are cut once for the whole Gram matrix where they fit a
+    quarter of the memory budget, else once per block; both give the same kernel."""
+    from lsa_utils.kernels.layers import Conv
+
+    x = torch.randn(13, 1, 10, 10, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    layers = ours_layers([("conv", 4, 3, 2, "VALID", 1.1, 0.2), ("relu",), ("conv", 6, 3, 1, "SAME", 1.0, 0.0),
+                   ("relu",), ("flatten",), ("dense", 1, 1.0, 0.0)])
+    cuts = []
+    real_cut = Conv.image_patches
+    monkeypatch.setattr(Conv, "image_patches", lambda self, images: (cuts.append(len(images)), real_cut(self, images))[1])
+    monkeypatch.setenv("LSA_COMPILE", "0")
+    once = serial(*layers, memory_budget=64_000)  # blocks of 9 inputs: 3 blocks; 15 KB of patches fit
+    assert once.block_size(once.plan((1, 10, 10))[1], 8) == 9
+    cuts.clear()
+    k_once = once(x)
+    assert cuts.count(13) == 1 and sum(cuts) == 2 * 13  # the Gram's cut, and the self pass's steps
+    per_block = serial(*layers, memory_budget=40_000)  # 15 KB > 10 KB: each block cuts its own
+    cuts.clear()
+    k_per_block = per_block(x)
+    assert 13 not in cuts and len(cuts) > 4
+    assert torch.allclose(k_once, k_per_block, rtol=1e-13, atol=0)
