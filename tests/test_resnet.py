@@ -1,5 +1,8 @@
 """Chapter 4's ResNet18 (the official Flax ResNet V1, CIFAR variant) and its linearization."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -10,8 +13,77 @@ from lsa_utils.experiments.linearization import (
 )
 from lsa_utils.kernels import empirical_ntk
 from lsa_utils.kernels.empirical import LinearizedModel
-from lsa_utils.models.resnet import BasicBlock, ResNet18, SameConv2d
+from lsa_utils.models.resnet import BasicBlock, FlaxBatchNorm2d, ResNet18, SameConv2d, load_flax_variables
 from lsa_utils.models.small_nets import make_binary_classifier
+
+
+GOLDEN = Path(__file__).parent / "data" / "resnet18_flax_golden.npz"  # tools/flax_golden.py
+
+
+def golden_cases():
+    """The official Flax ResNet18's recorded cases: name -> {key: array}."""
+    arrays = np.load(GOLDEN)
+    cases: dict[str, dict] = {}
+    for key in arrays.files:
+        name, rest = key.split(":", 1)
+        cases.setdefault(name, {})[rest] = arrays[key]
+    return cases
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu"])
+def test_outputs_equal_the_official_flax_resnet(name):
+    """With the official model's variables (random parameters and running statistics), our
+    ResNet18 gives its outputs in eval mode (running statistics) and in train mode (batch
+    statistics), and the running statistics after that train step, to float32 rounding. The
+    reference is the official ``models/jax/resnet.py`` run by ``tools/flax_golden.py``
+    (jax 0.4.25, flax 0.8.2): ReLU with one output on 32x32x3, GeLU with 3 on 16x16x1."""
+    case = golden_cases()[name]
+    variables = {k: v for k, v in case.items() if k.startswith(("params/", "batch_stats/"))}
+    model = ResNet18(case["x"].shape[-1], width=int(case["width"]), outputs=int(case["outputs"]),
+                     activation=str(case["activation"]))
+    load_flax_variables(model, variables)
+    x = torch.as_tensor(case["x"]).permute(0, 3, 1, 2)  # NHWC -> NCHW
+    reference = {k: torch.as_tensor(case[k]) for k in ("eval_output", "train_output")}
+    with torch.no_grad():
+        out = model.eval()(x)
+        scale = reference["eval_output"].abs().max()
+        assert scale > 0.1  # the case is not degenerate
+        assert torch.allclose(out.reshape(reference["eval_output"].shape), reference["eval_output"],
+                              rtol=1e-4, atol=1e-5 * scale)
+        out = model.train()(x)
+        assert torch.allclose(out.reshape(reference["train_output"].shape), reference["train_output"],
+                              rtol=1e-4, atol=1e-5 * reference["train_output"].abs().max())
+    after = {k.split("/", 1)[1]: v for k, v in case.items() if k.startswith("batch_stats_after_train/")}
+    loaded = load_flax_variables(ResNet18(x.shape[1], width=int(case["width"]), outputs=int(case["outputs"]),
+                                          activation=str(case["activation"])), {**variables, **{
+        "batch_stats/" + k: v for k, v in after.items()}})
+    for module_now, module_ref in zip(model.modules(), loaded.modules()):
+        if isinstance(module_now, FlaxBatchNorm2d):
+            assert torch.allclose(module_now.running_mean, module_ref.running_mean, rtol=1e-5, atol=1e-6)
+            assert torch.allclose(module_now.running_var, module_ref.running_var, rtol=1e-5, atol=1e-6)
+
+
+def test_variables_of_another_width_are_refused():
+    variables = {k: v for k, v in golden_cases()["relu"].items() if k.startswith(("params/", "batch_stats/"))}
+    with pytest.raises(ValueError, match="shape"):
+        load_flax_variables(ResNet18(3, width=4), variables)
+    with pytest.raises(ValueError, match="missing"):
+        load_flax_variables(ResNet18(3, width=2), {k: v for k, v in variables.items() if "Dense_0" not in k})
+
+
+def test_running_variance_is_the_biased_one_as_flax():
+    """One train step from running statistics (0, 1) with momentum 0.1 (Flax's 0.9) gives
+    0.9 + 0.1 var_biased, and a cumulative average (momentum None) the biased variance itself."""
+    x = torch.randn(3, 2, 4, 4, generator=torch.Generator().manual_seed(0))
+    norm = FlaxBatchNorm2d(2, momentum=0.1).train()
+    norm(x)
+    biased = x.var(dim=(0, 2, 3), unbiased=False)
+    assert torch.allclose(norm.running_var, 0.9 + 0.1 * biased, rtol=1e-6)
+    assert torch.allclose(norm.running_mean, 0.1 * x.mean(dim=(0, 2, 3)), rtol=1e-6)
+    cumulative = FlaxBatchNorm2d(2, momentum=None).train()
+    cumulative(x[:2]), cumulative(x[2:])
+    expected = (x[:2].var(dim=(0, 2, 3), unbiased=False) + x[2:].var(dim=(0, 2, 3), unbiased=False)) / 2
+    assert torch.allclose(cumulative.running_var, expected, rtol=1e-6)
 
 
 def n_params(model):

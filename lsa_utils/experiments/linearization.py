@@ -168,8 +168,9 @@ def with_batch_statistics(model: nn.Module, images: torch.Tensor, batch_size: in
     official code asks for ``train=False`` and keeps the initial statistics, mean 0 and variance
     1, with which BatchNorm would not normalise at all; as published with its pinned Flax 0.3.5,
     its ResNet forward pass with ``mutable=False`` raises an error, so what it ran cannot be
-    read from it.) Torch keeps the unbiased variance, Flax the biased one. Models without
-    BatchNorm are returned as an unchanged copy.
+    read from it.) The ResNet's BatchNorm averages the biased batch variance, as Flax's
+    (``lsa_utils.models.resnet.FlaxBatchNorm2d``). Models without BatchNorm are returned as an
+    unchanged copy.
     """
     model = copy.deepcopy(model)
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]

@@ -18,13 +18,20 @@ official ``train_ntk`` and ``pretrained_ntk_comparison`` configurations, which t
 network on the eigenfunctions of the ReLU one's NTK; chapter 4 uses ReLU throughout).
 
 BatchNorm: for a per-image function (an NTK, a linearization) chapter 4 uses eval mode after
-``lsa_utils.experiments.linearization.with_batch_statistics`` (its docstring says why). Torch's
-running variance is the unbiased one, Flax's the biased one.
+``lsa_utils.experiments.linearization.with_batch_statistics`` (its docstring says why). The
+running variance is updated with the biased batch variance, as Flax's (``FlaxBatchNorm2d``;
+torch's own uses the unbiased one).
+
+``load_flax_variables`` puts the variables of the official Flax model (``params`` and
+``batch_stats``) into this one; ``tests/test_resnet.py`` checks the outputs against the official
+code's (``tools/flax_golden.py``).
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -54,8 +61,28 @@ class SameConv2d(nn.Conv2d):
         return super().forward(F.pad(x, pads))
 
 
+class FlaxBatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` whose running variance averages the *biased* batch variance, as Flax's
+    ``BatchNorm`` (torch's averages the unbiased one, larger by m / (m - 1) for m values per
+    channel). Normalisation, in training and in eval mode, is torch's; ``momentum=None`` (a
+    cumulative average) works as in torch."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and self.track_running_stats):
+            return super().forward(x)
+        previous = self.running_var.clone()
+        out = super().forward(x)
+        # torch set running_var = (1 - f) previous + f u with u the unbiased variance and f the
+        # factor it used; Flax's is (1 - f) previous + f u (m - 1) / m = new - f u / m
+        factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+        m = x.numel() // x.shape[1]
+        with torch.no_grad():
+            self.running_var.sub_((self.running_var - (1 - factor) * previous) / m)
+        return out
+
+
 def _norm(channels: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, eps=BN_EPSILON, momentum=BN_MOMENTUM)
+    return FlaxBatchNorm2d(channels, eps=BN_EPSILON, momentum=BN_MOMENTUM)
 
 
 class BasicBlock(nn.Module):
@@ -109,3 +136,52 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.head(self.blocks(self.stem(x)).mean(dim=(2, 3)))
         return out.reshape(-1) if self.outputs == 1 else out
+
+
+def load_flax_variables(model: ResNet18, variables: dict[str, np.ndarray]) -> ResNet18:
+    """Copy the official Flax ResNet18's variables into ``model`` (in place; returned).
+
+    ``variables`` maps ``"params/<path>"`` and ``"batch_stats/<path>"`` (Flax's nested names
+    joined by ``/``: ``conv_init``, ``bn_init``, ``ResNetBlock_<i>/{Conv_0, BatchNorm_0, Conv_1,
+    BatchNorm_1, conv_proj, norm_proj}``, ``Dense_0``) to arrays. Convolution kernels
+    ``(kh, kw, in, out)`` become ``(out, in, kh, kw)``, the Dense kernel ``(in, out)`` becomes
+    ``(out, in)``; BatchNorm ``scale``/``bias``/``mean``/``var`` are weight, bias and running
+    statistics. Every tensor of ``model`` must be given, with its shape; extra keys are refused.
+    """
+    targets: dict[str, tuple[torch.Tensor, str]] = {}
+
+    def conv(prefix, module):
+        targets[f"params/{prefix}/kernel"] = (module.weight, "conv")
+
+    def norm(prefix, module):
+        targets[f"params/{prefix}/scale"] = (module.weight, "")
+        targets[f"params/{prefix}/bias"] = (module.bias, "")
+        targets[f"batch_stats/{prefix}/mean"] = (module.running_mean, "")
+        targets[f"batch_stats/{prefix}/var"] = (module.running_var, "")
+
+    conv("conv_init", model.stem[0])
+    norm("bn_init", model.stem[1])
+    for i, block in enumerate(model.blocks):
+        prefix = f"ResNetBlock_{i}"
+        conv(f"{prefix}/Conv_0", block.conv1)
+        norm(f"{prefix}/BatchNorm_0", block.norm1)
+        conv(f"{prefix}/Conv_1", block.conv2)
+        norm(f"{prefix}/BatchNorm_1", block.norm2)
+        if block.project is not None:
+            conv(f"{prefix}/conv_proj", block.project[0])
+            norm(f"{prefix}/norm_proj", block.project[1])
+    targets["params/Dense_0/kernel"] = (model.head.weight, "dense")
+    targets["params/Dense_0/bias"] = (model.head.bias, "")
+    missing = sorted(set(targets) - set(variables))
+    extra = sorted(set(variables) - set(targets))
+    if missing or extra:
+        raise ValueError(f"the Flax variables do not match this ResNet18 (width {model.stem[0].out_channels}): "
+                         f"missing {missing[:5]}, unexpected {extra[:5]}")
+    with torch.no_grad():
+        for key, (tensor, kind) in targets.items():
+            value = torch.as_tensor(variables[key])
+            value = {"conv": lambda v: v.permute(3, 2, 0, 1), "dense": lambda v: v.T}.get(kind, lambda v: v)(value)
+            if value.shape != tensor.shape:
+                raise ValueError(f"{key}: shape {tuple(value.shape)} where the model has {tuple(tensor.shape)}")
+            tensor.copy_(value)
+    return model
