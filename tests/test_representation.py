@@ -13,7 +13,7 @@ from lsa_utils.experiments.representation import (
     METHODS, empirical_hessian, first_layer_gradient, one_step_features, principal_angles, run_methods,
     subspace_energy, symmetric_init, top_eigenvectors,
 )
-from lsa_utils.kernels.solve import kernel_ridge_predict, ridge_path_coefficients
+from lsa_utils.kernels.solve import feature_ridge_path, kernel_ridge_predict, ridge_path_coefficients
 
 
 def gen(seed=0):
@@ -102,6 +102,20 @@ def test_ridge_path_matches_kernel_ridge_for_each_ridge():
         assert torch.allclose(column, kernel_ridge_predict(k, kt, y, r, relative_reg=True), atol=1e-9)
     with pytest.raises(ValueError, match="square"):
         ridge_path_coefficients(k[:, :5], y, ridges)
+
+
+@pytest.mark.parametrize("n", [12, 40])
+def test_feature_ridge_path_equals_the_primal_path_with_fewer_samples_than_features(n):
+    """n < m goes through the n x n problem; it must give the m x m problem's coefficients (the
+    same relative ridges, math.inf included), and n >= m is the m x m problem itself."""
+    phi = torch.relu(torch.randn(n, 25, generator=gen(8), dtype=torch.float64))
+    y = torch.randn(n, generator=gen(9), dtype=torch.float64)
+    ridges = [1e-6, 1e-2, 1.0, math.inf]
+    primal = ridge_path_coefficients(phi.T @ phi, phi.T @ y, ridges)
+    path = feature_ridge_path(phi, y, ridges)
+    assert path.shape == (25, 4) and float(primal[:, :3].abs().max()) > 1e-3
+    assert torch.allclose(path, primal, rtol=1e-7, atol=1e-9 * float(primal.abs().max()))
+    assert torch.all(path[:, 3] == 0)
 
 
 def test_subspace_metrics():

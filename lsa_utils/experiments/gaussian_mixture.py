@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ..data.xor_mixture import XOR, Mixture, delta_from_inverse_snr, oracle_error, sample_streams, sample_xor_mixture
 from ..kernels.arccos import two_layer_relu_kernel
-from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
+from ..kernels.solve import feature_ridge_path, predict_in_blocks, ridge_path_coefficients
 from ..models.committee import Committee, StepSchedule, init_committee, train_online_sgd
 from ..seeding import derived_seed
 from ..validation import check_positive_float, check_positive_int, check_positive_ints
@@ -182,10 +182,9 @@ def ridge_classifier(embed, x_train: torch.Tensor, y_train: torch.Tensor, x_val:
     begin = time.perf_counter()
     train = embed(x_train).to(torch.float64)
     y64 = y_train.to(torch.float64)
-    gram, rhs = (train, y64) if kernel else (train.T @ train, train.T @ y64)
-    alphas = ridge_path_coefficients(gram, rhs, RIDGES)
+    alphas = ridge_path_coefficients(train, y64, RIDGES) if kernel else feature_ridge_path(train, y64, RIDGES)
     seconds = time.perf_counter() - begin
-    del train, gram
+    del train
     return dict(validated_test_error(embed, alphas, x_val, y_val, x_test, y_test), seconds=seconds)
 
 

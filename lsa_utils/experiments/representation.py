@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from ..data.multi_index import HermiteLink, MultiIndexTask, random_orthonormal_rows
 from ..kernels.arccos import two_layer_relu_kernel
-from ..kernels.solve import predict_in_blocks, ridge_path_coefficients
+from ..kernels.solve import feature_ridge_path, predict_in_blocks, ridge_path_coefficients
 from ..seeding import derived_seed
 from ..validation import check_positive_float, check_positive_int
 from ..run.data_plan import DataPlan, synthetic_plan
@@ -148,9 +148,11 @@ def fit_ridge(embed, split: Split, kernel: bool) -> tuple[float, float, float]:
     start = time.perf_counter()
     train = embed(split.x_train)
     embed_seconds = time.perf_counter() - start
-    gram, rhs = (train, split.y_train) if kernel else (train.T @ train, train.T @ split.y_train)
-    alphas = ridge_path_coefficients(gram, rhs, RIDGES)  # (p, len(RIDGES))
-    del train, gram
+    if kernel:
+        alphas = ridge_path_coefficients(train, split.y_train, RIDGES)  # (n, len(RIDGES))
+    else:
+        alphas = feature_ridge_path(train, split.y_train, RIDGES)  # (m, len(RIDGES))
+    del train
     val_mse = ((predict_in_blocks(embed, split.x_val, alphas) - split.y_val[:, None]) ** 2).mean(0)
     best = int(torch.argmin(val_mse))
     test = predict_in_blocks(embed, split.x_test, alphas[:, best:best + 1])[:, 0]

@@ -49,6 +49,7 @@ _EXPORTS = {
     "serial": "lsa_utils.kernels.composition",
     "cholesky_solve_psd": "lsa_utils.kernels.solve",
     "classification_accuracy": "lsa_utils.kernels.solve",
+    "feature_ridge_path": "lsa_utils.kernels.solve",
     "gd_mse_predict": "lsa_utils.kernels.solve",
     "kernel_ridge_predict": "lsa_utils.kernels.solve",
     "one_hot_targets": "lsa_utils.kernels.solve",

@@ -132,6 +132,23 @@ def ridge_path_coefficients(gram: torch.Tensor, rhs: torch.Tensor, ridges, relat
     return vectors @ (coef[:, None] / (values.clamp(min=0)[:, None] + lams[None, :]))
 
 
+def feature_ridge_path(features: torch.Tensor, y: torch.Tensor, ridges) -> torch.Tensor:
+    """Ridge coefficients ``(Phi^T Phi + lambda I)^-1 Phi^T y`` of features ``Phi`` (n, m) for
+    every relative ridge (``lambda = r * mean(diag Phi^T Phi)``), shape ``(m, len(ridges))``.
+
+    With fewer samples than features (n < m) the same coefficients come from the n x n problem,
+    ``Phi^T (Phi Phi^T + lambda I)^-1 y`` (the push-through identity), whose eigendecomposition
+    costs n^3 instead of m^3; the ridge keeps the m x m problem's scale, so both give the same
+    numbers up to rounding."""
+    n, m = features.shape
+    if n >= m:
+        return ridge_path_coefficients(features.T @ features, features.T @ y, ridges)
+    f64 = features.to(torch.float64)
+    scale = float((f64 * f64).sum()) / m  # mean of diag(Phi^T Phi)
+    dual = ridge_path_coefficients(f64 @ f64.T, y.to(torch.float64), [r * scale for r in ridges], relative=False)
+    return f64.T @ dual
+
+
 def predict_in_blocks(embed, x: torch.Tensor, coefficients: torch.Tensor, max_bytes: int | None = None) -> torch.Tensor:
     """``embed(x) @ coefficients`` without holding all of ``embed(x)`` in memory.
 
