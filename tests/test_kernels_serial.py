@@ -189,3 +189,10 @@ def test_a_gram_of_many_blocks_cuts_the_image_patches_once(monkeypatch):
     k_per_block = per_block(x)
     assert 13 not in cuts and len(cuts) > 4
     assert torch.allclose(k_once, k_per_block, rtol=1e-13, atol=0)
+    x2 = torch.randn(11, 1, 10, 10, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    cross = serial(*layers, memory_budget=128_000)  # 28 KB of patches fit; blocks of 11 inputs
+    cuts.clear()
+    cross_once = cross(x, x2)  # x2 independent of x: its own patches, cut once
+    assert cuts.count(13) == 1 and cuts.count(11) == 1
+    assert torch.allclose(cross_once, per_block(x, x2), rtol=1e-13, atol=0)
+    assert not torch.allclose(cross_once, cross(x, x[:11]))  # the right-hand patches are x2's

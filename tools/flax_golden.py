@@ -48,21 +48,24 @@ def official_resnet_module(checkout: Path):
 
 
 def perturbed(tree, key, scale: float):
-    """Every leaf plus ``scale`` times a standard normal draw: the zero-initialised BatchNorm
-    scales and Dense bias become nonzero, so that every parameter reaches the output."""
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    keys = jax.random.split(key, len(leaves))
-    return jax.tree_util.tree_unflatten(
-        treedef, [leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype) for leaf, k in zip(leaves, keys)])
+    """Every leaf plus ``scale`` times a standard normal draw, and every BatchNorm scale
+    ``1 + scale * normal``: the residual branches, whose last scale Flax initialises to 0, count
+    as much as the shortcuts, and the Dense bias is nonzero."""
+    flat = flatten_dict(tree)
+    keys = jax.random.split(key, len(flat))
+    return unflatten_dict({
+        path: (1.0 if path[-1] == "scale" else leaf) + scale * jax.random.normal(k, leaf.shape, leaf.dtype)
+        for (path, leaf), k in zip(sorted(flat.items()), keys)})
 
 
 def golden_case(resnet, name: str, activation, outputs: int, width: int, shape) -> dict[str, np.ndarray]:
+    """One case: random inputs, the initial parameters plus noise (BatchNorm scales 1 + noise,
+    so that every residual branch counts fully), random running statistics."""
     model = resnet.ResNet18(num_classes=outputs, num_filters=width, activation=activation)
-    """One case: random inputs, the initial parameters plus noise, random running statistics."""
     k_init, k_x, k_params, k_mean, k_var = jax.random.split(jax.random.PRNGKey(sum(map(ord, name))), 5)
     x = jax.random.normal(k_x, shape, jnp.float32)
     variables = model.init(k_init, x, train=False)
-    params = perturbed(variables["params"], k_params, 0.1)
+    params = perturbed(variables["params"], k_params, 0.3)
     flat_stats = flatten_dict(variables["batch_stats"])
     keys_mean = jax.random.split(k_mean, len(flat_stats))
     keys_var = jax.random.split(k_var, len(flat_stats))

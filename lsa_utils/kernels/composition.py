@@ -20,7 +20,8 @@ How it is computed:
    and above the diagonal are computed and mirrored.
 
 Cost: O(n1 * n2 * S * L) time for L layers with S spatial entries per pair (H W for 'diag',
-(H W)^2 for 'full'), and O(block^2 * S) memory.
+(H W)^2 for 'full'), and O(block^2 * S) memory, plus a first Conv's image patches of all inputs
+(C kh kw per output pixel) where they fit a quarter of the budget.
 """
 
 from __future__ import annotations
@@ -165,13 +166,15 @@ class SerialKernel:
         return out
 
     # ---- public API ---------------------------------------------------------------------------
-    def block_size(self, per_pair: int, itemsize: int, device: torch.device = torch.device("cpu")) -> int:
+    def block_size(self, per_pair: int, itemsize: int, device: torch.device = torch.device("cpu"),
+                   reserved: int = 0) -> int:
         """Pairs per block side: ~6 intermediates of a block fit the memory budget (given, or
         chosen from the device: ``lsa_utils.devices.memory_budget``, on a GPU from its free
-        memory), and on CPU one block tensor stays below ``CPU_BLOCK_BYTES`` (8 MiB;
+        memory) less ``reserved`` bytes (the image patches ``_patches_once`` holds), and on CPU
+        one block tensor stays below ``CPU_BLOCK_BYTES`` (8 MiB;
         ``lsa_utils.kernels.fusion``). A block tensor also stays below 2^31 elements, where
         CUDA's pooling kernels index with 32-bit integers."""
-        budget = device_memory_budget(device, self.memory_budget) / 6
+        budget = (device_memory_budget(device, self.memory_budget) - reserved) / 6
         if device.type == "cpu":
             budget = min(budget, CPU_BLOCK_BYTES)
         elements = min(budget / itemsize, MAX_BLOCK_ELEMENTS)
@@ -199,7 +202,10 @@ class SerialKernel:
         cpu = x1.device.type == "cpu"
         if cpu:
             keep_freed_memory()
-        block = self.block_size(per_pair, x1.element_size(), x1.device)
+        patches1, patches2 = self._patches_once(x1, x2, layout)
+        reserved = sum(p.numel() * p.element_size() for p in {id(p): p for p in (patches1, patches2)
+                                                              if p is not None}.values())
+        block = self.block_size(per_pair, x1.element_size(), x1.device, reserved)
         symmetric = x2 is None
         xs2 = x1 if symmetric else x2
         n1, n2 = x1.shape[0], xs2.shape[0]
@@ -207,7 +213,6 @@ class SerialKernel:
         step = self._self_pass_step(tuple(x1.shape[1:]), block, per_pair)
         vars1 = self._variances_in_blocks(x1, layout, step, fuse)
         vars2 = vars1 if symmetric else self._variances_in_blocks(xs2, layout, step, fuse)
-        patches1, patches2 = self._patches_once(x1, x2, layout)
         out = torch.empty(n1, n2, dtype=x1.dtype, device=x1.device)
         for i in range(0, n1, block):
             for j in range(i if symmetric else 0, n2, block):

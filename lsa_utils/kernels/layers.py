@@ -179,6 +179,8 @@ class Conv(Layer):
         channels, spatial = x1.shape[1], tuple(x1.shape[2:])
         out_channels, out_spatial = self.output_shape(channels, spatial)
         fan_in = channels * self.kernel_size[0] * self.kernel_size[1]
+        if relu_variances is not None and not (layout == "diag" and x2 is not None):
+            raise ValueError("relu_variances is for a Gram block (x2 given) in the diagonal layout only")
         if patches is None:
             patches = (self.image_patches(x1), None if x2 is None else self.image_patches(x2))
         p1, p2 = patches

@@ -140,13 +140,13 @@ def feature_ridge_path(features: torch.Tensor, y: torch.Tensor, ridges) -> torch
     ``Phi^T (Phi Phi^T + lambda I)^-1 y`` (the push-through identity), whose eigendecomposition
     costs n^3 instead of m^3; the ridge keeps the m x m problem's scale, so both give the same
     numbers up to rounding."""
-    n, m = features.shape
+    ridges = [check_positive_float("ridge", r) for r in ridges]
+    f64, y64 = features.to(torch.float64), y.to(torch.float64)
+    n, m = f64.shape
     if n >= m:
-        return ridge_path_coefficients(features.T @ features, features.T @ y, ridges)
-    f64 = features.to(torch.float64)
+        return ridge_path_coefficients(f64.T @ f64, f64.T @ y64, ridges)
     scale = float((f64 * f64).sum()) / m  # mean of diag(Phi^T Phi)
-    dual = ridge_path_coefficients(f64 @ f64.T, y.to(torch.float64), [r * scale for r in ridges], relative=False)
-    return f64.T @ dual
+    return f64.T @ ridge_path_coefficients(f64 @ f64.T, y64, [r * scale for r in ridges], relative=False)
 
 
 def predict_in_blocks(embed, x: torch.Tensor, coefficients: torch.Tensor, max_bytes: int | None = None) -> torch.Tensor:

@@ -76,8 +76,8 @@ class FlaxBatchNorm2d(nn.BatchNorm2d):
         # factor it used; Flax's is (1 - f) previous + f u (m - 1) / m = new - f u / m
         factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
         m = x.numel() // x.shape[1]
-        with torch.no_grad():
-            self.running_var.sub_((self.running_var - (1 - factor) * previous) / m)
+        with torch.no_grad():  # a new tensor: autograd saved the one torch's batch_norm updated
+            self.running_var = self.running_var - (self.running_var - (1 - factor) * previous) / m
         return out
 
 

@@ -20,7 +20,8 @@ from .units import (
 # 13) on the agreement architectures and case (a), counted once here
 OPS_PER_ENTRY_AND_LAYER = 14.0
 # neural-tangents' time per pair over our uncompiled engine's (it never gets our fusion): assumed.
-# Our engine measured 6.4x to 9.6x faster on case (b) (git history); the appendix's smoke and
+# Our engine measured 6.4x to 9.6x faster on case (b) (git history; 12.5x once the first Conv's
+# patches were cut once and fused with the ReLU, 056c389, not used here); the appendix's smoke and
 # default times (34 s and 212 s, mostly case (a) at 8 and 40 images) are consistent with about 8x.
 NEURAL_TANGENTS_COST = 8.0
 NEURAL_TANGENTS_SETUP_SECONDS = 0.5  # JAX tracing and compilation per kernel function (assumed)

@@ -230,16 +230,19 @@ def embedding_work(rows: float, d: float, m: float, float64: bool = True) -> flo
 
 def features_ridge_work(n: float, d: float, m: float, n_eval: float, float64: bool = True) -> float:
     """``representation.fit_ridge`` on ReLU features (and ``gaussian_mixture.ridge_classifier``):
-    the training features, ``Phi^T Phi``, one eigendecomposition (``ridge_path_coefficients``) and
-    the features of ``n_eval`` validation and test inputs."""
-    return (embedding_work(n, d, m, float64) + matmul_work(m, m, n, float64) + eigh_work(m)
+    the training features, ``Phi^T Phi`` (or ``Phi Phi^T`` when n < m: ``feature_ridge_path``),
+    one eigendecomposition of the smaller side (``ridge_path_coefficients``) and the features of
+    ``n_eval`` validation and test inputs."""
+    small, large = min(n, m), max(n, m)
+    return (embedding_work(n, d, m, float64) + matmul_work(small, small, large, float64) + eigh_work(small)
             + embedding_work(n_eval, d, m, float64))
 
 
 def features_ridge_memory(n: float, d: float, m: float) -> float:
-    """The training features twice (``x W^T`` and ``relu(... + b)`` are both alive), the inputs
-    and ``Phi^T Phi`` with its eigenvectors, float64."""
-    return FLOAT64 * (2 * n * m + n * d + 3 * m * m)
+    """The training features twice (``x W^T`` and ``relu(... + b)`` are both alive; they are
+    float64 already, so ``feature_ridge_path`` copies nothing), the inputs and the smaller of
+    ``Phi^T Phi`` and ``Phi Phi^T`` with its eigenvectors, float64."""
+    return FLOAT64 * (2 * n * m + n * d + 3 * min(n, m) ** 2)
 
 
 def kernel_entries_work(entries: float, d: float, per_call: float, float64: bool = True) -> float:
