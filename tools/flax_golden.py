@@ -90,7 +90,6 @@ def main(argv=None) -> int:
     parser.add_argument("--official", type=Path, required=True, help="a checkout of gortizji/linearized-networks")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    jax.config.update("jax_enable_x64", False)
     resnet = official_resnet_module(args.official)
     arrays = {}
     for name, (activation, outputs, width, shape) in CASES.items():

@@ -102,21 +102,30 @@ class SerialKernel:
                     else torch.einsum("ichw,jcgv->ijhwgv", x1, x2))
         return KernelState(nngp / channels, None, layout, channels, spatial)
 
-    def _start(self, x1: torch.Tensor, x2: torch.Tensor | None, layout: str, fuse: bool, patches=None):
-        """The state the walk starts from and the layers left to walk: a first Conv is applied to
-        the inputs' patches directly (``_patch_conv``; ``patches``: theirs, if already cut)."""
+    def _start(self, x1: torch.Tensor, x2: torch.Tensor | None, layout: str, fuse: bool, patches=None,
+               variances=None):
+        """The state the walk starts from, the layers left to walk and how many nonlinearities
+        that start has passed. A first Conv is applied to the inputs' patches directly
+        (``_patch_conv``; ``patches``: theirs, if already cut). In a fused Gram block of the
+        diagonal layout (``variances``: the pair's, as ``_cross`` takes them) a ReLU right after
+        it runs in the Conv's compiled loop (``Conv.apply_to_input``'s ``relu_variances``)."""
         first = self._patch_conv(image_input=layout != "flat")
-        if first is not None:  # the self pass (x2 None) needs no NTK
+        if first is None:
+            st, layers, passed = self._input_state(x1, x2, layout), self.layers, 0
+        elif (fuse and variances is not None and layout == "diag" and len(self.layers) > 1
+              and type(self.layers[1]) is Relu):
+            pair = _broadcast_pair(variances[0][0], variances[1][0], layout)
+            st = first.apply_to_input(x1, x2, layout, fuse, patches=patches, relu_variances=pair)
+            layers, passed = self.layers[2:], 1
+        else:  # the self pass (x2 None) needs no NTK
             st = first.apply_to_input(x1, x2, layout, fuse, with_ntk=x2 is not None, patches=patches)
-            layers = self.layers[1:]
-        else:
-            st, layers = self._input_state(x1, x2, layout), self.layers
+            layers, passed = self.layers[1:], 0
         st.fuse = fuse
-        return st, layers
+        return st, layers, passed
 
     def _self_variances(self, x: torch.Tensor, layout: str, fuse: bool) -> list[torch.Tensor]:
         """Pixel-diagonal variances at the input of every nonlinearity, shape (n, H, W) or (n,)."""
-        st, layers = self._start(x, None, layout, fuse)
+        st, layers, _ = self._start(x, None, layout, fuse)
         out = []
 
         def step(layer, st):
@@ -136,14 +145,7 @@ class SerialKernel:
         return out
 
     def _cross(self, x1, x2, vars1, vars2, layout: str, get: str, fuse: bool, patches=None) -> torch.Tensor:
-        first = self._patch_conv(image_input=layout != "flat")
-        if fuse and layout == "diag" and first is not None and len(self.layers) > 1 and type(self.layers[1]) is Relu:
-            # the first Conv and the ReLU after it in one compiled loop (Conv.apply_to_input)
-            st = first.apply_to_input(x1, x2, layout, fuse, patches=patches,
-                                      relu_variances=_broadcast_pair(vars1[0], vars2[0], layout))
-            st.fuse, layers, k = fuse, self.layers[2:], 1
-        else:
-            (st, layers), k = self._start(x1, x2, layout, fuse, patches), 0
+        st, layers, k = self._start(x1, x2, layout, fuse, patches, (vars1, vars2))
 
         def step(layer, st):
             nonlocal k
@@ -203,8 +205,7 @@ class SerialKernel:
         if cpu:
             keep_freed_memory()
         patches1, patches2 = self._patches_once(x1, x2, layout)
-        reserved = sum(p.numel() * p.element_size() for p in {id(p): p for p in (patches1, patches2)
-                                                              if p is not None}.values())
+        reserved = 0 if patches1 is None else patches1.nbytes + (0 if x2 is None else patches2.nbytes)
         block = self.block_size(per_pair, x1.element_size(), x1.device, reserved)
         symmetric = x2 is None
         xs2 = x1 if symmetric else x2
@@ -236,9 +237,8 @@ class SerialKernel:
         if first is None:
             return None, None
         n_inputs = x1.shape[0] + (0 if x2 is None else x2.shape[0])
-        per_input = x1.shape[1] * math.prod(first.kernel_size) * math.prod(
-            first.output_shape(x1.shape[1], tuple(x1.shape[2:]))[1])
-        if n_inputs * per_input * x1.element_size() > device_memory_budget(x1.device, self.memory_budget) / 4:
+        size = n_inputs * first.patch_numbers(tuple(x1.shape[1:])) * x1.element_size()
+        if size > device_memory_budget(x1.device, self.memory_budget) / 4:
             return None, None
         patches1 = first.image_patches(x1)
         return patches1, patches1 if x2 is None else first.image_patches(x2)
@@ -250,8 +250,7 @@ class SerialKernel:
         per_input = per_pair
         first = self._patch_conv(image_input=len(input_shape) == 3)
         if first is not None:
-            _, spatial = first.output_shape(input_shape[0], input_shape[1:])
-            per_input = max(per_pair, 2 * input_shape[0] * math.prod(first.kernel_size) * math.prod(spatial))
+            per_input = max(per_pair, 2 * first.patch_numbers(input_shape))
         return max(1, block * block * per_pair // per_input)
 
     def _variances_in_blocks(self, x: torch.Tensor, layout: str, step: int, fuse: bool) -> list[torch.Tensor]:

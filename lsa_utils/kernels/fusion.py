@@ -29,8 +29,8 @@ import torch
 COMPILE_MIN_ENTRIES = 100_000_000
 # one block tensor on CPU: below glibc's 32 MiB mmap limit, and small enough that a step's few
 # tensors stay near the cores' caches (benchmark (b): 2.18 s at 8 MiB, 2.36 s at 24 MiB, 2.50 s at 2 MiB;
-# after 056c389, on a 2-core AVX-512 EPYC, 16 MiB made (b) 13 % faster per pair but (a), (d) to (g)
-# 5 % to 35 % slower, so it stays at 8)
+# after 056c389, on a 2-core AVX-512 EPYC, 16 MiB made (b) 11 % to 13 % faster per pair but
+# (a), (d) to (g) 4 % to 70 % slower, two runs each, so it stays at 8)
 CPU_BLOCK_BYTES = 8 * 1024**2
 # graphs torch.compile keeps per fused function before it falls back to eager without a word:
 # each layout, rank and zero-NTK case is one (torch's default of 8 was reached in one benchmark)

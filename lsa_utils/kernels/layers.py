@@ -148,6 +148,11 @@ class Conv(Layer):
         return replace(st, nngp=nngp, ntk=ntk, channels=channels, spatial=spatial, gaussian=True)
 
 
+    def patch_numbers(self, input_shape: tuple[int, ...]) -> int:
+        """Numbers in one input's ``image_patches``: ``C kh kw`` per output pixel."""
+        channels, spatial = input_shape[0], tuple(input_shape[1:])
+        return channels * math.prod(self.kernel_size) * math.prod(self.output_shape(channels, spatial)[1])
+
     def image_patches(self, x: torch.Tensor) -> torch.Tensor:
         """The patches this layer sees: ``x`` (n, C, H, W) padded as the layer pads, then
         ``unfold``: shape ``(n, C kh kw, P)`` with P output pixels."""
@@ -186,13 +191,11 @@ class Conv(Layer):
         p1, p2 = patches
         coefficients = _coefficients(self, fan_in)
         full = layout == "full"
-        if layout == "diag" and x2 is not None and relu_variances is not None:
+        if layout == "diag" and x2 is not None and relu_variances is not None:  # then ReLU's state
             products = fused(_patch_products_relu, fuse, dynamic=None)
-            nngp, ntk = products(p1, p2, *(v.flatten(-2) for v in relu_variances), float(fan_in), *coefficients)
-            shape = out_spatial
-            return KernelState(*(t.reshape(*t.shape[:-1], *shape) for t in (nngp, ntk)), layout, out_channels,
-                               out_spatial, gaussian=False)
-        if layout == "diag" and x2 is not None:
+            variances = (v.flatten(-2) for v in relu_variances)
+            nngp, ntk = products(p1, p2, *variances, float(fan_in), *coefficients)
+        elif layout == "diag" and x2 is not None:
             products = fused(_patch_products_affine, fuse, dynamic=None)
             nngp, ntk = products(p1, p2, float(fan_in), *coefficients)
         else:
@@ -208,7 +211,7 @@ class Conv(Layer):
                 nngp, ntk = sigma.div_(fan_in).mul_(w2).add_(b2), None  # affine_step's NNGP
         shape = (*out_spatial, *(out_spatial if full else ()))
         nngp, ntk = (None if t is None else t.reshape(*t.shape[:-2 if full else -1], *shape) for t in (nngp, ntk))
-        return KernelState(nngp, ntk, layout, out_channels, out_spatial, gaussian=True)
+        return KernelState(nngp, ntk, layout, out_channels, out_spatial, gaussian=relu_variances is None)
 
 
 def _patch_products_affine(p1: torch.Tensor, p2: torch.Tensor, fan_in: float, w2: float, b2: float,
@@ -226,8 +229,8 @@ def _patch_products_affine(p1: torch.Tensor, p2: torch.Tensor, fan_in: float, w2
 def _patch_products_relu(p1: torch.Tensor, p2: torch.Tensor, var1: torch.Tensor, var2: torch.Tensor,
                          fan_in: float, w2: float, b2: float, c_sigma: float, c_bias: float):
     """``_patch_products_affine`` then ``relu_step`` with the variances ``var1`` (i, 1, P) and
-    ``var2`` (1, j, P), P output pixels: compiled, one loop that never writes the Conv's output (on benchmark (b)
-    a block of 72 x 72 pairs took 8.0 ms against 10.1 ms as two compiled steps)."""
+    ``var2`` (1, j, P), P output pixels: compiled, one loop that never writes the Conv's output
+    (benchmark (b), a block of 72 x 72 pairs: 8.0 ms against 10.1 ms as two compiled steps)."""
     nngp, ntk = _patch_products_affine(p1, p2, fan_in, w2, b2, c_sigma, c_bias)
     return relu_step(nngp, var1, var2, ntk)
 

@@ -180,7 +180,10 @@ def load_flax_variables(model: ResNet18, variables: dict[str, np.ndarray]) -> Re
     with torch.no_grad():
         for key, (tensor, kind) in targets.items():
             value = torch.as_tensor(variables[key])
-            value = {"conv": lambda v: v.permute(3, 2, 0, 1), "dense": lambda v: v.T}.get(kind, lambda v: v)(value)
+            if kind == "conv":
+                value = value.permute(3, 2, 0, 1)
+            elif kind == "dense":
+                value = value.T
             if value.shape != tensor.shape:
                 raise ValueError(f"{key}: shape {tuple(value.shape)} where the model has {tuple(tensor.shape)}")
             tensor.copy_(value)
