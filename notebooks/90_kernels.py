@@ -59,8 +59,9 @@ run = start_chapter("kernels", scale, seed=seed, device=device, n_inputs=n_input
                     bench_images=bench_images, repeats=repeats)
 p = plan_data(run.parameters).check().p
 missing = reference_missing()  # None where neural-tangents imports
-Markdown(f"```{{warning}}\n**neural-tangents is not available in this run**, so the comparisons with it below "
-         f"are skipped: {missing}.\n```" if missing else "")
+if missing:
+    display(Markdown(f"```{{warning}}\n**neural-tangents is not available in this run**, so the comparisons "  # noqa: F821
+                     f"with it below are skipped: {missing}.\n```"))
 
 # %% [markdown]
 # ## Agreement with neural-tangents
