@@ -59,10 +59,11 @@
 # configuration trains a GeLU ResNet on the eigenfunctions of the ReLU one. On CPU a ResNet18 of
 # width 8 takes about 0.16 s per SGD step of 128 images, its linearization about the same: the
 # `default` scale leaves it out (one task costs about 2.6 minutes, the real tasks 45); add it with
-# `-p 'models=["mlp", "lenet", "resnet18"]' -p resnet_width=8`. At the `paper` scale the full
-# one's Jacobians (45 MB per image) do not fit in memory for 10,000 images: its Gram matrices are
-# contracted from blocks of Jacobians that do, recomputed as needed (`empirical_ntk`'s
-# `"jacobian_blocks"`).
+# `-p 'models=["mlp", "lenet", "resnet18"]' -p resnet_width=8`. At the `paper` scale (the
+# official 50,000 + 10,000 CIFAR-10 images) the full one's Jacobians take 45 MB per image: its
+# eigenpairs come from Lanczos without a Gram matrix (below), and the Gram matrices of the
+# tracked kernel on `probe_size` images are contracted from blocks of Jacobians that fit in
+# memory, recomputed as needed (`empirical_ntk`'s `"jacobian_blocks"`).
 
 # %% tags=["parameters"]
 # Parameters: any of these can be overridden, e.g.
@@ -76,6 +77,7 @@ models = None  # mlp, lenet and / or resnet18
 resnet_width = None  # base width of the ResNet18 (64 as the paper; smaller is the same structure, cheaper)
 n_train = None  # training images of the eigenfunction tasks
 n_test = None  # test images; the NTK is computed on train and test pooled
+eigen_solver = None  # dense (the Gram matrix and eigh: all N eigenpairs) or lanczos (the top ones, no Gram matrix)
 eigen_indices = None  # the eigenfunction tasks k that are trained
 epochs = None  # passes over the training set, every training run
 tracked_index = None  # the task whose kernel is measured every epoch
@@ -108,7 +110,7 @@ from lsa_utils.run.context import start_chapter
 
 run = start_chapter(
     "linearization", scale, seed=seed, device=device, dataset=dataset, models=models, n_train=n_train,
-    resnet_width=resnet_width, n_test=n_test, eigen_indices=eigen_indices, epochs=epochs, tracked_index=tracked_index,
+    resnet_width=resnet_width, n_test=n_test, eigen_solver=eigen_solver, eigen_indices=eigen_indices, epochs=epochs, tracked_index=tracked_index,
     after_indices=after_indices, probe_size=probe_size, rayleigh_count=rayleigh_count, real_datasets=real_datasets,
     real_sizes=real_sizes, real_test=real_test, real_steps=real_steps, real_seeds=real_seeds,
 )
@@ -121,9 +123,16 @@ colors = {"network": ROLE_COLORS["network"], "linearized": ROLE_COLORS["lineariz
 # %% [markdown]
 # ## The NTK at initialisation and its eigenfunctions
 #
-# For each model, one initialisation $\theta_0$ (seeded), its empirical NTK Gram matrix on the
-# pooled images (the kernel engine's `empirical_ntk`: per-example Jacobians contracted in blocks),
-# and the eigendecomposition in float64.
+# For each model, one initialisation $\theta_0$ (seeded) and the eigenpairs of its empirical NTK
+# on the pooled images. With `eigen_solver="dense"` (`smoke`, `default`): the Gram matrix (the
+# kernel engine's `empirical_ntk`: per-example Jacobians contracted in blocks) and its
+# eigendecomposition in float64, all $N$ eigenpairs. With `"lanczos"` (`paper`: the official
+# $N = 60{,}000$ CIFAR-10 images, whose Gram matrix alone is 29 GB in float64): the top
+# $\max(k, \texttt{rayleigh\_count})$ eigenpairs by Lanczos on NTK-vector products
+# $\Theta v = J(J^\top v)$ (`lsa_utils.kernels.ntk_eigenpairs`), and in section 3 the Rayleigh
+# quotients from $\phi^\top\Theta\phi = \lVert J^\top\phi\rVert^2$; neither the Gram matrix
+# nor the Jacobian is ever formed. Either way an eigenvector's sign is arbitrary, as in the
+# official code, so task $k$ may come out as its complement (the same task, labels swapped).
 
 # %%
 data = load_binary_images(p.dataset, p.n_train, p.n_test, seed=p.seed)
@@ -137,10 +146,9 @@ for i, name in enumerate(p.models):
                                    resnet_width=p.resnet_width).to(run.device)
     model = with_batch_statistics(model, pooled[:n_tr])  # BatchNorm, where there is one: see the introduction
     init[name] = model
-    spectra[name] = ntk_spectrum(model, pooled)
+    spectra[name] = ntk_spectrum(model, pooled, count=p.eigen_count)
     n_params = sum(q.numel() for q in model.parameters())
-    print(f"{model_names[name]} ({n_params:,} parameters): Gram matrix {len(pooled):,} x {len(pooled):,} in "
-          f"{spectra[name].gram_seconds:.1f} s, eigendecomposition in {spectra[name].eigh_seconds:.1f} s")
+    print(f"{model_names[name]} ({n_params:,} parameters): {spectra[name].describe()}")
 
 # %%
 fig, axes = figure_grid(2, width=5.0, height=3.6)
@@ -331,7 +339,7 @@ run.glue("after_train_min", f"{train_table[KINDS[2]].min():.3f} at θ₀ and {tr
 # network saw only the training rows of its task's labels.
 
 # %%
-alignment = {name: rayleigh_growth(spectra[name], sweep.trained[name], pooled, p.rayleigh_count, p.tracked_index,
+alignment = {name: rayleigh_growth(spectra[name], init[name], sweep.trained[name], pooled, p.rayleigh_count, p.tracked_index,
                                    n_train=n_tr) for name in p.models}
 for name, a in alignment.items():
     print(f"{model_names[name]}: A(phi_{p.tracked_index}) grew by {a['gain_at_task']:.1f}x in training; the median "
@@ -514,8 +522,10 @@ values = {
     "eigen_tasks": eigen.drop(columns="seconds").to_dict("records"),
     "eigen_paired": sweep.paired,
     "kernel_after_training": sweep.after,
+    "eigen_solver": p.eigen_solver,
     "gram_seconds": {name: spectra[name].gram_seconds for name in p.models},
-    "eigh_seconds": {name: spectra[name].eigh_seconds for name in p.models},
+    "eigen_seconds": {name: spectra[name].eigen_seconds for name in p.models},
+    "eigen_products": {name: spectra[name].products for name in p.models},
     "training_seconds": float(eigen.seconds.sum()),  # the control rows have none
     "rayleigh": {name: {key: alignment[name][key] for key in ("gain", "gain_train", "gain_test", "init_error")}
                  for name in p.models},

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from lsa_utils.kernels import empirical_ntk
-from lsa_utils.kernels.eigen import ntk_eigenpairs, ntk_vector_product, principal_angles
+from lsa_utils.kernels.eigen import ntk_eigenpairs, ntk_rayleigh_quotients, ntk_vector_product, principal_angles
 
 
 def mlp(outputs=1, dtype=torch.float64, seed=0):
@@ -69,3 +69,23 @@ def test_asking_for_n_eigenpairs_is_refused():
     x = torch.randn(5, 6, dtype=torch.float64)
     with pytest.raises(ValueError, match="at most N - 1"):
         ntk_eigenpairs(mlp(), x, count=5)
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_rayleigh_quotients_without_the_gram_match_the_dense_ones(outputs):
+    model = mlp(outputs)
+    x = torch.randn(41, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    vectors = torch.randn(41, 11, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    gram = empirical_ntk(model, x)
+    dense = torch.einsum("ij,ik,kj->j", vectors, gram, vectors) / vectors.pow(2).sum(0)
+    # blocks of 4 columns (4, 4, 3) and passes of 10 // 4 = 2 inputs: every remainder taken
+    found = ntk_rayleigh_quotients(model, x, vectors, batch_size=10, block=4)
+    assert found.shape == (11,) and found.dtype == torch.float64
+    assert torch.allclose(found, dense, rtol=1e-10, atol=0)
+    assert (found.max() / found.min()) > 1.5  # the directions differ: a constant would not pass
+
+
+def test_rayleigh_quotients_refuse_vectors_of_the_wrong_length():
+    x = torch.randn(5, 6, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"must be \(N, m\)"):
+        ntk_rayleigh_quotients(mlp(), x, torch.ones(4, 2, dtype=torch.float64))

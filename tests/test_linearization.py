@@ -128,7 +128,8 @@ def test_ntk_spectrum_rayleigh_quotients_equal_eigenvalues():
     assert bool((spectrum.eigenvalues[:-1] >= spectrum.eigenvalues[1:]).all())
     quotients = rayleigh_quotients(spectrum.gram, spectrum.eigenvectors)
     assert float((quotients - spectrum.eigenvalues).abs().max() / spectrum.eigenvalues[0]) < 1e-12
-    assert spectrum.gram_seconds > 0 and spectrum.eigh_seconds > 0
+    assert spectrum.gram_seconds > 0 and spectrum.eigen_seconds > 0 and spectrum.products is None
+    assert spectrum.describe().startswith("Gram matrix 60 x 60 in ")
 
 
 def test_eigenfunction_labels_and_binary_labels():
@@ -297,23 +298,49 @@ def test_eigen_task_sweep_rows_tracks_and_rayleigh_growth():
                          after_indices=[2])
     assert set(sweep.tracks) == {("mlp", "network"), ("mlp", "linearized")}
     assert len(sweep.tracks["mlp", "network"].epochs) == 4
-    growth = rayleigh_growth(spectra["mlp"], sweep.trained["mlp"], pooled, count=30, tracked_index=3)
+    growth = rayleigh_growth(spectra["mlp"], initial["mlp"], sweep.trained["mlp"], pooled, count=30, tracked_index=3)
     assert growth["gain"].shape == (30,) and growth["init_error"] < 1e-10
     assert growth["gain_at_task"] == pytest.approx(growth["after"][2] / growth["eigenvalues"][2])
-    untrained = rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=3, n_train=60)
+    untrained = rayleigh_growth(spectra["mlp"], initial["mlp"], initial["mlp"], pooled, count=30, tracked_index=3, n_train=60)
     for key in ("gain", "gain_train", "gain_test"):  # the initial kernel: no growth, on either split
         assert untrained[key] == pytest.approx([1.0] * 30, rel=1e-6)
-    split = rayleigh_growth(spectra["mlp"], sweep.trained["mlp"], pooled, count=30, tracked_index=3, n_train=60)
+    split = rayleigh_growth(spectra["mlp"], initial["mlp"], sweep.trained["mlp"], pooled, count=30, tracked_index=3, n_train=60)
     assert split["gain"] == pytest.approx(growth["gain"])
     trained_gram, v = ntk_spectrum(sweep.trained["mlp"], pooled).gram, spectra["mlp"].eigenvectors[60:, 4]
     expected = float(v @ trained_gram[60:, 60:] @ v) / float(v @ spectra["mlp"].gram[60:, 60:] @ v)
     assert split["gain_test"][4] == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="n_train=90 is not allowed"):
-        rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=3, n_train=90)
+        rayleigh_growth(spectra["mlp"], initial["mlp"], initial["mlp"], pooled, count=30, tracked_index=3, n_train=90)
     with pytest.raises(ValueError, match="tracked_index=2 is not allowed"):
         eigen_task_sweep(initial, spectra, pooled, 60, [1, 3], tracked_index=2, probe_size=20, epochs=1)
     with pytest.raises(ValueError, match="tracked_index=40"):
-        rayleigh_growth(spectra["mlp"], initial["mlp"], pooled, count=30, tracked_index=40)
+        rayleigh_growth(spectra["mlp"], initial["mlp"], initial["mlp"], pooled, count=30, tracked_index=40)
+
+
+def test_lanczos_spectrum_and_rayleigh_growth_match_the_dense_path():
+    """The `paper` scale's path (top eigenpairs by Lanczos, Rayleigh quotients from
+    vector-Jacobian products, no Gram matrix) against the dense one on the same model."""
+    from lsa_utils.experiments.linearization import rayleigh_growth
+
+    pooled, _ = xor_images(90, 5)
+    pooled = pooled.double()
+    model = make_binary_classifier("mlp", (1, 4, 4), torch.Generator().manual_seed(0)).double()
+    trained = copy.deepcopy(model)
+    with torch.no_grad():  # a kernel far from the initial one stands in for training
+        for q in trained.parameters():
+            q.add_(0.5 * torch.randn(q.shape, generator=torch.Generator().manual_seed(q.numel()), dtype=q.dtype))
+    dense, lanczos = ntk_spectrum(model, pooled), ntk_spectrum(model, pooled, count=8, batch_size=32)
+    assert lanczos.gram is None and lanczos.gram_seconds is None and lanczos.products > 0
+    assert lanczos.eigenvectors.shape == (90, 8) and "8 eigenpairs of the 90 x 90 NTK by Lanczos" in lanczos.describe()
+    assert torch.allclose(lanczos.eigenvalues, dense.eigenvalues[:8].cpu(), rtol=1e-6, atol=0)
+    assert (lanczos.eigenvectors * dense.eigenvectors[:, :8].cpu()).sum(0).abs().sub(1).abs().max() < 1e-6
+    by_gram = rayleigh_growth(dense, model, trained, pooled, count=8, tracked_index=3, n_train=60)
+    free = rayleigh_growth(lanczos, model, trained, pooled, count=8, tracked_index=3, n_train=60)
+    for key in ("before", "after", "gain", "gain_train", "gain_test"):
+        assert free[key] == pytest.approx(by_gram[key], rel=1e-5), key
+    assert abs(free["gain"] - 1).max() > 0.1 and free["init_error"] < 1e-6
+    with pytest.raises(ValueError, match="must lie in \\[1, 8\\]"):  # only 8 eigenvectors were found
+        rayleigh_growth(lanczos, model, trained, pooled, count=30, tracked_index=9)
 
 
 def test_real_task_sweep_nests_sizes_holds_the_steps_and_repeats_over_seeds():

@@ -193,6 +193,22 @@ def test_kernel_after_training_keeps_the_initial_batch_statistics_and_the_gram_i
     assert torch.equal(predictions(trained.train(), x[30:]), fit.test_predictions)
 
 
+def test_lanczos_spectrum_of_the_resnet_reads_batchnorm_in_eval_mode():
+    """The ResNet left in train mode: both paths must evaluate BatchNorm on its running
+    statistics (batch statistics would make the kernel another one), and restore the mode."""
+    generator = torch.Generator().manual_seed(5)
+    pooled = torch.randn(40, 3, 8, 8, generator=generator).double()
+    model = with_batch_statistics(make_binary_classifier("resnet18", (3, 8, 8), generator, resnet_width=2).double(),
+                                  pooled).train()
+    dense, lanczos = ntk_spectrum(model, pooled), ntk_spectrum(model, pooled, count=5, batch_size=16)
+    assert model.training
+    assert torch.allclose(lanczos.eigenvalues, dense.eigenvalues[:5], rtol=1e-6, atol=0)
+    from lsa_utils.kernels.eigen import ntk_eigenpairs
+
+    with pytest.raises(ValueError, match="more than 1 value per channel"):  # train mode: batch statistics
+        ntk_eigenpairs(model, pooled, 5, batch_size=16)
+
+
 def test_eigen_task_sweep_runs_the_resnet_and_both_kernels():
     generator = torch.Generator().manual_seed(3)
     pooled = torch.randn(48, 3, 8, 8, generator=generator)
@@ -209,7 +225,8 @@ def test_eigen_task_sweep_runs_the_resnet_and_both_kernels():
 
 def test_chapter_runs_with_the_resnet_side_by_side(tmp_path, monkeypatch):
     """The notebook's ResNet18 path end to end (figures with three models, claims, prose), at tiny
-    sizes on the digits fallback: what the `paper` scale runs, on CPU, in seconds."""
+    sizes on the digits fallback, with the NTK's eigenpairs and Rayleigh quotients by Lanczos and
+    vector-Jacobian products: what the `paper` scale runs, on CPU, in seconds."""
     import json
 
     from lsa_utils.run.executor import run_chapter
@@ -220,9 +237,15 @@ def test_chapter_runs_with_the_resnet_side_by_side(tmp_path, monkeypatch):
     monkeypatch.delenv("LSA_DATA_DIR", raising=False)
     outcome = run_chapter("linearization", "smoke", overrides=dict(
         models=["mlp", "lenet", "resnet18"], resnet_width=2, n_train=120, n_test=60, epochs=2, probe_size=32,
-        rayleigh_count=40, real_sizes=[64, 128], real_test=100, real_steps=4, real_seeds=2), progress=False)
+        rayleigh_count=40, real_sizes=[64, 128], real_test=100, real_steps=4, real_seeds=2, eigen_solver="lanczos"),
+        progress=False)
     assert outcome.status == "executed"
     data = json.loads(outcome.results.read_text())
+    values = data["values"]
+    assert values["eigen_solver"] == "lanczos" and values["gram_seconds"] == {"mlp": None, "lenet": None, "resnet18": None}
+    assert all(values["eigen_products"][m] > 40 for m in ("mlp", "lenet", "resnet18"))  # 40 eigenpairs each
+    init_checks = [c for c in data["claims"] if "at initialisation" in c["claim"] and "A(φ_j)" in c["claim"]]
+    assert len(init_checks) == 3 and all(c["criterion"] == "<= 1e-5" and c["passed"] for c in init_checks)
     assert {r["model"] for r in data["values"]["eigen_tasks"]} == {"mlp", "lenet", "resnet18"}
     assert {r["model"] for r in data["values"]["real_tasks"]} == {"mlp", "lenet", "resnet18"}
     assert any(c["claim"].startswith("ResNet18, task 4: rank of the growth") for c in data["claims"])

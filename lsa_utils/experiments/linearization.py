@@ -29,6 +29,7 @@ from ..data.inventory import ImageInventory, image_inventory
 from ..kernels.alignment import kernel_target_alignment, rayleigh_quotients
 from ..kernels.solve import kernel_ridge_predict
 from ..models.small_nets import make_binary_classifier
+from ..kernels.eigen import ntk_eigenpairs, ntk_rayleigh_quotients
 from ..kernels.empirical import LinearizedModel, empirical_ntk
 from ..run.data_plan import DataPlan, cap_note, capped_sweep
 from ..train import train_minibatch
@@ -61,32 +62,68 @@ def ntk_gram(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         return empirical_ntk(model, images, memory_budget=GRAM_MEMORY_BUDGET).double()
 
 
+# ARPACK's relative residual for the Lanczos path: the NTK-vector products of a float32 model
+# carry relative errors of about 1e-7, so a tighter tolerance need not converge.
+LANCZOS_TOL = 1e-6
+
+
 @dataclass
 class NTKSpectrum:
-    """Empirical NTK Gram matrix ``gram`` (N, N), float64, with its eigenvalues (N,), in
-    decreasing order, and unit eigenvectors as columns of ``eigenvectors`` (N, N); the seconds
-    the Gram matrix and the eigendecomposition took."""
+    """Eigenpairs of a model's empirical NTK on N images: eigenvalues (m,), in decreasing order,
+    and unit eigenvectors as columns of ``eigenvectors`` (N, m), in float64. From the dense path
+    (``count=None`` in ``ntk_spectrum``) m = N and ``gram`` is the Gram matrix (N, N) in float64;
+    from Lanczos m = ``count``, ``gram`` is ``None`` and ``products`` counts the NTK-vector
+    products. ``gram_seconds`` (``None`` for Lanczos) and ``eigen_seconds``: the time each took."""
 
-    gram: torch.Tensor
+    gram: torch.Tensor | None
     eigenvalues: torch.Tensor
     eigenvectors: torch.Tensor
-    gram_seconds: float
-    eigh_seconds: float
+    gram_seconds: float | None
+    eigen_seconds: float
+    products: int | None = None
+
+    def describe(self) -> str:
+        """One line on how the eigenpairs were found and what it took."""
+        n = len(self.eigenvectors)
+        if self.gram is None:
+            return (f"top {self.eigenvectors.shape[1]:,} eigenpairs of the {n:,} x {n:,} NTK by Lanczos in "
+                    f"{self.eigen_seconds:.1f} s ({self.products:,} NTK-vector products, no Gram matrix)")
+        return f"Gram matrix {n:,} x {n:,} in {self.gram_seconds:.1f} s, eigendecomposition in {self.eigen_seconds:.1f} s"
 
 
-def ntk_spectrum(model: nn.Module, images: torch.Tensor) -> NTKSpectrum:
-    """Gram matrix of ``model``'s empirical NTK on ``images`` (N, ...) and its eigendecomposition.
+def ntk_spectrum(model: nn.Module, images: torch.Tensor, count: int | None = None,
+                 batch_size: int = 512) -> NTKSpectrum:
+    """Eigenpairs of ``model``'s empirical NTK on ``images`` (N, ...), the model in eval mode.
 
-    The Gram matrix is computed in the model's dtype by the kernel engine (``empirical_ntk``),
-    then symmetrised and decomposed in float64 (``torch.linalg.eigh``).
+    ``count=None``: all N, dense. The Gram matrix is computed in the model's dtype by the kernel
+    engine (``empirical_ntk``), then symmetrised and decomposed in float64 (``torch.linalg.eigh``):
+    memory O(N^2), time O(N^3). ``count`` = m: the top m by Lanczos on NTK-vector products
+    (``kernels.eigen.ntk_eigenpairs``, tolerance ``LANCZOS_TOL``, ``batch_size`` images per pass),
+    neither the Gram matrix nor the Jacobian formed: memory O(N m) plus one batch.
+    Eigenvectors are defined up to sign, by either path, as in the official code's ``eigh``.
     """
+    if count is not None:
+        with evaluating(model):
+            found = ntk_eigenpairs(model, images, count, batch_size=batch_size, tol=LANCZOS_TOL)
+        return NTKSpectrum(None, found.values, found.vectors, None, found.seconds, found.products)
     begin = time.perf_counter()
     gram = ntk_gram(model, images)
     gram_seconds = time.perf_counter() - begin
     begin = time.perf_counter()
     values, vectors = torch.linalg.eigh((gram + gram.T) / 2)
-    eigh_seconds = time.perf_counter() - begin
-    return NTKSpectrum(gram, values.flip(0), vectors.flip(1), gram_seconds, eigh_seconds)
+    eigen_seconds = time.perf_counter() - begin
+    return NTKSpectrum(gram, values.flip(0), vectors.flip(1), gram_seconds, eigen_seconds)
+
+
+def ntk_quotients(model: nn.Module, images: torch.Tensor, vectors: torch.Tensor,
+                  gram: torch.Tensor | None = None) -> torch.Tensor:
+    """Rayleigh quotients (m,) of ``model``'s empirical NTK on ``images`` (N, ...) along the
+    columns of ``vectors`` (N, m), the model in eval mode: from ``gram`` (N, N), that NTK's Gram
+    matrix, where it is given, otherwise without one (``kernels.eigen.ntk_rayleigh_quotients``)."""
+    if gram is not None:
+        return rayleigh_quotients(gram, vectors)
+    with evaluating(model):
+        return ntk_rayleigh_quotients(model, images, vectors.to(images.device))
 
 
 def eigenfunction_labels(eigenvector: torch.Tensor) -> torch.Tensor:
@@ -406,11 +443,16 @@ def rbf_control_rows(spectra: dict[str, NTKSpectrum], pooled: torch.Tensor, n_tr
     return rows
 
 
-def rayleigh_growth(spectrum: NTKSpectrum, trained: nn.Module, pooled: torch.Tensor, count: int,
+def rayleigh_growth(spectrum: NTKSpectrum, initial: nn.Module, trained: nn.Module, pooled: torch.Tensor, count: int,
                     tracked_index: int, n_train: int | None = None) -> dict:
     """The Rayleigh quotients ``A(phi_j)`` of the initial and of the trained NTK along the
     ``count`` leading initial eigenvectors (the paper's alignment measure), their growth
     ``A_T(phi_j) / lambda_j``, the growth at ``tracked_index`` and the median growth elsewhere.
+
+    ``spectrum`` is ``initial``'s on ``pooled``. Where it holds the Gram matrix, the quotients
+    come from Gram matrices (the trained model's computed here); from Lanczos (no Gram matrix),
+    both models' quotients come from vector-Jacobian products (``ntk_quotients``), and
+    ``init_error`` measures the eigenpairs' own accuracy.
 
     With ``n_train`` (the first ``n_train`` pooled images trained, the rest tested) also the
     growth on each split, as the official ``ntk_comparison`` of ``train_ntk.py`` measures it: the
@@ -421,14 +463,17 @@ def rayleigh_growth(spectrum: NTKSpectrum, trained: nn.Module, pooled: torch.Ten
     ``gain_at_task``, ``median_gain_elsewhere``, ``init_error``, max |A_0(phi_j) - lambda_j| / lambda_1,
     and with ``n_train`` ``gain_train`` and ``gain_test`` (arrays of length ``count``).
     """
-    count = min(count, len(pooled))
+    count = min(count, spectrum.eigenvectors.shape[1])
     if not 1 <= tracked_index <= count:
         raise ValueError(f"tracked_index={tracked_index} is not allowed; it must lie in [1, {count}]")
     vectors = spectrum.eigenvectors[:, :count]
-    before = rayleigh_quotients(spectrum.gram, vectors).cpu().numpy()
+    trained_gram = None if spectrum.gram is None else ntk_gram(trained, pooled)
+
+    def quotients(model: nn.Module, gram: torch.Tensor | None, rows: slice = slice(None)) -> np.ndarray:
+        return ntk_quotients(model, pooled[rows], vectors[rows], None if gram is None else gram[rows, rows]).cpu().numpy()
+
+    before, after = quotients(initial, spectrum.gram), quotients(trained, trained_gram)
     eigenvalues = spectrum.eigenvalues[:count].cpu().numpy()
-    trained_gram = ntk_gram(trained, pooled)
-    after = rayleigh_quotients(trained_gram, vectors).cpu().numpy()
     gain = after / eigenvalues
     out = dict(before=before, eigenvalues=eigenvalues, after=after, gain=gain,
                gain_at_task=float(gain[tracked_index - 1]),
@@ -438,9 +483,7 @@ def rayleigh_growth(spectrum: NTKSpectrum, trained: nn.Module, pooled: torch.Ten
         if not 0 < n_train < len(pooled):
             raise ValueError(f"n_train={n_train} is not allowed; it must lie in [1, {len(pooled) - 1}]")
         for split, rows in [("train", slice(0, n_train)), ("test", slice(n_train, None))]:
-            block = (rows, rows)
-            out[f"gain_{split}"] = (rayleigh_quotients(trained_gram[block], vectors[rows])
-                                    / rayleigh_quotients(spectrum.gram[block], vectors[rows])).cpu().numpy()
+            out[f"gain_{split}"] = quotients(trained, trained_gram, rows) / quotients(initial, spectrum.gram, rows)
     return out
 
 
@@ -500,7 +543,9 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
     """Chapter 4's sizes on the data at hand (``lsa_utils.run.data_plan``).
 
     Caps ``n_train`` and ``n_test`` of the eigen-tasks at the data set's splits, drops eigen-tasks
-    beyond the ``N`` pooled images, caps ``probe_size`` and ``rayleigh_count``; for the real
+    beyond the ``N`` pooled images, caps ``probe_size`` and ``rayleigh_count``, adds
+    ``eigen_count`` (the eigenpairs Lanczos finds for ``eigen_solver="lanczos"``: the largest task
+    index or ``rayleigh_count``, at most N - 1; ``None`` for the dense path); for the real
     tasks adds ``real_tasks``, one entry per distinct data set actually loaded (both requested
     sets are the digits on the fallback, which then runs once), each with its ``dataset``
     (requested), ``name`` (loaded), ``index`` (position in ``real_datasets``, which seeds it),
@@ -527,6 +572,9 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
         sizes[key] = min(params[key], limit)
         if sizes[key] < params[key]:
             notes.append(cap_note(key, params[key], sizes[key], "no more images"))
+    # Lanczos finds the eigenpairs the tasks and the Rayleigh quotients read, and at most N - 1
+    sizes["eigen_count"] = (min(max([*sizes["eigen_indices"], sizes["rayleigh_count"]]), pooled - 1)
+                            if params["eigen_solver"] == "lanczos" else None)
     tasks, loaded = [], set()
     for index, dataset in enumerate(params["real_datasets"]):
         real = inventories[dataset]
@@ -567,6 +615,8 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
         ("at least one task of after_indices runs (the kernel after training)", bool(sizes["after_indices"])),
         ("at least two eigen-tasks run (the rank correlation)", len(sizes["eigen_indices"]) >= 2),
         ("tracked_index <= rayleigh_count (its Rayleigh quotient is read)", params["tracked_index"] <= sizes["rayleigh_count"]),
+        ("with eigen_solver='lanczos', every eigen-task and Rayleigh quotient has an eigenpair (at most N - 1)",
+         sizes["eigen_count"] is None or sizes["eigen_count"] >= max([*sizes["eigen_indices"], sizes["rayleigh_count"]])),
         ("every real task has a training size", all(t["sizes"] for t in tasks) and bool(tasks)),
     ]
     sources = {inv.requested: inv.source for inv in used}

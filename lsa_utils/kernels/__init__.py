@@ -21,6 +21,7 @@ _EXPORTS = {
     "gram": "lsa_utils.kernels.distributed",
     "ntk_eigenpairs": "lsa_utils.kernels.eigen",
     "ntk_vector_product": "lsa_utils.kernels.eigen",
+    "ntk_rayleigh_quotients": "lsa_utils.kernels.eigen",
     "local_cluster": "lsa_utils.kernels.distributed",
     "FanInConcat": "lsa_utils.kernels.branches",
     "FanInSum": "lsa_utils.kernels.branches",

@@ -18,6 +18,9 @@ neural tangent kernel", NTK-vector products):
 2 k_eig) plus one batch of the network's activations and two copies of the parameters, against
 O(N^2) for the Gram matrix and O(N P) for the Jacobian. Time: two passes over the data per
 product and output; Lanczos needs a few times ``ncv`` products for the top eigenpairs.
+
+``ntk_rayleigh_quotients`` gives ``v^T Theta v / v^T v`` along many vectors from the first half of
+the product alone, ``||J^T v||^2``, vmapped over a block of vectors.
 """
 
 from __future__ import annotations
@@ -29,10 +32,32 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.func import jvp, vjp
+from torch.func import jvp, vjp, vmap
 
 from ..validation import check_positive_int
 from .empirical import _call, _parameters
+
+
+def _batches(n: int, batch_size: int) -> list[tuple[int, int]]:
+    return [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def _transposed_products(f: Callable, params: dict[str, torch.Tensor], x: torch.Tensor, vectors: torch.Tensor,
+                         output: int, batch_size: int) -> dict[str, torch.Tensor]:
+    """``J_c^T V`` for the Jacobian ``J_c`` (N, P) of output ``c`` = ``output`` of ``f(params, x)``
+    and ``vectors`` V (N, b): one vector-Jacobian product per column, vmapped over the b columns,
+    summed over batches of ``x`` of ``max(1, batch_size // b)`` inputs (so that a pass holds about
+    ``batch_size`` input-vector pairs). Returns ``{name: (b, *parameter shape)}``."""
+    n, b = vectors.shape
+    w = {name: p.new_zeros((b, *p.shape)) for name, p in params.items()}
+    for i0, i1 in _batches(n, max(1, batch_size // b)):
+        out, pullback = vjp(lambda p: f(p, x[i0:i1]), params)
+        cotangents = out.new_zeros((b, *out.shape))
+        cotangents[:, :, output] = vectors[i0:i1].T.to(out.dtype)
+        (grads,) = vmap(pullback)(cotangents)
+        for name in w:
+            w[name].add_(grads[name])
+    return w
 
 
 def ntk_vector_product(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -50,24 +75,50 @@ def ntk_vector_product(model: nn.Module, x: torch.Tensor, batch_size: int = 512)
     check_positive_int("batch_size", batch_size)
     params, f = _parameters(model), _call(model)  # as empirical_ntk: f(params, x) of shape (n, k)
     k = f(params, x[:1]).shape[1]
-    batches = [(i, min(i + batch_size, x.shape[0])) for i in range(0, x.shape[0], batch_size)]
 
     def product(v: torch.Tensor) -> torch.Tensor:
         out = torch.zeros_like(v)
         for c in range(k):  # Theta = (1/k) sum_c J_c J_c^T, J_c the Jacobian of output c
-            w = {name: torch.zeros_like(p) for name, p in params.items()}
-            for i0, i1 in batches:  # w = J_c^T v: the cotangent v on output c
-                _, pullback = vjp(lambda p: f(p, x[i0:i1]), params)
-                cotangent = torch.zeros(i1 - i0, k, dtype=v.dtype, device=v.device)
-                cotangent[:, c] = v[i0:i1]
-                (grad,) = pullback(cotangent)
-                for name in w:
-                    w[name].add_(grad[name])
-            for i0, i1 in batches:  # J_c w
+            w = {name: t[0] for name, t in _transposed_products(f, params, x, v[:, None], c, batch_size).items()}
+            for i0, i1 in _batches(x.shape[0], batch_size):  # J_c w
                 out[i0:i1] += jvp(lambda p: f(p, x[i0:i1]), (params,), (w,))[1][:, c]
         return out / k
 
     return product
+
+
+RAYLEIGH_BLOCK = 8  # vectors per vmapped vector-Jacobian pass in ntk_rayleigh_quotients
+
+
+def ntk_rayleigh_quotients(model: nn.Module, x: torch.Tensor, vectors: torch.Tensor, batch_size: int = 512,
+                           block: int = RAYLEIGH_BLOCK) -> torch.Tensor:
+    """Rayleigh quotients ``A(v) = v^T Theta v / v^T v`` of the empirical NTK of ``model`` on ``x``
+    along each column v of ``vectors`` (N, m), without forming Theta (the paper's alignment
+    measure, Ortiz-Jimenez et al. 2021, Sec. 5):
+
+        v^T Theta v = (1/k) sum_c ||J_c^T v||^2,
+
+    one vector-Jacobian pass over the data per column and output, ``block`` columns at a time
+    (memory: ``block`` copies of the parameters). ``model`` as in ``ntk_vector_product``. Returns
+    (m,) in float64.
+    """
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("block", block)
+    if vectors.ndim != 2 or vectors.shape[0] != x.shape[0]:
+        raise ValueError(f"vectors of shape {tuple(vectors.shape)} are not allowed for {x.shape[0]} inputs; "
+                         f"they must be (N, m) = ({x.shape[0]}, m)")
+    params, f = _parameters(model), _call(model)
+    k = f(params, x[:1]).shape[1]
+    dtype = next(iter(params.values())).dtype
+    quotients = []
+    for j0 in range(0, vectors.shape[1], block):
+        chunk = vectors[:, j0:j0 + block].to(dtype=dtype, device=x.device)
+        squares = torch.zeros(chunk.shape[1], dtype=torch.float64, device=x.device)
+        for c in range(k):
+            for t in _transposed_products(f, params, x, chunk, c, batch_size).values():
+                squares += t.double().pow(2).reshape(len(t), -1).sum(1)
+        quotients.append(squares / k / chunk.double().pow(2).sum(0))
+    return torch.cat(quotients)
 
 
 @dataclass

@@ -211,23 +211,24 @@ CHAPTERS: dict[str, Chapter] = {
             scales={
                 "smoke": dict(
                     dataset="mnist", models=["mlp", "lenet"], resnet_width=4, n_train=500, n_test=150,
-                    eigen_indices=[2, 4, 8, 16, 32], epochs=20, tracked_index=4, after_indices=[4], probe_size=128,
+                    eigen_solver="dense", eigen_indices=[2, 4, 8, 16, 32], epochs=20, tracked_index=4, after_indices=[4], probe_size=128,
                     rayleigh_count=200, real_datasets=["cifar10", "mnist"], real_sizes=[128, 512], real_test=500,
                     real_steps=80, real_seeds=2,
                 ),
                 "default": dict(
                     dataset="cifar10", models=["mlp", "lenet"], resnet_width=8, n_train=2000, n_test=500,
-                    eigen_indices=[2, 3, 5, 8, 13, 22, 36, 60, 100], epochs=30, tracked_index=5,
+                    eigen_solver="dense", eigen_indices=[2, 3, 5, 8, 13, 22, 36, 60, 100], epochs=30, tracked_index=5,
                     after_indices=[3, 13, 60], probe_size=256, rayleigh_count=500, real_datasets=["cifar10", "mnist"],
                     real_sizes=[250, 1000, 2000], real_test=2000, real_steps=480, real_seeds=3,
                 ),
                 "paper": dict(
-                    # the ResNet18's Gram matrices on 10,000 images go through blocked Jacobians (45 MB per image):
-                    # planned (python -m lsa_utils plan linearization): 2.6 to 26 h on one H200 at an assumed 30x to 300x
-                    dataset="cifar10", models=["mlp", "lenet", "resnet18"], resnet_width=64, n_train=8000,
-                    n_test=2000,
+                    # the official compute_ntk and train_ntk configurations: 50,000 + 10,000 CIFAR-10 images, the top
+                    # 1,000 eigenvectors (num_eigvecs), 100 epochs. The NTK on 60,000 images goes through Lanczos
+                    # (29 GB as a float64 Gram matrix); planned: python -m lsa_utils plan linearization
+                    dataset="cifar10", models=["mlp", "lenet", "resnet18"], resnet_width=64, n_train=50000,
+                    n_test=10000, eigen_solver="lanczos",
                     eigen_indices=[2, 3, 5, 8, 13, 22, 36, 60, 100, 170, 300, 500, 1000], epochs=100,
-                    tracked_index=8, after_indices=[2, 8, 36, 100, 300, 1000], probe_size=1000, rayleigh_count=2000,
+                    tracked_index=8, after_indices=[2, 8, 36, 100, 300, 1000], probe_size=1000, rayleigh_count=1000,
                     real_datasets=["cifar10", "mnist"], real_sizes=[500, 2000, 8000], real_test=10000,
                     real_steps=6300, real_seeds=3,
                 ),
@@ -236,6 +237,7 @@ CHAPTERS: dict[str, Chapter] = {
                       "paper": "GPU, not yet run"},
             measured_s={"smoke": 44, "default": 530},
             choices={"dataset": ("mnist", "cifar10"), "models": ("mlp", "lenet", "resnet18"),
+                     "eigen_solver": ("dense", "lanczos"),
                      "real_datasets": ("mnist", "cifar10")},
         ),
         Chapter(

@@ -7,6 +7,7 @@ import math
 from .units import (
     FLOAT32,
     FLOAT64,
+    LINEARIZED_FORWARD_FACTOR,
     LINEARIZED_STEP_FACTOR,
     NetworkProfile,
     PartCost,
@@ -26,6 +27,9 @@ from .units import (
 
 BINARY_IMAGE_SHAPES = {"mnist": (1, 28), "cifar10": (3, 32)}  # (channels, side) of data.binary_images
 JACOBIAN_CONCAT_COPIES = 2  # the Jacobians are briefly held twice (per-batch pieces and their concatenation)
+# NTK-vector products ARPACK took per Krylov basis vector: 303 for 100 eigenpairs (ncv = 201) of a
+# 784-100-100-1 MLP's NTK on 2,500 inputs (benchmarks/ntk_eigen.py, tolerance 1e-6)
+LANCZOS_PRODUCTS_PER_BASIS_VECTOR = 1.5
 
 
 def _empirical_gram(net: NetworkProfile, n: int, budget: float,
@@ -47,6 +51,29 @@ def _empirical_gram(net: NetworkProfile, n: int, budget: float,
     return work, JACOBIAN_CONCAT_COPIES * held + FLOAT64 * 2 * n * n
 
 
+def _lanczos(net: NetworkProfile, n: int, count: int) -> tuple[float, float]:
+    """``linearization.ntk_spectrum`` with ``count``: ARPACK's Lanczos (``kernels.eigen.ntk_eigenpairs``)
+    with a Krylov basis of ``ncv = 2 count + 1`` vectors, about ``LANCZOS_PRODUCTS_PER_BASIS_VECTOR``
+    NTK-vector products per basis vector, each a vector-Jacobian and a Jacobian-vector pass over the
+    ``n`` inputs, and the basis's reorthogonalisation in float64. Memory: the basis, and one pass's
+    activations for 512 inputs."""
+    ncv = min(n, max(2 * count + 1, 20))
+    products = LANCZOS_PRODUCTS_PER_BASIS_VECTOR * ncv
+    passes = products * n * (TRAIN_STEP_FACTOR + LINEARIZED_FORWARD_FACTOR) * net.forward_flops
+    work = passes + products * (2 * elementwise_work(net.parameters, 2) + 2 * matmul_work(n, ncv, 1, True))
+    return work, FLOAT64 * n * ncv + training_memory(net, 512, linearized=True)
+
+
+def _rayleigh_passes(net: NetworkProfile, n: int, count: int) -> tuple[float, float]:
+    """``rayleigh_growth`` without Gram matrices (the Lanczos path): the quotients of the initial
+    and the trained NTK along ``count`` vectors, on all ``n`` images and on each split (together
+    ``n`` again), one vector-Jacobian pass per vector: 4 passes of ``count`` x ``n``."""
+    from ...kernels.eigen import RAYLEIGH_BLOCK
+
+    work = 4 * count * (n * TRAIN_STEP_FACTOR * net.forward_flops + elementwise_work(net.parameters, 2))
+    return work, FLOAT32 * RAYLEIGH_BLOCK * net.parameters + training_memory(net, 512, linearized=False)
+
+
 def _binary_net(name: str, dataset: str, width: int) -> NetworkProfile:
     channels, side = BINARY_IMAGE_SHAPES[dataset]
     return network_profile(name, channels, side, 1, width)
@@ -64,15 +91,18 @@ def _fit_binary(net: NetworkProfile, n: int, n_test: int, epochs: int, linearize
 def linearization_cost(sizes: dict) -> list[PartCost]:
     """Chapter 4 (``notebooks/04_linearization.py``), per model of ``models`` on ``dataset``:
     ``linearization.ntk_spectrum`` (the empirical NTK on ``N = n_train + n_test`` images with
-    ``GRAM_MEMORY_BUDGET`` for the Jacobians, and ``eigh``), ``eigen_task_sweep`` (per task a
+    ``GRAM_MEMORY_BUDGET`` for the Jacobians, and ``eigh``; or Lanczos, ``eigen_solver="lanczos"``),
+    ``eigen_task_sweep`` (per task a
     network and its linearization, the two kernels of ``after_indices``, the tracked task's
     kernel on ``probe_size`` images after every epoch for both fits), ``rayleigh_growth`` (the
-    trained network's Gram matrix) and ``rbf_control_rows``; then ``real_task_sweep`` on each of
+    trained network's Gram matrix, or vector-Jacobian passes with Lanczos) and
+    ``rbf_control_rows``; then ``real_task_sweep`` on each of
     ``real_datasets`` (seeds x sizes, ``epochs_for_steps(real_steps, n)``, network and
     linearization). Left out: ``with_batch_statistics`` (one forward pass), loading the data."""
     from ...experiments.linearization import BATCH_SIZE, GRAM_MEMORY_BUDGET, epochs_for_steps
 
     s = sizes
+    lanczos = s.get("eigen_solver", "dense") == "lanczos"
     n_train, n_test, epochs = s["n_train"], s["n_test"], s["epochs"]
     pooled = n_train + n_test
     tasks = [k for k in s["eigen_indices"] if k <= pooled]
@@ -81,9 +111,14 @@ def linearization_cost(sizes: dict) -> list[PartCost]:
     spectra, fits, tracked, rayleigh, control = [], [], [], [], []
     for name in s["models"]:
         net = _binary_net(name, s["dataset"], s["resnet_width"])
-        work, memory = _empirical_gram(net, pooled, GRAM_MEMORY_BUDGET)
-        spectra.append((work + eigh_work(pooled), memory + FLOAT64 * 2 * pooled * pooled))
-        rayleigh.append((work, memory))
+        if lanczos:
+            count = min(max([*tasks, s["rayleigh_count"]]), pooled - 1)
+            spectra.append(_lanczos(net, pooled, count))
+            rayleigh.append(_rayleigh_passes(net, pooled, min(s["rayleigh_count"], count)))
+        else:
+            work, memory = _empirical_gram(net, pooled, GRAM_MEMORY_BUDGET)
+            spectra.append((work + eigh_work(pooled), memory + FLOAT64 * 2 * pooled * pooled))
+            rayleigh.append((work, memory))
         fit_work = (len(tasks) * (_fit_binary(net, n_train, n_test, epochs, False)
                                   + _fit_binary(net, n_train, n_test, epochs, True))
                     + 2 * len(after) * _fit_binary(net, n_train, n_test, epochs, True))
@@ -110,13 +145,17 @@ def linearization_cost(sizes: dict) -> list[PartCost]:
         start_up(),
         PartCost("NTK spectra: empirical Gram matrices and eigh", *combined(spectra),
                  "models x (N Jacobians (more when blocked) x 3 forwards + N^2 P / 2 contraction "
-                 "+ 18 N^3 eigh)"),
+                 "+ 18 N^3 eigh)") if not lanczos else
+        PartCost("NTK spectra: Lanczos on NTK-vector products", *combined(spectra),
+                 "models x 1.5 (2 count + 1) products x N x 6 forwards"),
         PartCost("eigen-tasks: networks and linearizations", *combined(fits),
                  "models x (tasks x (3 + 7) + after x 2 x 7) forwards x epochs x n_train"),
         PartCost("eigen-tasks: the tracked kernel", *combined(tracked),
                  "models x (epochs + 1) x Gram matrices of probe_size images, network and linearization"),
         PartCost("alignment: the trained network's Gram matrix", *combined(rayleigh),
-                 "models x the Gram matrix of N images again"),
+                 "models x the Gram matrix of N images again") if not lanczos else
+        PartCost("alignment: Rayleigh quotients by vector-Jacobian products", *combined(rayleigh),
+                 "models x 4 x rayleigh_count x N x 3 forwards"),
         PartCost("RBF control", *combined(control), "models x (N n_train pixels distances + n_train^3 / 3)"),
         PartCost("real tasks: networks and linearizations", *combined(real),
                  "datasets x models x sizes x seeds x (3 + 7) forwards x epochs x n"),
