@@ -89,3 +89,24 @@ def test_rayleigh_quotients_refuse_vectors_of_the_wrong_length():
     x = torch.randn(5, 6, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"must be \(N, m\)"):
         ntk_rayleigh_quotients(mlp(), x, torch.ones(4, 2, dtype=torch.float64))
+
+
+def test_the_eigen_benchmark_runs_a_chapter_model_and_stops_at_its_budget(tmp_path, monkeypatch, capsys):
+    """benchmarks/ntk_eigen.py on chapter 4's LeNet at tiny sizes: both paths agree, and a size
+    whose extrapolated Lanczos time passes --budget-s is skipped."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ntk_eigen.py"
+    spec = importlib.util.spec_from_file_location("ntk_eigen_benchmark", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setenv("LSA_ROOT", str(tmp_path))
+    assert script.main(["--model", "lenet", "--sizes", "40,60,1000000", "--count", "3", "--device", "cpu",
+                        "--budget-s", "30"]) == 0
+    record = json.loads((tmp_path / "results" / "benchmarks" / "ntk-eigen-lenet-cpu.json").read_text())
+    assert record["model"] == "lenet" and [r["n"] for r in record["rows"]] == [40, 60]
+    for row in record["rows"]:  # float32 products against the float32 Gram matrix
+        assert row["max_rel_eigenvalue_diff"] < 1e-4 and row["max_principal_angle"] < 1e-2 and row["products"] > 3
+    assert "N = 1,000,000: skipped" in capsys.readouterr().out
