@@ -8,13 +8,14 @@
 
 ``--model random-mlp`` (the default) is a 784 -> 100 -> 100 -> 1 ReLU MLP; ``mlp``, ``lenet`` and
 ``resnet18`` (base width ``--width``) are chapter 4's models (``make_binary_classifier``) on
-CIFAR-10-shaped inputs (3 x 32 x 32), in eval mode (BatchNorm on its running statistics). The
+CIFAR-10-shaped inputs (3 x 32 x 32), in eval mode (BatchNorm on the statistics of 512 inputs). The
 inputs are standard normal, float32. For each N the table gives both paths' time, the memory each
 must hold (dense: the N x N Gram matrix in float64 and the Jacobians of one pass, N x P in
 float32; Lanczos: its Krylov basis, N x ncv in float64), the largest relative difference of the
 eigenvalues and the largest principal angle between the two eigenspaces. The dense path is
-skipped where its memory would exceed ``--dense-limit-gb``; the sizes stop where the next one's
-Lanczos time, extrapolated linearly in N from the last, would pass ``--budget-s``. Results go to
+skipped where its memory would exceed ``--dense-limit-gb`` or its time, extrapolated as N^3 from
+the last size, ``--budget-s``; the sizes stop where the next one's Lanczos time, extrapolated
+linearly in N from the last, would pass ``--budget-s``. Results go to
 ``results/benchmarks/ntk-eigen-<model>-<device>.json``.
 """
 
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from lsa_utils.devices import device_description, resolve_device
+from lsa_utils.experiments.linearization import with_batch_statistics
 from lsa_utils.kernels import empirical_ntk
 from lsa_utils.kernels.eigen import ntk_eigenpairs, principal_angles
 from lsa_utils.models.small_nets import BINARY_CLASSIFIERS, make_binary_classifier
@@ -39,11 +41,14 @@ CIFAR_SHAPE = (3, 32, 32)
 
 
 def benchmark_model(name: str, width: int) -> tuple[nn.Module, tuple[int, ...]]:
-    """The network (eval mode, float32) and the shape of one input."""
+    """The network (eval mode, float32) and the shape of one input; BatchNorm on the statistics
+    of 512 inputs, as chapter 4's ``with_batch_statistics`` sets them."""
     if name == "random-mlp":
         torch.manual_seed(0)
         return nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 1)), (784,)
-    return make_binary_classifier(name, CIFAR_SHAPE, torch.Generator().manual_seed(0), resnet_width=width).eval(), CIFAR_SHAPE
+    model = make_binary_classifier(name, CIFAR_SHAPE, torch.Generator().manual_seed(0), resnet_width=width)
+    sample = torch.randn(512, *CIFAR_SHAPE, generator=torch.Generator().manual_seed(1))
+    return with_batch_statistics(model, sample).eval(), CIFAR_SHAPE
 
 
 def main(argv=None) -> int:
@@ -67,14 +72,18 @@ def main(argv=None) -> int:
         if args.budget_s is not None and last is not None and last["lanczos_s"] * n / last["n"] > args.budget_s:
             print(f"N = {n:,}: skipped (about {last['lanczos_s'] * n / last['n']:.0f} s, over --budget-s)", flush=True)
             break
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         x = torch.randn(n, *shape, generator=torch.Generator().manual_seed(n)).to(device)
         found = ntk_eigenpairs(model, x, args.count, batch_size=args.batch_size, tol=1e-6)
         ncv = min(n, max(2 * args.count + 1, 20))  # scipy's default Krylov dimension
         row = {"n": n, "count": args.count, "lanczos_s": round(found.seconds, 3), "products": found.products,
                "lanczos_bytes": n * ncv * 8, "dense_bytes": n * n * 8 + n * params * 4}
         if device.type == "cuda":
-            row["peak_device_bytes"] = torch.cuda.max_memory_allocated(device)
-        if row["dense_bytes"] <= args.dense_limit_gb * 1e9:
+            row["peak_device_bytes"] = torch.cuda.max_memory_allocated(device)  # Lanczos alone
+        dense_guess = None if last is None or "dense_s" not in last else last["dense_s"] * (n / last["n"]) ** 3
+        if row["dense_bytes"] <= args.dense_limit_gb * 1e9 and (args.budget_s is None or dense_guess is None
+                                                                 or dense_guess <= args.budget_s):
             begin = time.perf_counter()
             values, vectors = torch.linalg.eigh(empirical_ntk(model, x).double())
             row["dense_s"] = round(time.perf_counter() - begin, 3)

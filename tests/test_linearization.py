@@ -332,6 +332,7 @@ def test_lanczos_spectrum_and_rayleigh_growth_match_the_dense_path():
     dense, lanczos = ntk_spectrum(model, pooled), ntk_spectrum(model, pooled, count=8, batch_size=32)
     assert lanczos.gram is None and lanczos.gram_seconds is None and lanczos.products > 0
     assert lanczos.eigenvectors.shape == (90, 8) and "8 eigenpairs of the 90 x 90 NTK by Lanczos" in lanczos.describe()
+    assert set(lanczos.residuals) == {1, 8} and max(lanczos.residuals.values()) < 1e-5
     assert torch.allclose(lanczos.eigenvalues, dense.eigenvalues[:8].cpu(), rtol=1e-6, atol=0)
     assert (lanczos.eigenvectors * dense.eigenvectors[:, :8].cpu()).sum(0).abs().sub(1).abs().max() < 1e-6
     by_gram = rayleigh_growth(dense, model, trained, pooled, count=8, tracked_index=3, n_train=60)

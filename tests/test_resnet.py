@@ -205,7 +205,7 @@ def test_lanczos_spectrum_of_the_resnet_reads_batchnorm_in_eval_mode():
     assert torch.allclose(lanczos.eigenvalues, dense.eigenvalues[:5], rtol=1e-6, atol=0)
     from lsa_utils.kernels.eigen import ntk_eigenpairs
 
-    with pytest.raises(ValueError, match="more than 1 value per channel"):  # train mode: batch statistics
+    with pytest.raises(ValueError, match="is in train mode"):  # batch statistics: not a kernel
         ntk_eigenpairs(model, pooled, 5, batch_size=16)
 
 
@@ -243,9 +243,15 @@ def test_chapter_runs_with_the_resnet_side_by_side(tmp_path, monkeypatch):
     data = json.loads(outcome.results.read_text())
     values = data["values"]
     assert values["eigen_solver"] == "lanczos" and values["gram_seconds"] == {"mlp": None, "lenet": None, "resnet18": None}
-    assert all(values["eigen_products"][m] > 40 for m in ("mlp", "lenet", "resnet18"))  # 40 eigenpairs each
-    init_checks = [c for c in data["claims"] if "at initialisation" in c["claim"] and "A(φ_j)" in c["claim"]]
-    assert len(init_checks) == 3 and all(c["criterion"] == "<= 1e-5" and c["passed"] for c in init_checks)
+    assert {m: sorted(map(int, r)) for m, r in values["eigen_residuals"].items()} == {
+        m: [1, 2, 4, 8, 16, 32, 40] for m in ("mlp", "lenet", "resnet18")}  # 1, the tasks, the last of 40
+    checks = {c["claim"].split(":")[0]: c for c in data["claims"] if "Lanczos eigenpairs" in c["claim"]}
+    assert set(checks) == {"MLP 100-100", "LeNet", "ResNet18"} and checks["LeNet"]["criterion"] == "<= 0.01"
+    assert checks["MLP 100-100"]["passed"] and checks["LeNet"]["passed"]
+    # the width-2 ResNet's NTK on 8x8 digits falls below float32's resolution (about 1e-7 lambda_1) by
+    # j = 32: its tail residuals are large, as they should be, while its leading eigenpair is accurate
+    assert values["eigen_residuals"]["resnet18"]["1"] < 1e-5
+    assert not any("A(φ_j) - λ_j" in c["claim"] for c in data["claims"])  # the dense path's check only
     assert {r["model"] for r in data["values"]["eigen_tasks"]} == {"mlp", "lenet", "resnet18"}
     assert {r["model"] for r in data["values"]["real_tasks"]} == {"mlp", "lenet", "resnet18"}
     assert any(c["claim"].startswith("ResNet18, task 4: rank of the growth") for c in data["claims"])

@@ -33,16 +33,29 @@ POWERED_TEST_SIZE = 2000
 # The partial rank correlation's t-test has n - 3 degrees of freedom: too few below 8 tasks.
 RANKING_MIN_TASKS = 8
 
+# The Lanczos path's eigenpair check: ||Theta phi_j - lambda_j phi_j|| / lambda_j. ARPACK stops at
+# LANCZOS_TOL; the fresh float32 products add rounding of about 1e-7 lambda_1 / lambda_j, up to 4e-3
+# for lambda_j down to 2.5e-5 lambda_1 (the 1,000th eigenvalue of the MLP's NTK on the digits is
+# 2.7e-5 lambda_1); a Ritz pair that has not converged measured residuals of about 0.3. Fixed
+# before any run of this path.
+LANCZOS_RESIDUAL_MAX = 1e-2
 
-def _init_error_threshold(solver: str) -> tuple[float, str]:
-    """The check A_0(phi_j) = lambda_j's threshold and reason, by how the eigenpairs were found."""
-    if solver == "lanczos":
-        return 10 * LANCZOS_TOL, (
-            f"Lanczos stops at residuals ||Θφ - λφ|| <= {LANCZOS_TOL:g} λ, which bounds |A(φ_j) - λ_j| by "
-            f"{LANCZOS_TOL:g} λ_1; the quotients are recomputed from float32 vector-Jacobian products "
-            "(relative rounding about 1e-6): 10x the tolerance. A check of the eigensolver, not of the paper")
-    return 1e-10, ("a Rayleigh quotient along an eigenvector is its eigenvalue; 1e-10 is far above float64 "
-                   "eigensolver error N·ε·λ_1")
+
+def _eigenpair_check(name: str, model: str, values: dict[str, Any]) -> Claim:
+    """The check of the eigenpairs, by how they were found (``eigen_solver``; results from before
+    it are dense)."""
+    if values.get("eigen_solver", "dense") == "lanczos":
+        residuals = values["eigen_residuals"][model]
+        return check(
+            f"{name}: Lanczos eigenpairs, max ||Θφ_j - λ_j φ_j|| / λ_j at j in {sorted(int(j) for j in residuals)}",
+            max(residuals.values()), "<=", LANCZOS_RESIDUAL_MAX,
+            reason=f"ARPACK stops at residuals of {LANCZOS_TOL:g} λ_j; the recomputed float32 products add about "
+                   "1e-7 λ_1 / λ_j (4e-3 at λ_j = 2.5e-5 λ_1); a Ritz pair that has not converged is near 0.3")
+    return check(
+        f"{name}: max |A(φ_j) - λ_j| / λ_1 at initialisation", values["rayleigh"][model]["init_error"], "<=", 1e-10,
+        reason="a Rayleigh quotient along an eigenvector is its eigenvalue; 1e-10 is far above float64 "
+               "eigensolver error N·ε·λ_1")
+
 
 def paired_gap_margin(gap: float, disagreement: float, test_size: int) -> float:
     """Two standard errors of a paired accuracy difference ``gap`` on ``test_size`` images of
@@ -189,7 +202,6 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
     real = bool(values["real_data"])
     on_real = f"on real {params['dataset']}"
     k = params["tracked_index"]
-    threshold, reason = _init_error_threshold(values.get("eigen_solver", "dense"))  # dense: results before it
     out = []
     for model in params["models"]:
         name = MODEL_NAMES.get(model, model)
@@ -232,7 +244,9 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
             source=f"{PAPER}, Sec. on alignment (the official code plots A(φ_j) after training against j)",
             paper_value="a spike at the trained index",
             reason=f"top {ALPHA:.0%}: p <= {ALPHA} if all directions grew alike (heuristic: the directions are "
-                   "not exactly exchangeable, the growth is divided by different λ_j)",
+                   "not exactly exchangeable, the growth is divided by different λ_j). The directions are the "
+                   "leading rayleigh_count; at the paper scale 1,000, the official compute_ntk's num_eigvecs, set "
+                   "before any run there (2,000 before Lanczos)",
             expected=real, expected_when=on_real))
         paired = sorted((r for r in values["eigen_paired"] if r["model"] == model), key=lambda r: r["k"])
         wins = [r["k"] for r in paired if mcnemar_p_greater(r["only_linearized"], r["only_network"]) <= ALPHA]
@@ -260,9 +274,7 @@ def claims(values: dict[str, Any], params: dict[str, Any]) -> list[Claim]:
                 paper_value="the split's figures could not be retrieved; no number",
                 reason="a direction only: the kernel grows more along the task where the network saw its labels. "
                        "One network per model, no interval: shown as a finding, not counted"))
-        out.append(check(
-            f"{name}: max |A(φ_j) - λ_j| / λ_1 at initialisation", values["rayleigh"][model]["init_error"], "<=",
-            threshold, reason=reason))
+        out.append(_eigenpair_check(name, model, values))
     out.extend(_kernel_after_training_claims(values, params, real, on_real))
     settings = gap_by_setting(values["real_tasks"])
     wins, losses = sum(g["sign"] > 0 for g in settings), sum(g["sign"] < 0 for g in settings)

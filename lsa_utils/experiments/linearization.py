@@ -29,7 +29,7 @@ from ..data.inventory import ImageInventory, image_inventory
 from ..kernels.alignment import kernel_target_alignment, rayleigh_quotients
 from ..kernels.solve import kernel_ridge_predict
 from ..models.small_nets import make_binary_classifier
-from ..kernels.eigen import ntk_eigenpairs, ntk_rayleigh_quotients
+from ..kernels.eigen import ntk_eigen_residuals, ntk_eigenpairs, ntk_rayleigh_quotients
 from ..kernels.empirical import LinearizedModel, empirical_ntk
 from ..run.data_plan import DataPlan, cap_note, capped_sweep
 from ..train import train_minibatch
@@ -72,8 +72,10 @@ class NTKSpectrum:
     """Eigenpairs of a model's empirical NTK on N images: eigenvalues (m,), in decreasing order,
     and unit eigenvectors as columns of ``eigenvectors`` (N, m), in float64. From the dense path
     (``count=None`` in ``ntk_spectrum``) m = N and ``gram`` is the Gram matrix (N, N) in float64;
-    from Lanczos m = ``count``, ``gram`` is ``None`` and ``products`` counts the NTK-vector
-    products. ``gram_seconds`` (``None`` for Lanczos) and ``eigen_seconds``: the time each took."""
+    from Lanczos m = ``count``, ``gram`` is ``None``, ``products`` counts the NTK-vector products
+    and ``residuals`` maps eigen-indices j (from 1) to ``||Theta phi_j - lambda_j phi_j|| / lambda_j``,
+    recomputed from fresh products. ``gram_seconds`` (``None`` for Lanczos) and ``eigen_seconds``:
+    the time each took."""
 
     gram: torch.Tensor | None
     eigenvalues: torch.Tensor
@@ -81,31 +83,39 @@ class NTKSpectrum:
     gram_seconds: float | None
     eigen_seconds: float
     products: int | None = None
+    residuals: dict[int, float] | None = None
 
     def describe(self) -> str:
         """One line on how the eigenpairs were found and what it took."""
         n = len(self.eigenvectors)
         if self.gram is None:
             return (f"top {self.eigenvectors.shape[1]:,} eigenpairs of the {n:,} x {n:,} NTK by Lanczos in "
-                    f"{self.eigen_seconds:.1f} s ({self.products:,} NTK-vector products, no Gram matrix)")
+                    f"{self.eigen_seconds:.1f} s ({self.products:,} NTK-vector products, no Gram matrix); largest "
+                    f"relative residual {max(self.residuals.values()):.1e} at j in {sorted(self.residuals)}")
         return f"Gram matrix {n:,} x {n:,} in {self.gram_seconds:.1f} s, eigendecomposition in {self.eigen_seconds:.1f} s"
 
 
-def ntk_spectrum(model: nn.Module, images: torch.Tensor, count: int | None = None,
-                 batch_size: int = 512) -> NTKSpectrum:
+def ntk_spectrum(model: nn.Module, images: torch.Tensor, count: int | None = None, batch_size: int = 512,
+                 residual_indices: list[int] | None = None) -> NTKSpectrum:
     """Eigenpairs of ``model``'s empirical NTK on ``images`` (N, ...), the model in eval mode.
 
     ``count=None``: all N, dense. The Gram matrix is computed in the model's dtype by the kernel
     engine (``empirical_ntk``), then symmetrised and decomposed in float64 (``torch.linalg.eigh``):
     memory O(N^2), time O(N^3). ``count`` = m: the top m by Lanczos on NTK-vector products
     (``kernels.eigen.ntk_eigenpairs``, tolerance ``LANCZOS_TOL``, ``batch_size`` images per pass),
-    neither the Gram matrix nor the Jacobian formed: memory O(N m) plus one batch.
+    neither the Gram matrix nor the Jacobian formed: memory O(N m) plus one batch. Lanczos's
+    Ritz pairs are then checked against the kernel itself: the residual
+    ``||Theta phi_j - lambda_j phi_j|| / lambda_j`` from one more product each, at
+    ``residual_indices`` (eigen-indices from 1; default 1 and m). A Ritz pair that has not
+    converged has a Rayleigh quotient equal to its Ritz value all the same; its residual shows it.
     Eigenvectors are defined up to sign, by either path, as in the official code's ``eigh``.
     """
     if count is not None:
+        indices = sorted({1, count, *(residual_indices or [])})
         with evaluating(model):
             found = ntk_eigenpairs(model, images, count, batch_size=batch_size, tol=LANCZOS_TOL)
-        return NTKSpectrum(None, found.values, found.vectors, None, found.seconds, found.products)
+            residuals = ntk_eigen_residuals(model, images, found.values, found.vectors, indices, batch_size)
+        return NTKSpectrum(None, found.values, found.vectors, None, found.seconds, found.products, residuals)
     begin = time.perf_counter()
     gram = ntk_gram(model, images)
     gram_seconds = time.perf_counter() - begin
@@ -115,15 +125,22 @@ def ntk_spectrum(model: nn.Module, images: torch.Tensor, count: int | None = Non
     return NTKSpectrum(gram, values.flip(0), vectors.flip(1), gram_seconds, eigen_seconds)
 
 
-def ntk_quotients(model: nn.Module, images: torch.Tensor, vectors: torch.Tensor,
-                  gram: torch.Tensor | None = None) -> torch.Tensor:
+def ntk_quotients(model: nn.Module, images: torch.Tensor, vectors: torch.Tensor, gram: torch.Tensor | None = None,
+                  n_train: int | None = None) -> dict[str, np.ndarray]:
     """Rayleigh quotients (m,) of ``model``'s empirical NTK on ``images`` (N, ...) along the
-    columns of ``vectors`` (N, m), the model in eval mode: from ``gram`` (N, N), that NTK's Gram
-    matrix, where it is given, otherwise without one (``kernels.eigen.ntk_rayleigh_quotients``)."""
+    columns of ``vectors`` (N, m), the model in eval mode: ``{"all": ...}``, and with ``n_train``
+    also ``"train"`` and ``"test"``, each split's block of the kernel along its rows (the
+    official ``ntk_comparison``). From ``gram`` (N, N), that NTK's Gram matrix, where it is
+    given; otherwise without one, all three from one vector-Jacobian pass
+    (``kernels.eigen.ntk_rayleigh_quotients`` with ``split``)."""
+    splits = {"all": slice(None)}
+    if n_train is not None:
+        splits.update(train=slice(0, n_train), test=slice(n_train, None))
     if gram is not None:
-        return rayleigh_quotients(gram, vectors)
+        return {name: rayleigh_quotients(gram[rows, rows], vectors[rows]).cpu().numpy() for name, rows in splits.items()}
     with evaluating(model):
-        return ntk_rayleigh_quotients(model, images, vectors.to(images.device))
+        found = ntk_rayleigh_quotients(model, images, vectors.to(images.device), split=n_train).cpu().numpy()
+    return dict(zip(splits, found if n_train is not None else [found]))
 
 
 def eigenfunction_labels(eigenvector: torch.Tensor) -> torch.Tensor:
@@ -429,14 +446,16 @@ def rbf_control_rows(spectra: dict[str, NTKSpectrum], pooled: torch.Tensor, n_tr
     """
     check_positive_float("ridge", ridge)
     x = pooled.reshape(len(pooled), -1).double().cpu()
-    squared = torch.cdist(x, x[:n_train]).pow(2)
+    squared = torch.cdist(x, x[:n_train]).pow_(2)
     bandwidth = float(squared[:n_train].median())
-    kernel = torch.exp(-squared / bandwidth)
+    kernel = squared.div_(-bandwidth).exp_()  # in place: N x n_train numbers, 24 GB at the paper's size
+    labels = torch.cat([torch.stack([eigenfunction_labels(spectrum.eigenvectors[:, k - 1]) for k in eigen_indices], 1)
+                        for spectrum in spectra.values()], 1).cpu()  # every model's tasks: one factorisation
+    predicted = (kernel_ridge_predict(kernel[:n_train], kernel, 2 * labels[:n_train].double() - 1, ridge) > 0).float()
+    correct_all = (predicted == labels).float()
     rows = []
-    for name, spectrum in spectra.items():
-        labels = torch.stack([eigenfunction_labels(spectrum.eigenvectors[:, k - 1]) for k in eigen_indices], 1).cpu()
-        predicted = (kernel_ridge_predict(kernel[:n_train], kernel, 2 * labels[:n_train].double() - 1, ridge) > 0).float()
-        correct = (predicted == labels).float()
+    for i, name in enumerate(spectra):
+        correct = correct_all[:, i * len(eigen_indices):(i + 1) * len(eigen_indices)]
         for j, k in enumerate(eigen_indices):
             rows.append(dict(model=name, k=k, kind=CONTROL, test_accuracy=float(correct[n_train:, j].mean()),
                              train_accuracy=float(correct[:n_train, j].mean())))
@@ -451,8 +470,9 @@ def rayleigh_growth(spectrum: NTKSpectrum, initial: nn.Module, trained: nn.Modul
 
     ``spectrum`` is ``initial``'s on ``pooled``. Where it holds the Gram matrix, the quotients
     come from Gram matrices (the trained model's computed here); from Lanczos (no Gram matrix),
-    both models' quotients come from vector-Jacobian products (``ntk_quotients``), and
-    ``init_error`` measures the eigenpairs' own accuracy.
+    both models' quotients come from vector-Jacobian products (``ntk_quotients``). ``init_error``
+    is then only a consistency check of that code: a Ritz pair's quotient is its Ritz value,
+    converged or not (``NTKSpectrum.residuals`` checks the eigenpairs).
 
     With ``n_train`` (the first ``n_train`` pooled images trained, the rest tested) also the
     growth on each split, as the official ``ntk_comparison`` of ``train_ntk.py`` measures it: the
@@ -466,13 +486,13 @@ def rayleigh_growth(spectrum: NTKSpectrum, initial: nn.Module, trained: nn.Modul
     count = min(count, spectrum.eigenvectors.shape[1])
     if not 1 <= tracked_index <= count:
         raise ValueError(f"tracked_index={tracked_index} is not allowed; it must lie in [1, {count}]")
+    if n_train is not None and not 0 < n_train < len(pooled):
+        raise ValueError(f"n_train={n_train} is not allowed; it must lie in [1, {len(pooled) - 1}]")
     vectors = spectrum.eigenvectors[:, :count]
     trained_gram = None if spectrum.gram is None else ntk_gram(trained, pooled)
-
-    def quotients(model: nn.Module, gram: torch.Tensor | None, rows: slice = slice(None)) -> np.ndarray:
-        return ntk_quotients(model, pooled[rows], vectors[rows], None if gram is None else gram[rows, rows]).cpu().numpy()
-
-    before, after = quotients(initial, spectrum.gram), quotients(trained, trained_gram)
+    initial_q = ntk_quotients(initial, pooled, vectors, spectrum.gram, n_train)
+    trained_q = ntk_quotients(trained, pooled, vectors, trained_gram, n_train)
+    before, after = initial_q["all"], trained_q["all"]
     eigenvalues = spectrum.eigenvalues[:count].cpu().numpy()
     gain = after / eigenvalues
     out = dict(before=before, eigenvalues=eigenvalues, after=after, gain=gain,
@@ -480,10 +500,8 @@ def rayleigh_growth(spectrum: NTKSpectrum, initial: nn.Module, trained: nn.Modul
                median_gain_elsewhere=float(np.median(np.delete(gain, tracked_index - 1))),
                init_error=float(np.abs(before - eigenvalues).max() / eigenvalues[0]))
     if n_train is not None:
-        if not 0 < n_train < len(pooled):
-            raise ValueError(f"n_train={n_train} is not allowed; it must lie in [1, {len(pooled) - 1}]")
-        for split, rows in [("train", slice(0, n_train)), ("test", slice(n_train, None))]:
-            out[f"gain_{split}"] = quotients(trained, trained_gram, rows) / quotients(initial, spectrum.gram, rows)
+        for split in ("train", "test"):
+            out[f"gain_{split}"] = trained_q[split] / initial_q[split]
     return out
 
 
@@ -562,19 +580,21 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
             notes.append(cap_note(f"eigen-tasks, {split} images", params[key], available,
                                   f"the {inventory.name} {split} split"))
     pooled = sizes["n_train"] + sizes["n_test"]
-    sizes["eigen_indices"] = [k for k in params["eigen_indices"] if k <= pooled]
+    lanczos = params["eigen_solver"] == "lanczos"  # finds at most N - 1 eigenpairs
+    sizes["eigen_indices"] = [k for k in params["eigen_indices"] if k <= pooled - lanczos]
     if len(sizes["eigen_indices"]) < len(params["eigen_indices"]):
-        notes.append(f"eigen-tasks: k = {sizes['eigen_indices']} (the Gram matrix has {pooled:,} eigenvectors)")
+        notes.append(f"eigen-tasks: k = {sizes['eigen_indices']} (the NTK on {pooled:,} images has "
+                     f"{pooled - lanczos:,} eigenvectors {'Lanczos can find' if lanczos else 'in all'})")
     sizes["after_indices"] = [k for k in params["after_indices"] if k in sizes["eigen_indices"]]
     if len(sizes["after_indices"]) < len(params["after_indices"]):
         notes.append(f"kernel after training: k = {sizes['after_indices']} (the eigen-tasks that run)")
-    for key, limit in [("probe_size", sizes["n_train"]), ("rayleigh_count", pooled)]:
+    for key, limit in [("probe_size", sizes["n_train"]), ("rayleigh_count", pooled - lanczos)]:
         sizes[key] = min(params[key], limit)
         if sizes[key] < params[key]:
             notes.append(cap_note(key, params[key], sizes[key], "no more images"))
     # Lanczos finds the eigenpairs the tasks and the Rayleigh quotients read, and at most N - 1
     sizes["eigen_count"] = (min(max([*sizes["eigen_indices"], sizes["rayleigh_count"]]), pooled - 1)
-                            if params["eigen_solver"] == "lanczos" else None)
+                            if lanczos else None)
     tasks, loaded = [], set()
     for index, dataset in enumerate(params["real_datasets"]):
         real = inventories[dataset]

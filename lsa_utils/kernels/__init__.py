@@ -22,6 +22,7 @@ _EXPORTS = {
     "ntk_eigenpairs": "lsa_utils.kernels.eigen",
     "ntk_vector_product": "lsa_utils.kernels.eigen",
     "ntk_rayleigh_quotients": "lsa_utils.kernels.eigen",
+    "ntk_eigen_residuals": "lsa_utils.kernels.eigen",
     "local_cluster": "lsa_utils.kernels.distributed",
     "FanInConcat": "lsa_utils.kernels.branches",
     "FanInSum": "lsa_utils.kernels.branches",

@@ -73,6 +73,7 @@ def ntk_vector_product(model: nn.Module, x: torch.Tensor, batch_size: int = 512)
     ``Theta v`` of shape ``(N,)``, where ``Theta`` is ``empirical_ntk(model, x)`` (outputs averaged).
     """
     check_positive_int("batch_size", batch_size)
+    _refuse_training_batchnorm(model)
     params, f = _parameters(model), _call(model)  # as empirical_ntk: f(params, x) of shape (n, k)
     k = f(params, x[:1]).shape[1]
 
@@ -91,7 +92,7 @@ RAYLEIGH_BLOCK = 8  # vectors per vmapped vector-Jacobian pass in ntk_rayleigh_q
 
 
 def ntk_rayleigh_quotients(model: nn.Module, x: torch.Tensor, vectors: torch.Tensor, batch_size: int = 512,
-                           block: int = RAYLEIGH_BLOCK) -> torch.Tensor:
+                           block: int = RAYLEIGH_BLOCK, split: int | None = None) -> torch.Tensor:
     """Rayleigh quotients ``A(v) = v^T Theta v / v^T v`` of the empirical NTK of ``model`` on ``x``
     along each column v of ``vectors`` (N, m), without forming Theta (the paper's alignment
     measure, Ortiz-Jimenez et al. 2021, Sec. 5):
@@ -99,26 +100,56 @@ def ntk_rayleigh_quotients(model: nn.Module, x: torch.Tensor, vectors: torch.Ten
         v^T Theta v = (1/k) sum_c ||J_c^T v||^2,
 
     one vector-Jacobian pass over the data per column and output, ``block`` columns at a time
-    (memory: ``block`` copies of the parameters). ``model`` as in ``ntk_vector_product``. Returns
-    (m,) in float64.
+    (memory: ``block`` copies of the parameters). ``model`` as in ``ntk_vector_product``.
+
+    With ``split`` = s, also the quotient of each block of the kernel along its rows, as the
+    official ``ntk_comparison`` measures train and test: with ``a = J[:s]^T v[:s]`` and
+    ``b = J[s:]^T v[s:]``, ``||a||^2 / ||v[:s]||^2``, ``||b||^2 / ||v[s:]||^2`` and the whole
+    ``||a + b||^2 / ||v||^2`` from the same single pass. Returns (m,), or with ``split`` (3, m)
+    (whole, first rows, the rest), in float64.
     """
     check_positive_int("batch_size", batch_size)
     check_positive_int("block", block)
-    if vectors.ndim != 2 or vectors.shape[0] != x.shape[0]:
-        raise ValueError(f"vectors of shape {tuple(vectors.shape)} are not allowed for {x.shape[0]} inputs; "
-                         f"they must be (N, m) = ({x.shape[0]}, m)")
+    n = x.shape[0]
+    if vectors.ndim != 2 or vectors.shape[0] != n:
+        raise ValueError(f"vectors of shape {tuple(vectors.shape)} are not allowed for {n} inputs; "
+                         f"they must be (N, m) = ({n}, m)")
+    if split is not None and not 0 < split < n:
+        raise ValueError(f"split={split} is not allowed; it must lie in [1, {n - 1}]")
+    _refuse_training_batchnorm(model)
     params, f = _parameters(model), _call(model)
     k = f(params, x[:1]).shape[1]
     dtype = next(iter(params.values())).dtype
+    parts = [slice(0, n)] if split is None else [slice(0, split), slice(split, n)]
+
+    def squared_norms(w: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(t.double().pow(2).reshape(len(t), -1).sum(1) for t in w.values())
+
     quotients = []
     for j0 in range(0, vectors.shape[1], block):
         chunk = vectors[:, j0:j0 + block].to(dtype=dtype, device=x.device)
-        squares = torch.zeros(chunk.shape[1], dtype=torch.float64, device=x.device)
+        squares = torch.zeros(len(parts) + (split is not None), chunk.shape[1], dtype=torch.float64, device=x.device)
         for c in range(k):
-            for t in _transposed_products(f, params, x, chunk, c, batch_size).values():
-                squares += t.double().pow(2).reshape(len(t), -1).sum(1)
-        quotients.append(squares / k / chunk.double().pow(2).sum(0))
-    return torch.cat(quotients)
+            ws = [_transposed_products(f, params, x[rows], chunk[rows], c, batch_size) for rows in parts]
+            if split is not None:
+                squares[1] += squared_norms(ws[0])
+                squares[2] += squared_norms(ws[1])
+                ws = [{name: ws[0][name] + ws[1][name] for name in ws[0]}]
+            squares[0] += squared_norms(ws[0])
+        lengths = torch.stack([chunk.double().pow(2).sum(0)] + [chunk[rows].double().pow(2).sum(0)
+                                                                 for rows in (parts if split is not None else [])])
+        quotients.append(squares / k / lengths)
+    out = torch.cat(quotients, dim=1)
+    return out[0] if split is None else out
+
+
+def _refuse_training_batchnorm(model: nn.Module) -> None:
+    """Raise where a BatchNorm of ``model`` is in train mode: its output for one input would depend
+    on the others, and running a batch through it would change its running statistics."""
+    training = [name for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    if training:
+        raise ValueError(f"the model's BatchNorm {training[0]!r} is in train mode; the NTK needs a function of one "
+                         "input: call model.eval() (the chapter's ntk_spectrum does, inside `evaluating`)")
 
 
 @dataclass
@@ -167,6 +198,24 @@ def ntk_eigenpairs(model: nn.Module, x: torch.Tensor, count: int, batch_size: in
     order = np.argsort(values)[::-1]
     return NTKEigenpairs(torch.from_numpy(values[order].copy()), torch.from_numpy(vectors[:, order].copy()),
                          calls, seconds)
+
+
+def ntk_eigen_residuals(model: nn.Module, x: torch.Tensor, values: torch.Tensor, vectors: torch.Tensor,
+                        indices: list[int], batch_size: int = 512) -> dict[int, float]:
+    """``||Theta phi_j - lambda_j phi_j|| / (|lambda_j| ||phi_j||)`` for the eigenpairs (``values``
+    (m,), ``vectors`` (N, m)) at ``indices`` (from 1), one fresh NTK-vector product each, in the
+    model's dtype (``ntk_vector_product``). It tells a converged eigenpair from a Ritz pair that
+    is not: both have a Rayleigh quotient equal to their value. Returns ``{j: residual}``."""
+    if not indices or not all(1 <= j <= len(values) for j in indices):
+        raise ValueError(f"indices={indices} is not allowed; each must lie in [1, {len(values)}]")
+    product = ntk_vector_product(model, x, batch_size)
+    dtype = next(model.parameters()).dtype
+    residuals = {}
+    for j in indices:
+        value, vector = values[j - 1].double().cpu(), vectors[:, j - 1].double().cpu()
+        image = product(vector.to(dtype=dtype, device=x.device)).double().cpu()
+        residuals[j] = float(torch.linalg.norm(image - value * vector) / (value.abs() * torch.linalg.norm(vector)))
+    return residuals
 
 
 def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -51,15 +51,18 @@ def cholesky_solve_psd(
         diag_reg: absolute ridge added to the diagonal.
 
     Returns:
-        ``a``, shape ``(n, k)``, float64. Cost: O(n^3 / 3) for the factorisation.
+        ``a``, shape ``(n, k)``, float64. Cost: O(n^3 / 3) for the factorisation; memory: ``k``'s
+        copy in float64 and the factor.
     """
-    k64 = k.to(torch.float64)
-    eye = torch.eye(k64.shape[0], dtype=k64.dtype, device=k64.device)
-    k64 = k64 + diag_reg * eye
-    scale = float(torch.diagonal(k64).abs().mean()) or 1.0
+    k64 = k.to(torch.float64, copy=True)  # one copy, its diagonal shifted in place: no n x n identity
+    diagonal = k64.diagonal()
+    diagonal.add_(diag_reg)
+    regularised = diagonal.clone()
+    scale = float(regularised.abs().mean()) or 1.0
     jitter = 0.0
     for attempt in range(max_tries + 1):
-        chol, info = torch.linalg.cholesky_ex(k64 + jitter * eye)
+        torch.add(regularised, jitter, out=diagonal)
+        chol, info = torch.linalg.cholesky_ex(k64)
         if int(info) == 0:
             if jitter:
                 warnings.warn(

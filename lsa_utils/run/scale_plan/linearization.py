@@ -27,9 +27,11 @@ from .units import (
 
 BINARY_IMAGE_SHAPES = {"mnist": (1, 28), "cifar10": (3, 32)}  # (channels, side) of data.binary_images
 JACOBIAN_CONCAT_COPIES = 2  # the Jacobians are briefly held twice (per-batch pieces and their concatenation)
-# NTK-vector products ARPACK took per Krylov basis vector: 303 for 100 eigenpairs (ncv = 201) of a
-# 784-100-100-1 MLP's NTK on 2,500 inputs (benchmarks/ntk_eigen.py, tolerance 1e-6)
-LANCZOS_PRODUCTS_PER_BASIS_VECTOR = 1.5
+# NTK-vector products ARPACK took per Krylov basis vector (benchmarks/ntk_eigen.py, tolerance 1e-6,
+# 100 eigenpairs, ncv = 201): 2.6 for chapter 4's MLP on 2,500 CIFAR-shaped inputs (521 products),
+# 1.5 and 1.25 for a 784-100-100-1 MLP on 2,500 and 10,000; the most measured, not calibrated at
+# 1,000 eigenpairs
+LANCZOS_PRODUCTS_PER_BASIS_VECTOR = 2.6
 
 
 def _empirical_gram(net: NetworkProfile, n: int, budget: float,
@@ -51,14 +53,14 @@ def _empirical_gram(net: NetworkProfile, n: int, budget: float,
     return work, JACOBIAN_CONCAT_COPIES * held + FLOAT64 * 2 * n * n
 
 
-def _lanczos(net: NetworkProfile, n: int, count: int) -> tuple[float, float]:
+def _lanczos(net: NetworkProfile, n: int, count: int, checked: int) -> tuple[float, float]:
     """``linearization.ntk_spectrum`` with ``count``: ARPACK's Lanczos (``kernels.eigen.ntk_eigenpairs``)
     with a Krylov basis of ``ncv = 2 count + 1`` vectors, about ``LANCZOS_PRODUCTS_PER_BASIS_VECTOR``
     NTK-vector products per basis vector, each a vector-Jacobian and a Jacobian-vector pass over the
-    ``n`` inputs, and the basis's reorthogonalisation in float64. Memory: the basis, and one pass's
-    activations for 512 inputs."""
+    ``n`` inputs, and the basis's reorthogonalisation in float64; then one product for each of the
+    ``checked`` residuals. Memory: the basis, and one pass's activations for 512 inputs."""
     ncv = min(n, max(2 * count + 1, 20))
-    products = LANCZOS_PRODUCTS_PER_BASIS_VECTOR * ncv
+    products = LANCZOS_PRODUCTS_PER_BASIS_VECTOR * ncv + checked
     passes = products * n * (TRAIN_STEP_FACTOR + LINEARIZED_FORWARD_FACTOR) * net.forward_flops
     work = passes + products * (2 * elementwise_work(net.parameters, 2) + 2 * matmul_work(n, ncv, 1, True))
     return work, FLOAT64 * n * ncv + training_memory(net, 512, linearized=True)
@@ -66,11 +68,11 @@ def _lanczos(net: NetworkProfile, n: int, count: int) -> tuple[float, float]:
 
 def _rayleigh_passes(net: NetworkProfile, n: int, count: int) -> tuple[float, float]:
     """``rayleigh_growth`` without Gram matrices (the Lanczos path): the quotients of the initial
-    and the trained NTK along ``count`` vectors, on all ``n`` images and on each split (together
-    ``n`` again), one vector-Jacobian pass per vector: 4 passes of ``count`` x ``n``."""
+    and the trained NTK along ``count`` vectors, on all ``n`` images and on each split from the
+    same pass, one vector-Jacobian product per vector and image: 2 passes of ``count`` x ``n``."""
     from ...kernels.eigen import RAYLEIGH_BLOCK
 
-    work = 4 * count * (n * TRAIN_STEP_FACTOR * net.forward_flops + elementwise_work(net.parameters, 2))
+    work = 2 * count * (n * TRAIN_STEP_FACTOR * net.forward_flops + elementwise_work(net.parameters, 2))
     return work, FLOAT32 * RAYLEIGH_BLOCK * net.parameters + training_memory(net, 512, linearized=False)
 
 
@@ -108,12 +110,12 @@ def linearization_cost(sizes: dict) -> list[PartCost]:
     tasks = [k for k in s["eigen_indices"] if k <= pooled]
     after = [k for k in s["after_indices"] if k in tasks]
     channels, side = BINARY_IMAGE_SHAPES[s["dataset"]]
-    spectra, fits, tracked, rayleigh, control = [], [], [], [], []
+    spectra, fits, tracked, rayleigh = [], [], [], []
     for name in s["models"]:
         net = _binary_net(name, s["dataset"], s["resnet_width"])
         if lanczos:
             count = min(max([*tasks, s["rayleigh_count"]]), pooled - 1)
-            spectra.append(_lanczos(net, pooled, count))
+            spectra.append(_lanczos(net, pooled, count, checked=len({1, *tasks, count})))
             rayleigh.append(_rayleigh_passes(net, pooled, min(s["rayleigh_count"], count)))
         else:
             work, memory = _empirical_gram(net, pooled, GRAM_MEMORY_BUDGET)
@@ -126,9 +128,13 @@ def linearization_cost(sizes: dict) -> list[PartCost]:
         probe = min(s["probe_size"], n_train)
         grams = [_empirical_gram(net, probe, GRAM_MEMORY_BUDGET, linearized) for linearized in (False, True)]
         tracked.append(((epochs + 1) * sum(w for w, _ in grams), max(m for _, m in grams)))
-        pixels = channels * side * side
-        control.append((matmul_work(pooled, n_train, pixels, True) + elementwise_work(pooled * n_train, 4, True)
-                        + cholesky_solve_work(n_train, len(tasks)), FLOAT64 * 3 * pooled * n_train))
+    # the control: one kernel and one factorisation for every model's tasks; at most two N x n_train
+    # matrices (cdist's product and result), or the kernel with the training block's copy and factor
+    pixels = channels * side * side
+    control = [(matmul_work(pooled, n_train, pixels, True) + elementwise_work(pooled * n_train, 4, True)
+                + cholesky_solve_work(n_train, len(tasks) * len(s["models"]))
+                + matmul_work(pooled, n_train, len(tasks) * len(s["models"]), True),
+                FLOAT64 * max(2 * pooled * n_train, pooled * n_train + 2 * n_train ** 2))]
     # a data plan's real_tasks (capped sizes, one per data set loaded), else the sizes as asked
     real_tasks = s.get("real_tasks") or [dict(dataset=d, sizes=s["real_sizes"], test=s["real_test"])
                                          for d in dict.fromkeys(s["real_datasets"])]
@@ -147,7 +153,7 @@ def linearization_cost(sizes: dict) -> list[PartCost]:
                  "models x (N Jacobians (more when blocked) x 3 forwards + N^2 P / 2 contraction "
                  "+ 18 N^3 eigh)") if not lanczos else
         PartCost("NTK spectra: Lanczos on NTK-vector products", *combined(spectra),
-                 "models x 1.5 (2 count + 1) products x N x 6 forwards"),
+                 "models x 2.6 (2 count + 1) products x N x 6 forwards"),
         PartCost("eigen-tasks: networks and linearizations", *combined(fits),
                  "models x (tasks x (3 + 7) + after x 2 x 7) forwards x epochs x n_train"),
         PartCost("eigen-tasks: the tracked kernel", *combined(tracked),
@@ -155,8 +161,8 @@ def linearization_cost(sizes: dict) -> list[PartCost]:
         PartCost("alignment: the trained network's Gram matrix", *combined(rayleigh),
                  "models x the Gram matrix of N images again") if not lanczos else
         PartCost("alignment: Rayleigh quotients by vector-Jacobian products", *combined(rayleigh),
-                 "models x 4 x rayleigh_count x N x 3 forwards"),
-        PartCost("RBF control", *combined(control), "models x (N n_train pixels distances + n_train^3 / 3)"),
+                 "models x 2 x rayleigh_count x N x 3 forwards"),
+        PartCost("RBF control", *combined(control), "N n_train pixels distances + n_train^3 / 3, once for all models"),
         PartCost("real tasks: networks and linearizations", *combined(real),
                  "datasets x models x sizes x seeds x (3 + 7) forwards x epochs x n"),
     ]
