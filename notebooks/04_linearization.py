@@ -128,7 +128,7 @@ colors = {"network": ROLE_COLORS["network"], "linearized": ROLE_COLORS["lineariz
 # kernel engine's `empirical_ntk`: per-example Jacobians contracted in blocks) and its
 # eigendecomposition in float64, all $N$ eigenpairs. With `"lanczos"` (`paper`: the official
 # $N = 60{,}000$ CIFAR-10 images, whose Gram matrix alone is 29 GB in float64): the top
-# $\max(k, \texttt{rayleigh\_count})$ eigenpairs by Lanczos on NTK-vector products
+# max($k$, `rayleigh_count`) eigenpairs by Lanczos on NTK-vector products
 # $\Theta v = J(J^\top v)$ (`lsa_utils.kernels.ntk_eigenpairs`), and in section 3 the Rayleigh
 # quotients from $\phi^\top\Theta\phi = \lVert J^\top\phi\rVert^2$; neither the Gram matrix
 # nor the Jacobian is ever formed. Either way an eigenvector's sign is arbitrary, as in the
