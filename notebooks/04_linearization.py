@@ -110,8 +110,8 @@ from lsa_utils.run.context import start_chapter
 
 run = start_chapter(
     "linearization", scale, seed=seed, device=device, dataset=dataset, models=models, n_train=n_train,
-    resnet_width=resnet_width, n_test=n_test, eigen_solver=eigen_solver, eigen_indices=eigen_indices, epochs=epochs, tracked_index=tracked_index,
-    after_indices=after_indices, probe_size=probe_size, rayleigh_count=rayleigh_count, real_datasets=real_datasets,
+    resnet_width=resnet_width, n_test=n_test, eigen_solver=eigen_solver, eigen_indices=eigen_indices, epochs=epochs,
+    tracked_index=tracked_index, after_indices=after_indices, probe_size=probe_size, rayleigh_count=rayleigh_count, real_datasets=real_datasets,
     real_sizes=real_sizes, real_test=real_test, real_steps=real_steps, real_seeds=real_seeds,
 )
 plan = plan_data(run.parameters).check()  # the sizes capped to the data at hand, said below
@@ -146,8 +146,7 @@ for i, name in enumerate(p.models):
                                    resnet_width=p.resnet_width).to(run.device)
     model = with_batch_statistics(model, pooled[:n_tr])  # BatchNorm, where there is one: see the introduction
     init[name] = model
-    spectra[name] = ntk_spectrum(model, pooled, count=p.eigen_count,
-                                 residual_indices=None if p.eigen_count is None else [1, *p.eigen_indices])
+    spectra[name] = ntk_spectrum(model, pooled, count=p.eigen_count, residual_indices=p.eigen_indices)
     n_params = sum(q.numel() for q in model.parameters())
     print(f"{model_names[name]} ({n_params:,} parameters): {spectra[name].describe()}")
 
@@ -341,8 +340,8 @@ run.glue("after_train_min", f"{train_table[KINDS[2]].min():.3f} at θ₀ and {tr
 # network saw only the training rows of its task's labels.
 
 # %%
-alignment = {name: rayleigh_growth(spectra[name], init[name], sweep.trained[name], pooled, p.rayleigh_count, p.tracked_index,
-                                   n_train=n_tr) for name in p.models}
+alignment = {name: rayleigh_growth(spectra[name], init[name], sweep.trained[name], pooled, p.rayleigh_count,
+                                   p.tracked_index, n_train=n_tr) for name in p.models}
 for name, a in alignment.items():
     print(f"{model_names[name]}: A(phi_{p.tracked_index}) grew by {a['gain_at_task']:.1f}x in training; the median "
           f"over the other {len(a['gain']) - 1} leading directions by {a['median_gain_elsewhere']:.2f}x")

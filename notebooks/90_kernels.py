@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from lsa_utils.experiments.kernel_checks import agreement_with_neural_tangents, load_benchmark_table, plan_data
 from lsa_utils.experiments.kernel_speed import time_case
@@ -60,7 +60,7 @@ run = start_chapter("kernels", scale, seed=seed, device=device, n_inputs=n_input
 p = plan_data(run.parameters).check().p
 missing = reference_missing()  # None where neural-tangents imports
 if missing:
-    display(Markdown(f"```{{warning}}\n**neural-tangents is not available in this run**, so the comparisons "  # noqa: F821
+    display(Markdown(f"```{{warning}}\n**neural-tangents is not available in this run**, so the comparisons "
                      f"with it below are skipped: {missing}.\n```"))
 
 # %% [markdown]

@@ -106,7 +106,7 @@ def ntk_spectrum(model: nn.Module, images: torch.Tensor, count: int | None = Non
     neither the Gram matrix nor the Jacobian formed: memory O(N m) plus one batch. Lanczos's
     Ritz pairs are then checked against the kernel itself: the residual
     ``||Theta phi_j - lambda_j phi_j|| / lambda_j`` from one more product each, at
-    ``residual_indices`` (eigen-indices from 1; default 1 and m). A Ritz pair that has not
+    ``residual_indices`` (eigen-indices from 1) and always at 1 and m. A Ritz pair that has not
     converged has a Rayleigh quotient equal to its Ritz value all the same; its residual shows it.
     Eigenvectors are defined up to sign, by either path, as in the official code's ``eigh``.
     """
@@ -580,21 +580,21 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
             notes.append(cap_note(f"eigen-tasks, {split} images", params[key], available,
                                   f"the {inventory.name} {split} split"))
     pooled = sizes["n_train"] + sizes["n_test"]
-    lanczos = params["eigen_solver"] == "lanczos"  # finds at most N - 1 eigenpairs
-    sizes["eigen_indices"] = [k for k in params["eigen_indices"] if k <= pooled - lanczos]
+    lanczos = params["eigen_solver"] == "lanczos"
+    eigenpairs = pooled - 1 if lanczos else pooled  # Lanczos finds at most N - 1
+    sizes["eigen_indices"] = [k for k in params["eigen_indices"] if k <= eigenpairs]
     if len(sizes["eigen_indices"]) < len(params["eigen_indices"]):
         notes.append(f"eigen-tasks: k = {sizes['eigen_indices']} (the NTK on {pooled:,} images has "
-                     f"{pooled - lanczos:,} eigenvectors {'Lanczos can find' if lanczos else 'in all'})")
+                     f"{eigenpairs:,} eigenvectors {'Lanczos can find' if lanczos else 'in all'})")
     sizes["after_indices"] = [k for k in params["after_indices"] if k in sizes["eigen_indices"]]
     if len(sizes["after_indices"]) < len(params["after_indices"]):
         notes.append(f"kernel after training: k = {sizes['after_indices']} (the eigen-tasks that run)")
-    for key, limit in [("probe_size", sizes["n_train"]), ("rayleigh_count", pooled - lanczos)]:
+    for key, limit in [("probe_size", sizes["n_train"]), ("rayleigh_count", eigenpairs)]:
         sizes[key] = min(params[key], limit)
         if sizes[key] < params[key]:
             notes.append(cap_note(key, params[key], sizes[key], "no more images"))
-    # Lanczos finds the eigenpairs the tasks and the Rayleigh quotients read, and at most N - 1
-    sizes["eigen_count"] = (min(max([*sizes["eigen_indices"], sizes["rayleigh_count"]]), pooled - 1)
-                            if lanczos else None)
+    # Lanczos finds the eigenpairs the tasks and the Rayleigh quotients read (both capped at N - 1 above)
+    sizes["eigen_count"] = max([*sizes["eigen_indices"], sizes["rayleigh_count"]]) if lanczos else None
     tasks, loaded = [], set()
     for index, dataset in enumerate(params["real_datasets"]):
         real = inventories[dataset]
@@ -635,8 +635,6 @@ def plan_data(params: dict, inventories: dict[str, ImageInventory] | None = None
         ("at least one task of after_indices runs (the kernel after training)", bool(sizes["after_indices"])),
         ("at least two eigen-tasks run (the rank correlation)", len(sizes["eigen_indices"]) >= 2),
         ("tracked_index <= rayleigh_count (its Rayleigh quotient is read)", params["tracked_index"] <= sizes["rayleigh_count"]),
-        ("with eigen_solver='lanczos', every eigen-task and Rayleigh quotient has an eigenpair (at most N - 1)",
-         sizes["eigen_count"] is None or sizes["eigen_count"] >= max([*sizes["eigen_indices"], sizes["rayleigh_count"]])),
         ("every real task has a training size", all(t["sizes"] for t in tasks) and bool(tasks)),
     ]
     sources = {inv.requested: inv.source for inv in used}

@@ -60,6 +60,14 @@ def _transposed_products(f: Callable, params: dict[str, torch.Tensor], x: torch.
     return w
 
 
+def _functional(model: nn.Module, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], Callable, int]:
+    """As ``empirical_ntk``: the parameters, ``f(params, x)`` of shape (n, k) and k, after
+    refusing a BatchNorm in train mode (``_refuse_training_batchnorm``)."""
+    _refuse_training_batchnorm(model)
+    params, f = _parameters(model), _call(model)
+    return params, f, f(params, x[:1]).shape[1]
+
+
 def ntk_vector_product(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> Callable[[torch.Tensor], torch.Tensor]:
     """``v -> Theta v`` for the empirical NTK of ``model`` on ``x`` (module docstring).
 
@@ -73,9 +81,7 @@ def ntk_vector_product(model: nn.Module, x: torch.Tensor, batch_size: int = 512)
     ``Theta v`` of shape ``(N,)``, where ``Theta`` is ``empirical_ntk(model, x)`` (outputs averaged).
     """
     check_positive_int("batch_size", batch_size)
-    _refuse_training_batchnorm(model)
-    params, f = _parameters(model), _call(model)  # as empirical_ntk: f(params, x) of shape (n, k)
-    k = f(params, x[:1]).shape[1]
+    params, f, k = _functional(model, x)
 
     def product(v: torch.Tensor) -> torch.Tensor:
         out = torch.zeros_like(v)
@@ -116,11 +122,10 @@ def ntk_rayleigh_quotients(model: nn.Module, x: torch.Tensor, vectors: torch.Ten
                          f"they must be (N, m) = ({n}, m)")
     if split is not None and not 0 < split < n:
         raise ValueError(f"split={split} is not allowed; it must lie in [1, {n - 1}]")
-    _refuse_training_batchnorm(model)
-    params, f = _parameters(model), _call(model)
-    k = f(params, x[:1]).shape[1]
+    params, f, k = _functional(model, x)
     dtype = next(iter(params.values())).dtype
     parts = [slice(0, n)] if split is None else [slice(0, split), slice(split, n)]
+    measured = [slice(0, n)] + (parts if split is not None else [])  # the rows of each quotient returned
 
     def squared_norms(w: dict[str, torch.Tensor]) -> torch.Tensor:
         return sum(t.double().pow(2).reshape(len(t), -1).sum(1) for t in w.values())
@@ -128,16 +133,12 @@ def ntk_rayleigh_quotients(model: nn.Module, x: torch.Tensor, vectors: torch.Ten
     quotients = []
     for j0 in range(0, vectors.shape[1], block):
         chunk = vectors[:, j0:j0 + block].to(dtype=dtype, device=x.device)
-        squares = torch.zeros(len(parts) + (split is not None), chunk.shape[1], dtype=torch.float64, device=x.device)
+        squares = 0
         for c in range(k):
             ws = [_transposed_products(f, params, x[rows], chunk[rows], c, batch_size) for rows in parts]
-            if split is not None:
-                squares[1] += squared_norms(ws[0])
-                squares[2] += squared_norms(ws[1])
-                ws = [{name: ws[0][name] + ws[1][name] for name in ws[0]}]
-            squares[0] += squared_norms(ws[0])
-        lengths = torch.stack([chunk.double().pow(2).sum(0)] + [chunk[rows].double().pow(2).sum(0)
-                                                                 for rows in (parts if split is not None else [])])
+            whole = {name: sum(w[name] for w in ws) for name in ws[0]}  # J^T v = J[:s]^T v[:s] + J[s:]^T v[s:]
+            squares = squares + torch.stack([squared_norms(w) for w in [whole, *(ws if split is not None else [])]])
+        lengths = torch.stack([chunk[rows].double().pow(2).sum(0) for rows in measured])
         quotients.append(squares / k / lengths)
     out = torch.cat(quotients, dim=1)
     return out[0] if split is None else out

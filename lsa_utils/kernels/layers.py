@@ -147,7 +147,6 @@ class Conv(Layer):
                               *_coefficients(self, fan_in), fuse=st.fuse)
         return replace(st, nngp=nngp, ntk=ntk, channels=channels, spatial=spatial, gaussian=True)
 
-
     def patch_numbers(self, input_shape: tuple[int, ...]) -> int:
         """Numbers in one input's ``image_patches``: ``C kh kw`` per output pixel."""
         channels, spatial = input_shape[0], tuple(input_shape[1:])
@@ -191,7 +190,7 @@ class Conv(Layer):
         p1, p2 = patches
         coefficients = _coefficients(self, fan_in)
         full = layout == "full"
-        if layout == "diag" and x2 is not None and relu_variances is not None:  # then ReLU's state
+        if relu_variances is not None:  # a Gram block of the diagonal layout (checked above): then ReLU's state
             products = fused(_patch_products_relu, fuse, dynamic=None)
             variances = (v.flatten(-2) for v in relu_variances)
             nngp, ntk = products(p1, p2, *variances, float(fan_in), *coefficients)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import torch
 from torch import nn
 from torch.nn import functional as F
